@@ -1,0 +1,31 @@
+import type { BinlogPosition } from '../event/index.ts';
+
+/** Progress of an initial snapshot, stored with the position so a crash resumes at the last finished chunk. */
+export interface SnapshotProgress {
+  /** Binlog position recorded before the first chunk was read; streaming starts here afterwards. */
+  startPosition: BinlogPosition;
+  /** Tables still to read, in order; the first is in progress. */
+  pendingTables: string[];
+  /** Key of the last row of the last acknowledged chunk of the table in progress (JSON values). */
+  lastKey?: unknown[];
+  rowsDone: number;
+}
+
+export interface StoredPosition {
+  position: BinlogPosition;
+  /** Milliseconds since the epoch of the commit. */
+  updatedAt: number;
+  snapshot?: SnapshotProgress;
+}
+
+/**
+ * Where committed positions live: a local file standalone, ZooKeeper in a cluster. `save` of a
+ * store that lost the task's ownership must fail with FencedError and change nothing.
+ */
+export interface PositionStore {
+  load(task: string): Promise<StoredPosition | undefined>;
+  save(task: string, stored: StoredPosition): Promise<void>;
+  /** Remove a task's position (reset-position to a fresh start). */
+  clear?(task: string): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,79 @@
+/**
+ * One error class per kind, each with a stable `code` (BullMQ/Fastify style), so operators can
+ * match on codes in logs and scripts while messages stay free to improve.
+ */
+export abstract class TunnelError extends Error {
+  abstract readonly code: `TUNNEL_ERR_${string}`;
+  /** Extra structured detail for logs; never holds secrets. */
+  readonly detail: Record<string, unknown>;
+
+  constructor(message: string, detail: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.detail = detail;
+  }
+}
+
+/** The configuration failed validation; `message` names the field path, the value and what was expected. */
+export class ConfigError extends TunnelError {
+  readonly code = 'TUNNEL_ERR_CONFIG';
+}
+
+/** A plugin threw; wraps the cause with the plugin, hook, task and the event's position. */
+export class PluginError extends TunnelError {
+  readonly code = 'TUNNEL_ERR_PLUGIN';
+  constructor(
+    readonly plugin: string,
+    readonly hook: string,
+    readonly task: string,
+    cause: unknown,
+    detail: Record<string, unknown> = {},
+  ) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const where = detail.position ? ` at ${formatPosition(detail.position)}` : '';
+    super(`plugin "${plugin}" failed in hook "${hook}" of task "${task}"${where}: ${reason}`, detail, { cause });
+  }
+}
+
+/** The binlog source cannot go on (lost connection past retries, compressed events, bad decode). */
+export class SourceError extends TunnelError {
+  readonly code = 'TUNNEL_ERR_SOURCE';
+}
+
+/** The stored position names a binlog file the server no longer has; never silently skipped. */
+export class PositionUnavailableError extends TunnelError {
+  readonly code = 'TUNNEL_ERR_POSITION_UNAVAILABLE';
+}
+
+/** A stored position could not be parsed. */
+export class PositionFormatError extends TunnelError {
+  readonly code = 'TUNNEL_ERR_POSITION_FORMAT';
+}
+
+/** A sink failed in a way the runtime cannot retry (e.g. it could not start). */
+export class SinkError extends TunnelError {
+  readonly code = 'TUNNEL_ERR_SINK';
+}
+
+/** ZooKeeper coordination failed, or this worker lost ownership of a task. */
+export class ClusterError extends TunnelError {
+  readonly code = 'TUNNEL_ERR_CLUSTER';
+}
+
+/** A position write was refused because another worker now owns the task (fencing). */
+export class FencedError extends TunnelError {
+  readonly code = 'TUNNEL_ERR_FENCED';
+}
+
+/** The operation was aborted by shutdown or loss of ownership. */
+export class AbortedError extends TunnelError {
+  readonly code = 'TUNNEL_ERR_ABORTED';
+}
+
+function formatPosition(position: unknown): string {
+  if (position && typeof position === 'object' && 'file' in position && 'offset' in position) {
+    const p = position as { file: string; offset: number; gtid?: string };
+    return `${p.file}:${p.offset}${p.gtid ? ` (gtid ${p.gtid})` : ''}`;
+  }
+  return JSON.stringify(position);
+}

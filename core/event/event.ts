@@ -1,0 +1,73 @@
+/**
+ * The canonical event (DESIGN.md): `schema`, `table`, `action`, `rows` never change meaning.
+ * Metadata travels beside them and is serialized as extra top-level fields.
+ */
+
+/** A decoded column value: exact, JSON-safe. BIGINT beyond 2^53 and DECIMAL are strings, BLOBs base64. */
+export type ColumnValue = null | boolean | number | string | JsonValue;
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export interface ValueCell {
+  column: string;
+  value: ColumnValue;
+}
+
+export interface ChangeCell {
+  column: string;
+  before: ColumnValue;
+  after: ColumnValue;
+}
+
+export type Action = 'insert' | 'update' | 'delete';
+
+export type Row<A extends Action = Action> = A extends 'update' ? ChangeCell[] : ValueCell[];
+
+/**
+ * A resumable binlog position. It always names the end of a committed transaction (after its
+ * XID/COMMIT event), so a resume never starts between a table map and its rows events.
+ */
+export interface BinlogPosition {
+  file: string;
+  offset: number;
+  /** MariaDB GTID (domain-server-seq) or MySQL GTID of the transaction, when the server has one. */
+  gtid?: string;
+}
+
+interface EventBase {
+  schema: string;
+  table: string;
+  /** Position of the end of the transaction this event belongs to. */
+  position: BinlogPosition;
+  /** Server timestamp of the binlog event, milliseconds since the epoch. */
+  timestamp: number;
+  /** Primary-key column names in key order. Empty when the table has none (see keyColumnsOf). */
+  primaryKey: string[];
+}
+
+export interface InsertEvent extends EventBase {
+  action: 'insert';
+  rows: ValueCell[][];
+}
+export interface UpdateEvent extends EventBase {
+  action: 'update';
+  rows: ChangeCell[][];
+}
+export interface DeleteEvent extends EventBase {
+  action: 'delete';
+  rows: ValueCell[][];
+}
+
+export type RowEvent = InsertEvent | UpdateEvent | DeleteEvent;
+
+/** The JSON every sink and webhook receiver sees: the canonical fields first, metadata after. */
+export function toCanonicalJson(event: RowEvent): string {
+  return JSON.stringify({
+    schema: event.schema,
+    table: event.table,
+    action: event.action,
+    rows: event.rows,
+    position: event.position,
+    timestamp: event.timestamp,
+    primaryKey: event.primaryKey,
+  });
+}

@@ -1,0 +1,2 @@
+export * from './event.ts';
+export * from './row-access.ts';

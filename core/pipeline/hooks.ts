@@ -1,0 +1,43 @@
+import { AsyncSeriesHook, HookMap, SyncBailHook, SyncHook, SyncWaterfallHook } from 'tapable';
+import type { BinlogPosition, RowEvent } from '../event/index.ts';
+import type { DeliveryResult } from '../sink/index.ts';
+import type { TunnelError } from '../errors/index.ts';
+
+/**
+ * The hooks of one task, declared once and named for the event's path (webpack's Compiler style).
+ * The hook kind says what a tap may do:
+ * - `filter` is a bail hook: the first plugin that returns `false` drops the event;
+ * - `transform` is a waterfall: each plugin returns the event the next one sees;
+ * - `tableTransform` is a HookMap keyed by `schema.table`, so tables nobody tapped cost one lookup;
+ * - `route` is a waterfall over the sink names an event goes to (all sinks to start with).
+ */
+export class TunnelHooks {
+  readonly filter = new SyncBailHook<[RowEvent], boolean | void>(['event']);
+  readonly transform = new SyncWaterfallHook<[RowEvent]>(['event']);
+  readonly tableTransform = new HookMap<SyncWaterfallHook<[RowEvent]>>(() => new SyncWaterfallHook(['event']));
+  readonly route = new SyncWaterfallHook<[string[], RowEvent]>(['sinks', 'event']);
+
+  /** After the sinks started and before the first event is read. */
+  readonly taskStart = new AsyncSeriesHook<[TaskInfo]>(['task']);
+  /** After the last batch was written and the last position committed. */
+  readonly taskStop = new AsyncSeriesHook<[TaskInfo]>(['task']);
+  /** Once a sink answered a batch (all results final: delivered or rejected). */
+  readonly batchWritten = new SyncHook<[BatchWrittenInfo]>(['batch']);
+  /** A position was committed to the position store. */
+  readonly positionCommitted = new SyncHook<[BinlogPosition]>(['position']);
+  /** Anything that went wrong in the task, recovered or not. */
+  readonly error = new SyncHook<[TunnelError]>(['error']);
+}
+
+export interface TaskInfo {
+  task: string;
+}
+
+export interface BatchWrittenInfo {
+  task: string;
+  sink: string;
+  events: readonly RowEvent[];
+  results: readonly DeliveryResult[];
+  attempts: number;
+  durationMs: number;
+}

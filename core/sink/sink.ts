@@ -1,0 +1,49 @@
+import type { RowEvent } from '../event/index.ts';
+
+/**
+ * What a sink says about one event of a batch. A bulk can half-fail, so results are per event,
+ * in the batch's order (Vector-style acknowledgements).
+ */
+export type DeliveryResult =
+  | { status: 'ok' }
+  /** Transient (429, 5xx, timeout, connection lost): the runtime retries it with backoff, in order. */
+  | { status: 'retry'; reason: string }
+  /** Permanent (mapping conflict, 4xx): the runtime dead-letters it with the reason and goes on. */
+  | { status: 'rejected'; reason: string };
+
+export const DELIVERED: DeliveryResult = Object.freeze({ status: 'ok' });
+
+export interface SinkBatch {
+  readonly events: readonly RowEvent[];
+  /** 1 for the first try of these events, higher on retries (sinks may treat version conflicts differently). */
+  readonly attempt: number;
+  /** Aborted on shutdown past its deadline or on loss of task ownership: stop work and reject. */
+  readonly signal: AbortSignal;
+}
+
+export interface BatchLimits {
+  /** Most events in one batch. */
+  maxEvents: number;
+  /** Most estimated bytes in one batch. */
+  maxBytes: number;
+  /** Longest a non-empty batch waits before it is written, so quiet tables still flush promptly. */
+  maxWaitMs: number;
+}
+
+/**
+ * A destination. The runtime calls `write` for one batch at a time per sink, in binlog order, so
+ * changes to one primary key arrive in order; a sink may parallelise inside a batch as long as
+ * it keeps per-key order (e.g. lanes by a hash of the document id).
+ *
+ * `write` resolves once every event is durably written or definitively rejected, with one result
+ * per event. A thrown error means "nothing is known to be written": every event is retried.
+ */
+export interface Sink {
+  /** Connect, create indexes/templates; called once before the first write. */
+  start?(signal: AbortSignal): Promise<void>;
+  write(batch: SinkBatch): Promise<DeliveryResult[]>;
+  /** Release connections; called once after the last write resolved. */
+  close(): Promise<void>;
+  /** Batch limits this sink prefers; the task's `batch` config overrides them. */
+  readonly batchLimits?: Partial<BatchLimits>;
+}
