@@ -1,1 +1,2 @@
 export * from './dead-letter.ts';
+export * from './file-dead-letter-store.ts';

@@ -1,2 +1,3 @@
 export * from './hooks.ts';
 export * from './plugin.ts';
+export * from './apply-plugins.ts';

@@ -1,0 +1,4 @@
+export * from './position-store.ts';
+export * from './position-format.ts';
+export * from './file-position-store.ts';
+export * from './commit-tracker.ts';

@@ -1,0 +1,3 @@
+export * from './schema.ts';
+export * from './define-config.ts';
+export * from './resolve.ts';

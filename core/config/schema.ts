@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import type { TunnelPlugin } from '../pipeline/index.ts';
+
+const plugin = z.custom<TunnelPlugin>(
+  (value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { name?: unknown }).name === 'string' &&
+    (value as { name: string }).name.length > 0 &&
+    typeof (value as { apply?: unknown }).apply === 'function',
+  { message: 'expected a plugin: an object with a non-empty string `name` and an `apply(hooks, context)` function' },
+);
+
+const port = z.number().int().min(1).max(65535);
+const positiveInt = z.number().int().positive();
+
+const binlogPosition = z
+  .object({
+    file: z.string().min(1),
+    offset: z.number().int().nonnegative(),
+    gtid: z.string().optional(),
+  })
+  .strict();
+
+const source = z
+  .object({
+    host: z.string().min(1),
+    port: port.default(3306),
+    user: z.string().min(1),
+    password: z.string().default(''),
+    /** Replication server id; must differ from every other replica of this server. */
+    serverId: positiveInt.max(4294967295),
+    include: z.array(z.string().min(1)).default([]),
+    exclude: z.array(z.string().min(1)).default([]),
+    /** Where a task without a stored position starts. */
+    startFrom: z.union([z.enum(['latest', 'earliest']), binlogPosition]).default('latest'),
+    ssl: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+const batch = z
+  .object({
+    maxEvents: positiveInt.default(2000),
+    maxBytes: positiveInt.default(8 * 1024 * 1024),
+    maxWaitMs: z.number().int().nonnegative().default(50),
+  })
+  .strict();
+
+const retry = z
+  .object({
+    initialDelayMs: positiveInt.default(100),
+    maxDelayMs: positiveInt.default(30_000),
+  })
+  .strict();
+
+const deadLetter = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('file'), path: z.string().min(1) }).strict(),
+  z.object({ type: z.literal('sink'), sink: z.string().min(1) }).strict(),
+  /** A plugin registers the store (e.g. `redisDeadLetterStore()` from sinks/redis). */
+  z.object({ type: z.literal('plugin') }).strict(),
+]);
+
+export const taskSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a task name of letters, digits, ".", "_" and "-"'),
+    source,
+    plugins: z.array(plugin).default([]),
+    batch: batch.default({ maxEvents: 2000, maxBytes: 8 * 1024 * 1024, maxWaitMs: 50 }),
+    /** Events read but not yet acknowledged by every sink; at the cap the source pauses. */
+    maxInFlightEvents: positiveInt.default(20_000),
+    retry: retry.default({ initialDelayMs: 100, maxDelayMs: 30_000 }),
+    /** What a plugin that throws on an event does: stop the task, or dead-letter the event and go on. */
+    onPluginError: z.enum(['stop', 'dead-letter']).default('stop'),
+    deadLetter: deadLetter.optional(),
+    snapshot: z.enum(['never', 'initial', 'always']).default('never'),
+    snapshotChunkRows: positiveInt.default(5000),
+    /** How often the committed position is written to the store. */
+    commitIntervalMs: positiveInt.default(200),
+    /** Run only on this node (cluster mode). */
+    pin: z.string().min(1).optional(),
+  })
+  .strict();
+
+const zookeeper = z
+  .object({
+    connect: z.string().min(1),
+    sessionTimeoutMs: positiveInt.default(10_000),
+    auth: z.object({ user: z.string().min(1), password: z.string().min(1) }).strict().optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    /** Without this section Tunnel runs standalone: one worker, every task, positions in local files. */
+    cluster: z
+      .object({
+        name: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('default'),
+        group: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('default'),
+        /** This worker's id in the registry; defaults to host:port of its status endpoint. */
+        node: z.string().min(1).optional(),
+        zookeeper,
+      })
+      .strict()
+      .optional(),
+    positions: z.object({ dir: z.string().min(1).default('.tunnel/positions') }).strict().default({ dir: '.tunnel/positions' }),
+    deadLetters: z.object({ dir: z.string().min(1).default('.tunnel/dead-letters') }).strict().default({ dir: '.tunnel/dead-letters' }),
+    status: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        /** 0 picks a free port; `false` turns the endpoint off. */
+        port: z.union([port, z.literal(0), z.literal(false)]).default(8090),
+        /** When set, every endpoint but /healthz requires `Authorization: Bearer <token>`. */
+        token: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8090 }),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), pretty: z.boolean().optional() })
+      .strict()
+      .default({ level: 'info' }),
+    /** Longest a graceful shutdown waits for in-flight batches before it aborts them. */
+    shutdownTimeoutMs: positiveInt.default(30_000),
+    tasks: z.array(taskSchema).min(1, 'expected at least one task'),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.tasks.forEach((task, index) => {
+      const first = seen.get(task.name);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tasks', index, 'name'],
+          message: `duplicate task name "${task.name}" (also tasks[${first}].name); task names must be unique`,
+        });
+      } else seen.set(task.name, index);
+    });
+  });
+
+/** What the user writes: every defaulted field optional. */
+export type TunnelConfig = z.input<typeof configSchema>;
+export type TaskConfig = z.input<typeof taskSchema>;
+/** What Tunnel runs: validated, defaulted, frozen. */
+export type ResolvedConfig = Readonly<z.output<typeof configSchema>>;
+export type ResolvedTask = Readonly<z.output<typeof taskSchema>>;

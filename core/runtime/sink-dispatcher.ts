@@ -1,0 +1,191 @@
+import type { Logger } from 'pino';
+import type { RowEvent } from '../event/index.ts';
+import type { BatchLimits, DeliveryResult, Sink } from '../sink/index.ts';
+import type { DeadLetter, DeadLetterStore } from '../dead-letter/index.ts';
+import type { TunnelHooks } from '../pipeline/index.ts';
+import type { Segment } from '../checkpoint/index.ts';
+import { AbortedError, SinkError } from '../errors/index.ts';
+import { backoffDelay, sleep, type BackoffOptions } from './backoff.ts';
+
+/** One event on its way to one sink, with what the checkpoint needs to count it. */
+export interface Delivery {
+  event: RowEvent;
+  segment: Segment;
+  bytes: number;
+}
+
+export interface SinkStats {
+  eventsOut: number;
+  batches: number;
+  retries: number;
+  deadLetters: number;
+  lastBatchMs: number;
+  lastError?: string;
+}
+
+export interface SinkDispatcherOptions {
+  task: string;
+  name: string;
+  sink: Sink;
+  limits: BatchLimits;
+  retry: BackoffOptions;
+  deadLetters: DeadLetterStore;
+  hooks: TunnelHooks;
+  logger: Logger;
+  /** Called once per delivery that is final (written or dead-lettered). */
+  onSettled(delivery: Delivery): void;
+  /** Aborted when in-flight work must stop (shutdown deadline, lost ownership). */
+  signal: AbortSignal;
+}
+
+/**
+ * Feeds one sink: batches bounded by count, bytes and time, one batch in flight at a time so
+ * changes reach the sink in binlog order, retries with backoff, dead letters for rejections.
+ */
+export class SinkDispatcher {
+  readonly stats: SinkStats = { eventsOut: 0, batches: 0, retries: 0, deadLetters: 0, lastBatchMs: 0 };
+  private queue: Delivery[] = [];
+  private queuedBytes = 0;
+  private writing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly options: SinkDispatcherOptions) {}
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  enqueue(delivery: Delivery): void {
+    this.queue.push(delivery);
+    this.queuedBytes += delivery.bytes;
+    if (this.writing) return;
+    const { limits } = this.options;
+    if (this.queue.length >= limits.maxEvents || this.queuedBytes >= limits.maxBytes) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), limits.maxWaitMs);
+  }
+
+  /** Resolves once the queue is empty and no batch is in flight. */
+  drain(): Promise<void> {
+    if (!this.writing && this.queue.length === 0) return Promise.resolve();
+    if (!this.writing) this.flush();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private flush(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.writing || this.queue.length === 0) return;
+    const batch = this.takeBatch();
+    this.writing = this.deliver(batch)
+      .catch((error: unknown) => {
+        if (!(error instanceof AbortedError)) this.options.logger.error({ err: error, sink: this.options.name }, 'sink dispatcher failed');
+      })
+      .finally(() => {
+        this.writing = undefined;
+        if (this.options.signal.aborted) {
+          this.queue = [];
+          this.queuedBytes = 0;
+        }
+        // Events queued during the write have already waited a write's time: send them now.
+        if (this.queue.length > 0) this.flush();
+        else for (const resolve of this.idleWaiters.splice(0)) resolve();
+      });
+  }
+
+  private takeBatch(): Delivery[] {
+    const { maxEvents, maxBytes } = this.options.limits;
+    let count = 0;
+    let bytes = 0;
+    while (count < this.queue.length && count < maxEvents) {
+      const next = this.queue[count]!.bytes;
+      if (count > 0 && bytes + next > maxBytes) break;
+      bytes += next;
+      count++;
+    }
+    const batch = this.queue.splice(0, count);
+    this.queuedBytes -= bytes;
+    return batch;
+  }
+
+  private async deliver(batch: Delivery[]): Promise<void> {
+    const { sink, signal, name, task, hooks, retry } = this.options;
+    const started = performance.now();
+    let pending = batch;
+    let attempt = 1;
+    let firstResults: DeliveryResult[] | undefined;
+    while (pending.length > 0) {
+      if (signal.aborted) throw new AbortedError(`sink "${name}" aborted`);
+      let results: DeliveryResult[];
+      try {
+        results = await sink.write({ events: pending.map((d) => d.event), attempt, signal });
+        if (results.length !== pending.length) {
+          throw new SinkError(`sink "${name}" answered ${results.length} results for ${pending.length} events`);
+        }
+      } catch (error) {
+        if (signal.aborted) throw new AbortedError(`sink "${name}" aborted`);
+        const reason = error instanceof Error ? error.message : String(error);
+        results = pending.map(() => ({ status: 'retry', reason }) as const);
+      }
+      firstResults ??= results;
+
+      // Everything from the first retryable event on is sent again, in order, even events that
+      // landed: a later change to the same key must not be overwritten by the retried older one.
+      const firstRetry = results.findIndex((r) => r.status === 'retry');
+      const settledUpTo = firstRetry === -1 ? results.length : firstRetry;
+      const rejected: DeadLetter[] = [];
+      const settled: Delivery[] = [];
+      const again: Delivery[] = [];
+      results.forEach((result, index) => {
+        const delivery = pending[index]!;
+        if (result.status === 'rejected') {
+          rejected.push({ task, origin: name, reason: result.reason, at: new Date().toISOString(), event: delivery.event });
+          settled.push(delivery);
+        } else if (index < settledUpTo) settled.push(delivery);
+        else again.push(delivery);
+      });
+      if (rejected.length > 0) await this.putDeadLetters(rejected);
+      this.stats.eventsOut += settled.length - rejected.length;
+      for (const delivery of settled) this.options.onSettled(delivery);
+
+      pending = again;
+      if (pending.length > 0) {
+        const reason = (results[firstRetry] as { reason: string }).reason;
+        this.stats.retries++;
+        this.stats.lastError = reason;
+        const delay = backoffDelay(attempt, retry);
+        this.options.logger.warn({ sink: name, events: pending.length, attempt, delayMs: delay, reason }, 'sink write will be retried');
+        hooks.error.call(new SinkError(`sink "${name}" of task "${task}": ${reason} (retry ${attempt} in ${delay} ms)`, { sink: name, attempt }));
+        await sleep(delay, signal);
+        attempt++;
+      }
+    }
+    this.stats.batches++;
+    this.stats.lastBatchMs = performance.now() - started;
+    hooks.batchWritten.call({
+      task,
+      sink: name,
+      events: batch.map((d) => d.event),
+      results: firstResults ?? [],
+      attempts: attempt,
+      durationMs: this.stats.lastBatchMs,
+    });
+  }
+
+  private async putDeadLetters(letters: DeadLetter[]): Promise<void> {
+    const { deadLetters, signal, retry, logger, name } = this.options;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await deadLetters.put(letters);
+        this.stats.deadLetters += letters.length;
+        logger.warn({ sink: name, count: letters.length, reason: letters[0]!.reason }, 'events dead-lettered');
+        return;
+      } catch (error) {
+        logger.error({ err: error, sink: name }, 'cannot write dead letters; retrying');
+        await sleep(backoffDelay(attempt, retry), signal);
+      }
+    }
+  }
+}

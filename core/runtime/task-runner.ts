@@ -1,0 +1,350 @@
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { ResolvedTask } from '../config/index.ts';
+import type { BinlogPosition, RowEvent } from '../event/index.ts';
+import { CommitTracker, formatPosition, type PositionStore, type StoredPosition } from '../checkpoint/index.ts';
+import { applyPlugins, type AppliedPipeline } from '../pipeline/index.ts';
+import { FileDeadLetterStore, type DeadLetterStore } from '../dead-letter/index.ts';
+import type { BinlogSource, SourceOptions, StartFrom } from '../source/source.ts';
+import { ConfigError, FencedError, PluginError, TunnelError, SinkError } from '../errors/index.ts';
+import { SinkDispatcher, type Delivery, type SinkStats } from './sink-dispatcher.ts';
+import { estimateEventBytes } from './event-size.ts';
+
+export type TaskState = 'idle' | 'starting' | 'snapshotting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+export interface TaskStats {
+  state: TaskState;
+  eventsIn: number;
+  eventsFiltered: number;
+  inFlight: number;
+  /** Position of the last transaction read from the binlog. */
+  readPosition?: BinlogPosition;
+  /** Position last written to the position store. */
+  committedPosition?: BinlogPosition;
+  /** Server time of the last committed transaction, ms. */
+  committedTimestamp?: number;
+  /** Server time of the last transaction read, ms. */
+  readTimestamp?: number;
+  sourcePaused: boolean;
+  lastError?: string;
+  startedAt?: number;
+  sinks: Record<string, SinkStats>;
+}
+
+export interface TaskRunnerEvents {
+  stateChange: [TaskState];
+  /** The task stopped on its own (plugin error with policy "stop", fatal source error, fencing). */
+  failed: [Error];
+  committed: [BinlogPosition];
+}
+
+/** What a task needs from the worker around it. */
+export interface TaskRunnerDeps {
+  positionStore: PositionStore;
+  createSource(options: SourceOptions, logger: Logger): BinlogSource;
+  /** Runs the initial snapshot when the task asks for one (see core/snapshot). */
+  snapshot?: (runner: TaskRunner, stored: StoredPosition | undefined) => Promise<StoredPosition | undefined>;
+  deadLetterDir: string;
+  logger: Logger;
+}
+
+/**
+ * One task: source → filter → transform → route → sinks → acknowledgements → checkpoint.
+ * Only positions of transactions whose every delivery was acknowledged are committed, in order.
+ */
+export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
+  readonly name: string;
+  readonly logger: Logger;
+  readonly stats: TaskStats;
+  readonly pipeline: AppliedPipeline;
+  private readonly tracker = new CommitTracker();
+  private readonly dispatchers = new Map<string, SinkDispatcher>();
+  private readonly allSinkNames: string[];
+  private readonly abort = new AbortController();
+  private deadLetters!: DeadLetterStore;
+  private source: BinlogSource | undefined;
+  private commitTimer: NodeJS.Timeout | undefined;
+  private committing: Promise<void> | undefined;
+  private lastSaved: BinlogPosition | undefined;
+  private fatal: Error | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    readonly config: ResolvedTask,
+    private readonly deps: TaskRunnerDeps,
+  ) {
+    super();
+    this.name = config.name;
+    this.logger = deps.logger.child({ task: config.name });
+    this.stats = { state: 'idle', eventsIn: 0, eventsFiltered: 0, inFlight: 0, sourcePaused: false, sinks: {} };
+    this.pipeline = applyPlugins(config.name, config.plugins, this.logger);
+    this.allSinkNames = [...this.pipeline.sinks.keys()];
+    if (this.allSinkNames.length === 0) {
+      throw new ConfigError(`task "${config.name}": no sink registered; add a sink plugin such as elasticsearch(), redis() or webhook() to tasks[].plugins`);
+    }
+  }
+
+  get hooks() {
+    return this.pipeline.hooks;
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  private setState(state: TaskState): void {
+    this.stats.state = state;
+    this.emit('stateChange', state);
+  }
+
+  async start(): Promise<void> {
+    const { config, deps } = this;
+    this.stats.startedAt = Date.now();
+    this.setState('starting');
+    this.deadLetters = this.resolveDeadLetters();
+    for (const [name, sink] of this.pipeline.sinks) {
+      await sink.start?.(this.abort.signal);
+      const limits = { ...sink.batchLimits, ...config.batch };
+      const dispatcher = new SinkDispatcher({
+        task: this.name,
+        name,
+        sink,
+        limits,
+        retry: config.retry,
+        deadLetters: this.deadLetters,
+        hooks: this.hooks,
+        logger: this.logger,
+        onSettled: (delivery) => this.settle(delivery),
+        signal: this.abort.signal,
+      });
+      this.dispatchers.set(name, dispatcher);
+      this.stats.sinks[name] = dispatcher.stats;
+    }
+    await this.hooks.taskStart.promise({ task: this.name });
+
+    let stored = await deps.positionStore.load(this.name);
+    if (deps.snapshot && (config.snapshot === 'always' || (config.snapshot === 'initial' && (!stored || stored.snapshot)))) {
+      this.setState('snapshotting');
+      stored = await deps.snapshot(this, stored);
+      if (this.abort.signal.aborted) return;
+    }
+    const from: StartFrom = stored
+      ? { kind: 'position', position: stored.position }
+      : typeof config.source.startFrom === 'string'
+        ? { kind: config.source.startFrom }
+        : { kind: 'position', position: config.source.startFrom };
+    if (stored) this.lastSaved = stored.position;
+    this.stats.committedPosition = stored?.position;
+
+    this.source = deps.createSource(
+      {
+        connection: {
+          host: config.source.host,
+          port: config.source.port,
+          user: config.source.user,
+          password: config.source.password,
+          ...(config.source.ssl ? { ssl: config.source.ssl } : {}),
+        },
+        serverId: config.source.serverId,
+        include: config.source.include,
+        exclude: config.source.exclude,
+      },
+      this.logger,
+    );
+    this.commitTimer = setInterval(() => void this.commit(), config.commitIntervalMs);
+    this.logger.info({ from: from.kind === 'position' ? formatPosition(from.position) : from.kind }, 'task starting to read the binlog');
+    await this.source.start(from, {
+      onEvent: (event) => this.accept(event),
+      onCommit: (position, timestamp) => {
+        this.stats.readPosition = position;
+        this.stats.readTimestamp = timestamp;
+        this.tracker.commit(position, timestamp);
+      },
+      onError: (error) => this.fail(error),
+    });
+    if (!this.fatal) this.setState('running');
+  }
+
+  private resolveDeadLetters(): DeadLetterStore {
+    const choice = this.config.deadLetter;
+    if (choice?.type === 'plugin' || (!choice && this.pipeline.deadLetterStore)) {
+      if (!this.pipeline.deadLetterStore) {
+        throw new ConfigError(`task "${this.name}": deadLetter.type is "plugin" but no plugin registered a dead-letter store`);
+      }
+      return this.pipeline.deadLetterStore;
+    }
+    if (choice?.type === 'sink') {
+      const sink = this.pipeline.sinks.get(choice.sink);
+      if (!sink) throw new ConfigError(`task "${this.name}": deadLetter.sink names "${choice.sink}", but the sinks are ${this.allSinkNames.join(', ')}`);
+      return sinkDeadLetterStore(choice.sink, sink);
+    }
+    return new FileDeadLetterStore(choice?.type === 'file' ? choice.path : join(this.deps.deadLetterDir, `${this.name}.jsonl`));
+  }
+
+  /**
+   * Sends an event through the hooks to its sinks. Also the way the snapshot feeds rows in, with
+   * a segment of its own (the snapshot's chunk) instead of the binlog transaction.
+   */
+  accept(event: RowEvent, segment = this.tracker.current()): void {
+    this.stats.eventsIn++;
+    let routed: RowEvent;
+    let sinks: string[];
+    try {
+      const { hooks } = this;
+      if (hooks.filter.call(event) === false) {
+        this.stats.eventsFiltered++;
+        return;
+      }
+      routed = hooks.transform.call(event);
+      const perTable = hooks.tableTransform.get(`${routed.schema}.${routed.table}`);
+      if (perTable) routed = perTable.call(routed);
+      sinks = hooks.route.call(this.allSinkNames, routed);
+    } catch (error) {
+      this.onPluginError(event, error, segment);
+      return;
+    }
+    const bytes = estimateEventBytes(routed);
+    for (const name of sinks) {
+      const dispatcher = this.dispatchers.get(name);
+      if (!dispatcher) {
+        this.fail(new ConfigError(`task "${this.name}": an event of ${event.schema}.${event.table} was routed to unknown sink "${name}"; the sinks are ${this.allSinkNames.join(', ')}`));
+        return;
+      }
+      segment.pending++;
+      this.stats.inFlight++;
+      dispatcher.enqueue({ event: routed, segment, bytes });
+    }
+    if (this.stats.inFlight >= this.config.maxInFlightEvents && !this.stats.sourcePaused) {
+      this.stats.sourcePaused = true;
+      this.source?.pause();
+    }
+  }
+
+  private settle(delivery: Delivery): void {
+    this.stats.inFlight--;
+    this.tracker.acknowledge(delivery.segment);
+    if (this.stats.sourcePaused && this.stats.inFlight <= this.config.maxInFlightEvents / 2) {
+      this.stats.sourcePaused = false;
+      this.source?.resume();
+    }
+  }
+
+  private onPluginError(event: RowEvent, error: unknown, segment: ReturnType<CommitTracker['current']>): void {
+    const wrapped = error instanceof PluginError ? error : new PluginError('(unknown)', 'pipeline', this.name, error, { position: event.position });
+    this.stats.lastError = wrapped.message;
+    this.hooks.error.call(wrapped);
+    if (this.config.onPluginError === 'dead-letter') {
+      this.logger.warn({ err: wrapped, code: wrapped.code }, 'plugin failed on an event; it goes to the dead letters');
+      // Counted as a delivery so the position waits until the dead letter is stored.
+      segment.pending++;
+      this.stats.inFlight++;
+      const delivery: Delivery = { event, segment, bytes: 0 };
+      this.deadLetters
+        .put([{ task: this.name, origin: `plugin:${wrapped.plugin}`, reason: wrapped.message, at: new Date().toISOString(), event }])
+        .then(() => this.settle(delivery))
+        .catch((storeError: unknown) => this.fail(new SinkError(`cannot store dead letter: ${String(storeError)}`)));
+      return;
+    }
+    this.fail(wrapped);
+  }
+
+  /** Stop at once on a fatal error; what was acknowledged stays committed, nothing after it. */
+  private fail(error: Error): void {
+    if (this.fatal) return;
+    this.fatal = error;
+    this.stats.lastError = error.message;
+    this.logger.error({ err: error, code: (error as TunnelError).code }, 'task failed and stops');
+    if (error instanceof TunnelError) this.hooks.error.call(error);
+    this.source?.pause();
+    void this.shutdown(0, true).then(() => {
+      this.setState('failed');
+      this.emit('failed', error);
+    });
+  }
+
+  private async commit(): Promise<void> {
+    if (this.committing) return this.committing;
+    const next = this.tracker.committablePosition();
+    if (!next || (this.lastSaved && samePosition(this.lastSaved, next.position))) return;
+    this.committing = (async () => {
+      try {
+        await this.deps.positionStore.save(this.name, { position: next.position, updatedAt: Date.now() });
+        this.lastSaved = next.position;
+        this.stats.committedPosition = next.position;
+        this.stats.committedTimestamp = next.timestamp;
+        this.hooks.positionCommitted.call(next.position);
+        this.emit('committed', next.position);
+      } catch (error) {
+        if (error instanceof FencedError) {
+          this.fail(error);
+        } else {
+          this.stats.lastError = `position commit failed: ${(error as Error).message}`;
+          this.logger.warn({ err: error }, 'position commit failed; will retry');
+        }
+      } finally {
+        this.committing = undefined;
+      }
+    })();
+    return this.committing;
+  }
+
+  /** Graceful stop: stop reading, drain in-flight batches within the deadline, commit, close sinks. */
+  stop(deadlineMs = 30_000): Promise<void> {
+    return this.shutdown(deadlineMs, false);
+  }
+
+  /** Stop without draining or committing another position: ownership is gone. */
+  abandon(): Promise<void> {
+    this.abort.abort();
+    return this.shutdown(0, true);
+  }
+
+  private shutdown(deadlineMs: number, immediate: boolean): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.stats.state !== 'failed') this.setState('stopping');
+      await this.source?.stop().catch((error: unknown) => this.logger.warn({ err: error }, 'source stop failed'));
+      if (!immediate) {
+        const drained = Promise.all([...this.dispatchers.values()].map((d) => d.drain()));
+        const timedOut = await Promise.race([
+          drained.then(() => false),
+          new Promise<boolean>((resolve) => setTimeout(resolve, deadlineMs, true).unref()),
+        ]);
+        if (timedOut) this.logger.warn({ deadlineMs }, 'shutdown deadline passed with batches in flight; they are retried after restart');
+      }
+      this.abort.abort();
+      if (this.commitTimer) clearInterval(this.commitTimer);
+      if (!(this.fatal instanceof FencedError)) {
+        await this.committing;
+        await this.commit();
+      }
+      await Promise.all(
+        [...this.pipeline.sinks.values()].map((sink) => sink.close().catch((error: unknown) => this.logger.warn({ err: error }, 'sink close failed'))),
+      );
+      await this.deadLetters?.close().catch(() => undefined);
+      await this.hooks.taskStop.promise({ task: this.name }).catch((error: unknown) => this.logger.warn({ err: error }, 'taskStop hook failed'));
+      if (!this.fatal) this.setState('stopped');
+      this.logger.info({ committed: this.lastSaved ? formatPosition(this.lastSaved) : null }, 'task stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+function samePosition(a: BinlogPosition, b: BinlogPosition): boolean {
+  return a.file === b.file && a.offset === b.offset;
+}
+
+/** Dead letters written to another sink of the task (e.g. an index of rejects). */
+function sinkDeadLetterStore(name: string, sink: import('../sink/index.ts').Sink): DeadLetterStore {
+  return {
+    async put(letters) {
+      const results = await sink.write({ events: letters.map((l) => l.event), attempt: 1, signal: new AbortController().signal });
+      const failed = results.find((r) => r.status !== 'ok');
+      if (failed) throw new SinkError(`dead-letter sink "${name}" refused: ${(failed as { reason: string }).reason}`);
+    },
+    async list() {
+      return [];
+    },
+    async close() {},
+  };
+}
