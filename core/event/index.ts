@@ -1,2 +1,4 @@
 export * from './event.ts';
 export * from './row-access.ts';
+export * from './template.ts';
+export * from './table-pattern.ts';

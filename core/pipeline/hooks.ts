@@ -9,12 +9,15 @@ import type { TunnelError } from '../errors/index.ts';
  * - `filter` is a bail hook: the first plugin that returns `false` drops the event;
  * - `transform` is a waterfall: each plugin returns the event the next one sees;
  * - `tableTransform` is a HookMap keyed by `schema.table`, so tables nobody tapped cost one lookup;
+ * - `expand` is a waterfall over a list, for the rare plugin that must turn one event into several
+ *   (e.g. a multi-row update of which some rows are soft deletes); untapped, it costs nothing;
  * - `route` is a waterfall over the sink names an event goes to (all sinks to start with).
  */
 export class TunnelHooks {
   readonly filter = new SyncBailHook<[RowEvent], boolean | void>(['event']);
   readonly transform = new SyncWaterfallHook<[RowEvent]>(['event']);
   readonly tableTransform = new HookMap<SyncWaterfallHook<[RowEvent]>>(() => new SyncWaterfallHook(['event']));
+  readonly expand = new SyncWaterfallHook<[RowEvent[]]>(['events']);
   readonly route = new SyncWaterfallHook<[string[], RowEvent]>(['sinks', 'event']);
 
   /** After the sinks started and before the first event is read. */

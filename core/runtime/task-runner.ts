@@ -188,10 +188,9 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
    */
   accept(event: RowEvent, segment = this.tracker.current()): void {
     this.stats.eventsIn++;
+    const { hooks } = this;
     let routed: RowEvent;
-    let sinks: string[];
     try {
-      const { hooks } = this;
       if (hooks.filter.call(event) === false) {
         this.stats.eventsFiltered++;
         return;
@@ -199,12 +198,24 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       routed = hooks.transform.call(event);
       const perTable = hooks.tableTransform.get(`${routed.schema}.${routed.table}`);
       if (perTable) routed = perTable.call(routed);
-      sinks = hooks.route.call(this.allSinkNames, routed);
+      if (!hooks.expand.isUsed()) {
+        this.dispatch(routed, hooks.route.call(this.allSinkNames, routed), segment);
+      } else {
+        for (const part of hooks.expand.call([routed])) this.dispatch(part, hooks.route.call(this.allSinkNames, part), segment);
+      }
     } catch (error) {
       this.onPluginError(event, error, segment);
       return;
     }
-    const bytes = estimateEventBytes(routed);
+    if (this.stats.inFlight >= this.config.maxInFlightEvents && !this.stats.sourcePaused) {
+      this.stats.sourcePaused = true;
+      this.source?.pause();
+    }
+  }
+
+  private dispatch(event: RowEvent, sinks: readonly string[], segment: ReturnType<CommitTracker['current']>): void {
+    if (event.rows.length === 0) return;
+    const bytes = estimateEventBytes(event);
     for (const name of sinks) {
       const dispatcher = this.dispatchers.get(name);
       if (!dispatcher) {
@@ -213,11 +224,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       }
       segment.pending++;
       this.stats.inFlight++;
-      dispatcher.enqueue({ event: routed, segment, bytes });
-    }
-    if (this.stats.inFlight >= this.config.maxInFlightEvents && !this.stats.sourcePaused) {
-      this.stats.sourcePaused = true;
-      this.source?.pause();
+      dispatcher.enqueue({ event, segment, bytes });
     }
   }
 

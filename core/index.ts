@@ -1,0 +1,11 @@
+// Public API of Tunnel. Plugins and sinks import from here, never from core's inner files.
+export * from './event/index.ts';
+export * from './errors/index.ts';
+export * from './sink/index.ts';
+export * from './dead-letter/index.ts';
+export * from './pipeline/index.ts';
+export * from './checkpoint/index.ts';
+export * from './config/index.ts';
+export * from './log/index.ts';
+export type { BinlogSource, SourceHandler, SourceOptions, StartFrom } from './source/source.ts';
+export { TaskRunner, type TaskStats, type TaskState } from './runtime/task-runner.ts';
