@@ -1,0 +1,38 @@
+import type { ResolvedConfig } from '../config/index.ts';
+import { FilePositionStore, type StoredPosition } from '../checkpoint/index.ts';
+import type { BinlogPosition } from '../event/index.ts';
+
+/** Read, reset and check the running state of task positions, in files or in ZooKeeper. */
+export interface PositionAdmin {
+  read(task: string): Promise<StoredPosition | undefined>;
+  isRunning(task: string): Promise<boolean>;
+  reset(task: string, position: BinlogPosition | null): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openPositionAdmin(config: ResolvedConfig): Promise<PositionAdmin> {
+  const store = new FilePositionStore(config.positions.dir);
+  return {
+    read: (task) => store.load(task),
+    // Standalone: a running worker answers on its status endpoint.
+    isRunning: async (task) => {
+      if (config.status.port === false || config.status.port === 0) return false;
+      try {
+        const response = await fetch(`http://${config.status.host}:${config.status.port}/api/status`, {
+          signal: AbortSignal.timeout(1000),
+          headers: config.status.token ? { authorization: `Bearer ${config.status.token}` } : {},
+        });
+        const body = (await response.json()) as { tasks?: Array<{ name: string; state: string }> };
+        return body.tasks?.some((t) => t.name === task && t.state !== 'stopped' && t.state !== 'failed' && t.state !== 'idle') ?? false;
+      } catch {
+        return false;
+      }
+    },
+    reset: async (task, position) => {
+      if (position) await store.save(task, { position, updatedAt: Date.now() });
+      else await store.clear(task);
+    },
+    close: () => store.close(),
+  };
+}
+

@@ -1,0 +1,126 @@
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { ResolvedConfig, ResolvedTask } from '../config/index.ts';
+import { FilePositionStore, type PositionStore, type StoredPosition } from '../checkpoint/index.ts';
+import type { BinlogSource, SourceOptions } from '../source/source.ts';
+import { TaskRunner, type TaskStats } from './task-runner.ts';
+
+export interface WorkerDeps {
+  createSource(options: SourceOptions, logger: Logger): BinlogSource;
+  /** Standalone default: files under `positions.dir`. The cluster passes its ZooKeeper store. */
+  positionStore?: PositionStore;
+  snapshot?: (runner: TaskRunner, stored: StoredPosition | undefined) => Promise<StoredPosition | undefined>;
+  logger: Logger;
+}
+
+export interface WorkerEvents {
+  taskFailed: [task: string, error: Error];
+  taskStarted: [task: string];
+  taskStopped: [task: string];
+}
+
+export interface TaskStatus extends TaskStats {
+  name: string;
+}
+
+/**
+ * One Tunnel process. Standalone it runs every task of the config; in a cluster it runs the tasks
+ * the leader hands it (`startTask`/`stopTask`). `close()` stops in order: tasks drain and commit,
+ * then the position store closes.
+ */
+export class Worker extends EventEmitter<WorkerEvents> {
+  readonly tasks = new Map<string, TaskRunner>();
+  readonly positionStore: PositionStore;
+  readonly nodeId: string;
+  private readonly failures = new Map<string, string>();
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly config: ResolvedConfig,
+    private readonly deps: WorkerDeps,
+  ) {
+    super();
+    this.positionStore = deps.positionStore ?? new FilePositionStore(config.positions.dir);
+    const port = config.status.port === false ? 0 : config.status.port;
+    this.nodeId = config.cluster?.node ?? `${hostname()}:${port}`;
+  }
+
+  get logger(): Logger {
+    return this.deps.logger;
+  }
+
+  taskConfig(name: string): ResolvedTask | undefined {
+    return this.config.tasks.find((task) => task.name === name);
+  }
+
+  /** Standalone: every task of the config. */
+  async startAll(): Promise<void> {
+    await Promise.all(this.config.tasks.map((task) => this.startTask(task.name)));
+  }
+
+  async startTask(name: string): Promise<void> {
+    if (this.tasks.has(name) || this.closing) return;
+    const config = this.taskConfig(name);
+    if (!config) throw new Error(`unknown task "${name}"`);
+    const runner = new TaskRunner(config, {
+      positionStore: this.positionStore,
+      createSource: this.deps.createSource,
+      deadLetterDir: this.config.deadLetters.dir,
+      logger: this.deps.logger,
+      ...(this.deps.snapshot ? { snapshot: this.deps.snapshot } : {}),
+    });
+    this.tasks.set(name, runner);
+    this.failures.delete(name);
+    runner.on('failed', (error) => {
+      this.failures.set(name, error.message);
+      this.emit('taskFailed', name, error);
+    });
+    try {
+      await runner.start();
+      this.emit('taskStarted', name);
+    } catch (error) {
+      this.deps.logger.error({ err: error, task: name }, 'task could not start');
+      this.failures.set(name, (error as Error).message);
+      await runner.abandon().catch(() => undefined);
+      this.tasks.delete(name);
+      this.emit('taskFailed', name, error as Error);
+    }
+  }
+
+  /** Graceful: drain and commit. With `abandon`, stop at once without another commit (ownership lost). */
+  async stopTask(name: string, options: { abandon?: boolean } = {}): Promise<void> {
+    const runner = this.tasks.get(name);
+    if (!runner) return;
+    if (options.abandon) await runner.abandon();
+    else await runner.stop(this.config.shutdownTimeoutMs);
+    this.tasks.delete(name);
+    this.emit('taskStopped', name);
+  }
+
+  status(): TaskStatus[] {
+    return this.config.tasks.map((task) => {
+      const runner = this.tasks.get(task.name);
+      if (runner) return { name: task.name, ...runner.stats };
+      const lastError = this.failures.get(task.name);
+      return {
+        name: task.name,
+        state: lastError ? 'failed' : 'idle',
+        eventsIn: 0,
+        eventsFiltered: 0,
+        inFlight: 0,
+        sourcePaused: false,
+        sinks: {},
+        ...(lastError ? { lastError } : {}),
+      };
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.tasks.keys()].map((name) => this.stopTask(name)));
+      await this.positionStore.close();
+    })();
+    return this.closing;
+  }
+}
