@@ -93,6 +93,11 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     return this.abort.signal;
   }
 
+  /** Where this task's position is committed (the snapshot saves its progress there too). */
+  get positionStore(): PositionStore {
+    return this.deps.positionStore;
+  }
+
   private setState(state: TaskState): void {
     this.stats.state = state;
     this.emit('stateChange', state);

@@ -15,6 +15,8 @@ export interface WorkerDeps {
 }
 
 export interface WorkerEvents {
+  /** A runner was created, before it starts (status metrics tap its hooks here). */
+  taskCreated: [task: string, runner: TaskRunner];
   taskFailed: [task: string, error: Error];
   taskStarted: [task: string];
   taskStopped: [task: string];
@@ -72,6 +74,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
     this.tasks.set(name, runner);
     this.failures.delete(name);
+    this.emit('taskCreated', name, runner);
     runner.on('failed', (error) => {
       this.failures.set(name, error.message);
       this.emit('taskFailed', name, error);
