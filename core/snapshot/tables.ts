@@ -1,0 +1,185 @@
+import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { BinlogPosition } from '../event/index.ts';
+import { isKeysetKind, valueKind, type ColumnInfo, type ValueKind } from './values.ts';
+
+const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
+
+export interface TableRef {
+  schema: string;
+  table: string;
+  /** information_schema TABLE_ROWS: an estimate (InnoDB samples it). */
+  estimatedRows: number;
+}
+
+export interface TableInfo {
+  schema: string;
+  table: string;
+  columns: Array<ColumnInfo & { kind: ValueKind }>;
+  /** Primary-key column names in key order (what events carry as `primaryKey`); empty without one. */
+  primaryKey: string[];
+  /**
+   * Columns the snapshot pages by: the primary key, else the first unique index whose columns are
+   * all NOT NULL; empty when there is none (the table is read in one pass).
+   */
+  chunkKey: string[];
+}
+
+export function quoteIdentifier(name: string): string {
+  return `\`${name.replace(/`/g, '``')}\``;
+}
+
+export function qualifiedName(schema: string, table: string): string {
+  return `${quoteIdentifier(schema)}.${quoteIdentifier(table)}`;
+}
+
+/** "shop.orders" → ["shop", "orders"]; the first dot splits (schema names rarely hold dots). */
+export function splitTableName(name: string): [string, string] {
+  const dot = name.indexOf('.');
+  return dot < 0 ? ['', name] : [name.slice(0, dot), name.slice(dot + 1)];
+}
+
+export async function listTables(conn: Connection, matches: (schema: string, table: string) => boolean): Promise<TableRef[]> {
+  const [rows] = await conn.query<RowDataPacket[]>(
+    `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t, TABLE_ROWS AS n FROM information_schema.TABLES
+     WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA NOT IN (?)
+     ORDER BY TABLE_SCHEMA, TABLE_NAME`,
+    [SYSTEM_SCHEMAS],
+  );
+  return rows
+    .map((row) => ({ schema: String(row.s), table: String(row.t), estimatedRows: Number(row.n ?? 0) }))
+    .filter((ref) => matches(ref.schema, ref.table));
+}
+
+export async function estimateRows(conn: Connection, schema: string, table: string): Promise<number> {
+  const [rows] = await conn.query<RowDataPacket[]>(
+    'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+    [schema, table],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** Columns (in table order, invisible ones included: the binlog has them), keys and JSON columns. */
+export async function describeTable(conn: Connection, schema: string, table: string): Promise<TableInfo | undefined> {
+  const [columnRows] = await conn.query<RowDataPacket[]>(
+    `SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, IS_NULLABLE AS nullable
+     FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+    [schema, table],
+  );
+  if (columnRows.length === 0) return undefined;
+  const jsonColumns = await mariadbJsonColumns(conn, schema, table);
+  const columns = columnRows.map((row) => {
+    const info: ColumnInfo = {
+      name: String(row.name),
+      dataType: String(row.dataType).toLowerCase(),
+      columnType: String(row.columnType).toLowerCase(),
+      json: String(row.dataType).toLowerCase() === 'json' || jsonColumns.has(String(row.name)),
+      nullable: row.nullable === 'YES',
+    };
+    return { ...info, kind: valueKind(info) };
+  });
+
+  const [indexRows] = await conn.query<RowDataPacket[]>(
+    `SELECT INDEX_NAME AS name, COLUMN_NAME AS col, NON_UNIQUE AS nonUnique, SEQ_IN_INDEX AS seq
+     FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
+     ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`,
+    [schema, table],
+  );
+  const indexes = new Map<string, { unique: boolean; columns: string[] }>();
+  for (const row of indexRows) {
+    const name = String(row.name);
+    const index = indexes.get(name) ?? { unique: Number(row.nonUnique) === 0, columns: [] };
+    index.columns.push(String(row.col));
+    indexes.set(name, index);
+  }
+  const byName = new Map(columns.map((c) => [c.name, c]));
+  const primaryKey = indexes.get('PRIMARY')?.columns ?? [];
+  const usable = (names: string[]): boolean =>
+    names.length > 0 && names.every((n) => byName.has(n) && !byName.get(n)!.nullable && isKeysetKind(byName.get(n)!.kind));
+  let chunkKey: string[] = [];
+  if (usable(primaryKey)) chunkKey = primaryKey;
+  else {
+    for (const [name, index] of indexes) {
+      if (name !== 'PRIMARY' && index.unique && usable(index.columns)) {
+        chunkKey = index.columns;
+        break;
+      }
+    }
+  }
+  return { schema, table, columns, primaryKey, chunkKey };
+}
+
+/** MariaDB's JSON is LONGTEXT with a `json_valid(col)` check constraint; MySQL reports DATA_TYPE json. */
+async function mariadbJsonColumns(conn: Connection, schema: string, table: string): Promise<Set<string>> {
+  try {
+    const [rows] = await conn.query<RowDataPacket[]>(
+      'SELECT CHECK_CLAUSE AS clause FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?',
+      [schema, table],
+    );
+    const out = new Set<string>();
+    for (const row of rows) {
+      const match = /^json_valid\(`((?:[^`]|``)+)`\)$/i.exec(String(row.clause).trim());
+      if (match) out.add(match[1]!.replace(/``/g, '`'));
+    }
+    return out;
+  } catch {
+    return new Set(); // MySQL: no TABLE_NAME column there, and JSON is its own type
+  }
+}
+
+/**
+ * The binlog position streaming resumes from after the snapshot. On MariaDB it is taken inside
+ * `START TRANSACTION WITH CONSISTENT SNAPSHOT` from `binlog_snapshot_file/position`: every
+ * transaction before it is committed in the storage engine, so every later read sees it (a plain
+ * SHOW MASTER STATUS can name a position whose last transaction is written to the binlog but not
+ * yet visible to readers). On MySQL: SHOW BINARY LOG STATUS (8.2+) or SHOW MASTER STATUS.
+ */
+export async function recordStartPosition(conn: Connection): Promise<{ position: BinlogPosition; method: string }> {
+  const [versionRows] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
+  const mariadb = /mariadb/i.test(String(versionRows[0]?.v ?? ''));
+  if (mariadb) {
+    await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
+    let file: string | undefined;
+    let offset: number | undefined;
+    try {
+      const [rows] = await conn.query<RowDataPacket[]>("SHOW STATUS LIKE 'binlog_snapshot_%'");
+      for (const row of rows) {
+        if (row.Variable_name === 'Binlog_snapshot_file') file = String(row.Value);
+        if (row.Variable_name === 'Binlog_snapshot_position') offset = Number(row.Value);
+      }
+    } finally {
+      await conn.query('COMMIT');
+    }
+    if (file && offset !== undefined) {
+      const position: BinlogPosition = { file, offset };
+      const gtid = await gtidAt(conn, file, offset);
+      if (gtid) position.gtid = gtid;
+      return { position, method: 'mariadb consistent snapshot (binlog_snapshot_file/position)' };
+    }
+  }
+  let rows: RowDataPacket[];
+  let method = 'SHOW BINARY LOG STATUS';
+  try {
+    [rows] = await conn.query<RowDataPacket[]>('SHOW BINARY LOG STATUS');
+  } catch {
+    method = 'SHOW MASTER STATUS';
+    [rows] = await conn.query<RowDataPacket[]>('SHOW MASTER STATUS');
+  }
+  const row = rows[0];
+  if (!row) throw new Error('the server has no binary log (SHOW MASTER STATUS is empty): enable log_bin with binlog_format=ROW');
+  const position: BinlogPosition = { file: String(row.File), offset: Number(row.Position) };
+  // MySQL's Executed_Gtid_Set is a set, not one transaction's GTID: the position is file + offset.
+  const gtid = mariadb ? await gtidAt(conn, position.file, position.offset) : undefined;
+  if (gtid) position.gtid = gtid;
+  return { position, method };
+}
+
+/** MariaDB's GTID position at a binlog file and offset (BINLOG_GTID_POS), when it has one. */
+async function gtidAt(conn: Connection, file: string, offset: number): Promise<string | undefined> {
+  try {
+    const [rows] = await conn.query<RowDataPacket[]>('SELECT BINLOG_GTID_POS(?, ?) AS g', [file, offset]);
+    const gtid = rows[0]?.g;
+    return typeof gtid === 'string' && gtid.length > 0 ? gtid : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,323 @@
+import type { ColumnValue, JsonValue } from '../event/index.ts';
+
+/**
+ * Column values as the snapshot reads them, in the canonical form every sink sees (DESIGN.md:
+ * "Values must be exact"). A row that reaches a sink by the snapshot must equal the same row
+ * reaching it by the binlog, so these rules are the binlog source's rules. One function per type,
+ * each taking what a text-protocol query returns (the server's own text, or bytes for binary
+ * types), so the source can call the same functions where its decoder yields the same inputs.
+ *
+ * Rules (stated in core/snapshot/README-section.md):
+ * - TINYINT..INT, YEAR: number. BIGINT: number when a safe integer (|n| < 2^53), else its decimal text.
+ * - DECIMAL/NUMERIC: the server's text, scale digits kept ("12.50").
+ * - FLOAT: the shortest decimal that is the same float32 (what the server prints, e.g. 1.1);
+ *   DOUBLE: the number.
+ * - DATE "YYYY-MM-DD"; DATETIME "YYYY-MM-DD HH:MM:SS[.f]" (wall clock, as many fraction digits as the
+ *   column's precision); TIME "[-]HH:MM:SS[.f]"; TIMESTAMP as UTC ISO "YYYY-MM-DDTHH:MM:SS[.f]Z".
+ *   Zero dates stay as the server prints them ("0000-00-00", TIMESTAMP "0000-00-00T00:00:00Z").
+ * - CHAR/VARCHAR/TEXT, ENUM: string. SET: the server's text, members comma-separated in definition order.
+ * - BINARY/VARBINARY/BLOB, GEOMETRY: base64 of the bytes (BINARY(n) padded to n with zero bytes).
+ * - BIT(n): number (string when beyond 2^53).
+ * - JSON (MySQL JSON, or MariaDB LONGTEXT with a json_valid check): parsed JSON.
+ * - MariaDB UUID/INET4/INET6: the server's text form.
+ * - NULL: null.
+ */
+
+/** What the snapshot knows about a column (from information_schema.COLUMNS). */
+export interface ColumnInfo {
+  name: string;
+  /** DATA_TYPE, lower case: "int", "varchar", "timestamp", ... */
+  dataType: string;
+  /** COLUMN_TYPE, lower case: "int(10) unsigned", "enum('a','b')", ... */
+  columnType: string;
+  /** JSON column (MySQL json, or MariaDB longtext with a json_valid check). */
+  json: boolean;
+  nullable: boolean;
+}
+
+export type ValueKind =
+  | 'int'
+  | 'bigint'
+  | 'decimal'
+  | 'float'
+  | 'double'
+  | 'bit'
+  | 'date'
+  | 'datetime'
+  | 'timestamp'
+  | 'time'
+  | 'year'
+  | 'text'
+  | 'enum'
+  | 'set'
+  | 'binary'
+  | 'json';
+
+/** How a column's values are read: text (the server's text) or bytes (binary types, BIT). */
+export function valueKind(column: ColumnInfo): ValueKind {
+  if (column.json) return 'json';
+  switch (column.dataType) {
+    case 'tinyint':
+    case 'smallint':
+    case 'mediumint':
+    case 'int':
+    case 'integer':
+      return 'int';
+    case 'bigint':
+      return 'bigint';
+    case 'decimal':
+    case 'numeric':
+    case 'dec':
+    case 'fixed':
+      return 'decimal';
+    case 'float':
+      return 'float';
+    case 'double':
+    case 'real':
+    case 'double precision':
+      return 'double';
+    case 'bit':
+      return 'bit';
+    case 'date':
+      return 'date';
+    case 'datetime':
+      return 'datetime';
+    case 'timestamp':
+      return 'timestamp';
+    case 'time':
+      return 'time';
+    case 'year':
+      return 'year';
+    case 'enum':
+      return 'enum';
+    case 'set':
+      return 'set';
+    case 'json':
+      return 'json';
+    case 'binary':
+    case 'varbinary':
+    case 'tinyblob':
+    case 'blob':
+    case 'mediumblob':
+    case 'longblob':
+    case 'geometry':
+    case 'point':
+    case 'linestring':
+    case 'polygon':
+    case 'multipoint':
+    case 'multilinestring':
+    case 'multipolygon':
+    case 'geometrycollection':
+    case 'vector':
+      return 'binary';
+    default:
+      // char, varchar, text types, MariaDB uuid/inet4/inet6 (their text form)
+      return 'text';
+  }
+}
+
+/** Whether the value is read as bytes rather than text. */
+export function readsBytes(kind: ValueKind): boolean {
+  return kind === 'binary' || kind === 'bit';
+}
+
+// ---- one function per type (the shared rules) --------------------------------------------------
+
+export function intValue(text: string): number {
+  return Number(text);
+}
+
+/** BIGINT (signed or unsigned): a number when exact in a double, else the decimal text. */
+export function bigintValue(text: string | bigint): number | string {
+  const big = typeof text === 'bigint' ? text : BigInt(text);
+  return big <= BigInt(Number.MAX_SAFE_INTEGER) && big >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(big) : big.toString();
+}
+
+/** DECIMAL: the exact decimal text, as the server prints it (scale digits kept). */
+export function decimalValue(text: string): string {
+  return text;
+}
+
+/** FLOAT: the shortest decimal that is the same float32, like the server prints it (1.1, not 1.100000023841858). */
+export function floatValue(value: string | number): number {
+  const x = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(x) || x === 0) return x;
+  const single = Math.fround(x);
+  for (let digits = 1; digits <= 9; digits++) {
+    const candidate = Number(single.toPrecision(digits));
+    if (Math.fround(candidate) === single) return candidate;
+  }
+  return single;
+}
+
+export function doubleValue(text: string | number): number {
+  return typeof text === 'number' ? text : Number(text);
+}
+
+/** BIT(n): the unsigned value of the big-endian bits; its decimal text beyond 2^53. */
+export function bitValue(bytes: Uint8Array): number | string {
+  let big = 0n;
+  for (const byte of bytes) big = (big << 8n) | BigInt(byte);
+  return big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big.toString();
+}
+
+/** DATE: "YYYY-MM-DD". */
+export function dateValue(text: string): string {
+  return text;
+}
+
+/** DATETIME: wall clock "YYYY-MM-DD HH:MM:SS[.f]", never shifted by a time zone. */
+export function datetimeValue(text: string): string {
+  return text;
+}
+
+/**
+ * TIMESTAMP: UTC ISO "YYYY-MM-DDTHH:MM:SS[.f]Z". Input is the server's text in a session whose
+ * time_zone is +00:00 (the snapshot sets it), so the text is already UTC.
+ */
+export function timestampValue(utcText: string): string {
+  return `${utcText.replace(' ', 'T')}Z`;
+}
+
+/** TIMESTAMP from epoch seconds and a fraction of `digits` digits (the binlog's form). */
+export function timestampFromEpoch(seconds: number, fraction = 0, digits = 0): string {
+  const base = new Date(seconds * 1000).toISOString().slice(0, 19);
+  return digits > 0 ? `${base}.${String(fraction).padStart(digits, '0')}Z` : `${base}Z`;
+}
+
+/** The server's text of a TIMESTAMP value in a +00:00 session, back from its canonical form (key parameters). */
+export function timestampText(canonical: string): string {
+  return canonical.replace('T', ' ').replace(/Z$/, '');
+}
+
+/** TIME: "[-]HH:MM:SS[.f]" (hours may exceed 24). */
+export function timeValue(text: string): string {
+  return text;
+}
+
+export function yearValue(text: string): number {
+  return Number(text);
+}
+
+export function textValue(text: string): string {
+  return text;
+}
+
+/** ENUM: the member's name ("" for the invalid-value index 0). */
+export function enumValue(text: string): string {
+  return text;
+}
+
+/** SET: members comma-separated, in definition order (the server's text). */
+export function setValue(text: string): string {
+  return text;
+}
+
+/** BINARY/VARBINARY/BLOB/GEOMETRY: base64. */
+export function binaryValue(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+/** JSON: parsed. MariaDB stores JSON as text; MySQL's binary JSON arrives as its text in a query. */
+export function jsonValue(text: string): JsonValue {
+  return JSON.parse(text) as JsonValue;
+}
+
+/** Canonical value from what a text-protocol query gave for the column (string, or Buffer for byte kinds). */
+export function convertValue(kind: ValueKind, raw: string | Buffer | null): ColumnValue {
+  if (raw === null) return null;
+  switch (kind) {
+    case 'int':
+      return intValue(String(raw));
+    case 'bigint':
+      return bigintValue(String(raw));
+    case 'decimal':
+      return decimalValue(String(raw));
+    case 'float':
+      return floatValue(String(raw));
+    case 'double':
+      return doubleValue(String(raw));
+    case 'bit':
+      return bitValue(raw as Buffer);
+    case 'date':
+      return dateValue(String(raw));
+    case 'datetime':
+      return datetimeValue(String(raw));
+    case 'timestamp':
+      return timestampValue(String(raw));
+    case 'time':
+      return timeValue(String(raw));
+    case 'year':
+      return yearValue(String(raw));
+    case 'enum':
+      return enumValue(String(raw));
+    case 'set':
+      return setValue(String(raw));
+    case 'binary':
+      return binaryValue(raw as Buffer);
+    case 'json':
+      return jsonValue(String(raw));
+    case 'text':
+    default:
+      return textValue(String(raw));
+  }
+}
+
+/** Kinds usable as keyset pagination keys (compare in SQL the way ORDER BY sorts them). */
+export function isKeysetKind(kind: ValueKind): boolean {
+  return kind !== 'bit' && kind !== 'set' && kind !== 'json';
+}
+
+/**
+ * A key value back into an SQL parameter that compares the way the column sorts: base64 back to
+ * bytes, TIMESTAMP back to its UTC text, ENUM to its index (ENUM sorts by index, not by name).
+ */
+export function keyParameter(column: ColumnInfo, kind: ValueKind, value: ColumnValue): unknown {
+  if (value === null) return null;
+  switch (kind) {
+    case 'binary':
+      return Buffer.from(String(value), 'base64');
+    case 'timestamp':
+      return timestampText(String(value));
+    case 'enum': {
+      const index = enumMembers(column.columnType).indexOf(String(value));
+      return index + 1;
+    }
+    default:
+      return value;
+  }
+}
+
+/** Members of `enum('a','b')` / `set('a','b')`, quotes undone. */
+export function enumMembers(columnType: string): string[] {
+  const open = columnType.indexOf('(');
+  const body = columnType.slice(open + 1, columnType.lastIndexOf(')'));
+  const members: string[] = [];
+  let i = 0;
+  while (i < body.length) {
+    if (body[i] !== "'") {
+      i++;
+      continue;
+    }
+    let value = '';
+    i++;
+    while (i < body.length) {
+      const ch = body[i]!;
+      if (ch === "'" && body[i + 1] === "'") {
+        value += "'";
+        i += 2;
+      } else if (ch === "'") {
+        i++;
+        break;
+      } else if (ch === '\\' && i + 1 < body.length) {
+        value += body[i + 1];
+        i += 2;
+      } else {
+        value += ch;
+        i++;
+      }
+    }
+    members.push(value);
+  }
+  return members;
+}
