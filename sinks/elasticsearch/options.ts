@@ -1,0 +1,178 @@
+import { z } from 'zod';
+import { ConfigError } from '../../core/errors/index.ts';
+import { compileTemplate, type RowEvent } from '../../core/event/index.ts';
+import type { BatchLimits } from '../../core/sink/index.ts';
+
+/** Picks an index per row: e.g. `(event) => \`${event.schema}-${event.table}\``. */
+export type IndexFunction = (event: RowEvent, rowIndex: number) => string;
+
+const isHttpUrl = (value: string): boolean => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+};
+
+const url = z.string({ error: 'expected a URL' }).refine(isHttpUrl, { error: 'expected a URL' });
+const positiveInt = z.number().int().positive();
+const jsonObject = z.record(z.string(), z.unknown());
+
+const indexFunction = z.custom<IndexFunction>((value) => typeof value === 'function', { error: 'expected a function' });
+
+const auth = z.union(
+  [
+    z.object({ username: z.string().min(1), password: z.string() }).strict(),
+    z.object({ apiKey: z.union([z.string().min(1), z.object({ id: z.string().min(1), api_key: z.string().min(1) }).strict()]) }).strict(),
+    z.object({ bearer: z.string().min(1) }).strict(),
+  ],
+  { error: 'expected { username, password }, { apiKey } or { bearer }' },
+);
+
+const tls = z
+  .object({
+    /** PEM text (or Buffer) of the CA that signed the cluster's certificate. */
+    ca: z.union([z.string().min(1), z.instanceof(Buffer)]).optional(),
+    rejectUnauthorized: z.boolean().optional(),
+    /** SHA-256 fingerprint of the CA (as ES prints it at first start), instead of `ca`. */
+    caFingerprint: z.string().min(1).optional(),
+  })
+  .strict();
+
+const indexDefinition = z
+  .object({
+    settings: jsonObject.optional(),
+    mappings: jsonObject.optional(),
+    aliases: jsonObject.optional(),
+  })
+  .strict();
+
+const indexTemplate = z
+  .object({
+    index_patterns: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    template: indexDefinition.optional(),
+    priority: z.number().int().nonnegative().optional(),
+    composed_of: z.array(z.string()).optional(),
+    _meta: jsonObject.optional(),
+  })
+  .strict();
+
+export const elasticsearchOptionsSchema = z
+  .object({
+    /** Name the sink is registered under (route taps name sinks by it). */
+    name: z.string().min(1).default('elasticsearch'),
+    /** One URL or several (the client round-robins and fails over). */
+    node: z.union([url, z.array(url).min(1)], { error: 'expected a URL or a non-empty list of URLs' }),
+    auth: auth.optional(),
+    tls: tls.optional(),
+    /**
+     * Index per row: a template of `{schema}` and `{table}` (lowercased after rendering, as ES needs),
+     * a fixed name, or a function of the event and row index (used as returned).
+     */
+    index: z.union([z.string().min(1), indexFunction], { error: 'expected an index name template or a function' }).default('{schema}_{table}'),
+    /** `index` replaces the whole document; `update` merges the row into it (doc_as_upsert). */
+    operation: z.enum(['index', 'update']).default('index'),
+    /** ES-side retries of an `update` that met a concurrent change. */
+    retryOnConflict: z.number().int().nonnegative().default(3),
+    refresh: z.union([z.boolean(), z.literal('wait_for')], { error: 'expected true, false or "wait_for"' }).default(false),
+    /** Most actions in one bulk request (a row whose key changed takes two). */
+    maxBulkActions: positiveInt.default(1000),
+    /** Most estimated bytes in one bulk request body. */
+    maxBulkBytes: positiveInt.default(5 * 1024 * 1024),
+    /** Bulk requests in flight per batch, in lanes by a hash of index and _id (per-document order holds). */
+    concurrency: z.number().int().min(1).max(64).default(2),
+    requestTimeoutMs: positiveInt.default(30_000),
+    /** Retries inside the client on a connection error or 502/503/504, before the runtime's own. */
+    maxRetries: z.number().int().nonnegative().default(1),
+    /** gzip request bodies. */
+    compression: z.boolean().default(false),
+    /** Indices created at start() when missing: name -> { settings, mappings, aliases }. */
+    indices: z.record(z.string().min(1), indexDefinition).optional(),
+    /** Composable index templates put at start(): name -> body of PUT _index_template/<name>. */
+    templates: z.record(z.string().min(1), indexTemplate).optional(),
+    /** Payload serialization: false keeps it on the main thread; otherwise pool settings. */
+    serialize: z
+      .union([z.literal(false), z.object({ threshold: z.number().nonnegative().optional(), maxThreads: positiveInt.optional() }).strict()])
+      .optional(),
+    /** Batch limits this sink asks of the runtime (the task's `batch` config wins). */
+    batch: z.object({ maxEvents: positiveInt.optional(), maxBytes: positiveInt.optional(), maxWaitMs: z.number().int().nonnegative().optional() }).strict().optional(),
+  })
+  .strict()
+  .superRefine((options, ctx) => {
+    if (typeof options.index === 'string') {
+      try {
+        compileTemplate(options.index, ['schema', 'table']);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', path: ['index'], message: (error as Error).message, input: options.index });
+      }
+    }
+  });
+
+export type ElasticsearchOptions = z.input<typeof elasticsearchOptionsSchema>;
+export type ResolvedElasticsearchOptions = z.output<typeof elasticsearchOptionsSchema> & { batch?: Partial<BatchLimits> };
+
+/** Validate at construction; a bad option throws ConfigError naming `elasticsearch.<path>`. */
+export function parseElasticsearchOptions(input: unknown): ResolvedElasticsearchOptions {
+  const result = elasticsearchOptionsSchema.safeParse(input ?? {}, { reportInput: true });
+  if (!result.success) throw new ConfigError(formatOptionIssues('elasticsearch', result.error.issues));
+  return result.data;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages: `elasticsearch.node: expected a URL, got 42`. Secret fields never show their value.
+
+const SECRET_FIELD = /pass|secret|token|key|auth|bearer|credential/i;
+
+type Issue = z.core.$ZodIssue;
+
+function formatPath(prefix: string, path: readonly PropertyKey[]): string {
+  let out = prefix;
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : `.${String(part)}`;
+  return out;
+}
+
+function describe(value: unknown, path: readonly PropertyKey[]): string {
+  if (path.some((part) => typeof part === 'string' && SECRET_FIELD.test(part))) return 'a value that is not shown (secret field)';
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === 'object') return 'an object';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function formatIssue(prefix: string, issue: Issue, base: readonly PropertyKey[]): string[] {
+  const path = [...base, ...issue.path];
+  const where = formatPath(prefix, path);
+  const got = describe((issue as { input?: unknown }).input, path);
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => `${formatPath(prefix, [...path, key])}: unknown option`);
+    case 'invalid_union': {
+      // Dive into the one branch whose shape matched (no type or literal mismatch at its root, no
+      // unknown or missing field); otherwise the union's own message says what is expected.
+      const mismatch = (sub: Issue) =>
+        (sub.path.length === 0 && (sub.code === 'invalid_type' || sub.code === 'invalid_value')) ||
+        sub.code === 'unrecognized_keys' ||
+        (sub.code === 'invalid_type' && (sub as { input?: unknown }).input === undefined);
+      const matched = issue.errors.filter((branch) => !branch.some(mismatch));
+      if (matched.length === 1) return (matched[0] as Issue[]).flatMap((sub) => formatIssue(prefix, sub, path));
+      return [`${where}: ${issue.message}, got ${got}`];
+    }
+    case 'invalid_type': {
+      if ((issue as { input?: unknown }).input === undefined) return [`${where}: missing, expected ${issue.expected}`];
+      const message = issue.message.startsWith('Invalid input') ? `expected ${issue.expected}` : issue.message;
+      return [`${where}: ${message}, got ${got}`];
+    }
+    case 'invalid_value':
+      return [`${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`];
+    default:
+      return [`${where}: ${issue.message.replace(/^Invalid input: /, '')}, got ${got}`];
+  }
+}
+
+export function formatOptionIssues(prefix: string, issues: readonly Issue[]): string {
+  return issues.flatMap((issue) => formatIssue(prefix, issue, [])).join('; ');
+}

@@ -1,0 +1,258 @@
+import { Client, errors as esErrors } from '@elastic/elasticsearch';
+import { AbortedError, SinkError } from '../../core/errors/index.ts';
+import {
+  compileTemplate,
+  documentId,
+  keyChanged,
+  keyValues,
+  rowImage,
+  type ColumnValue,
+  type RowEvent,
+} from '../../core/event/index.ts';
+import { acquireSharedSerializer, createSerializer, estimateJsonBytes, type Serializer } from '../../core/serialize/index.ts';
+import type { BatchLimits, DeliveryResult, Sink, SinkBatch } from '../../core/sink/index.ts';
+import { classifyBulkItem, classifyRequestStatus, errorText, foldResults, type BulkAction, type BulkResponseItem } from './classify.ts';
+import type { ResolvedElasticsearchOptions } from './options.ts';
+
+/** One bulk action for one row (a row whose key changed gives a delete and a write). */
+interface Op {
+  /** Position of the op in the batch, for its result. */
+  n: number;
+  event: number;
+  action: BulkAction;
+  index: string;
+  id: string;
+  doc?: Record<string, ColumnValue>;
+  estimate: number;
+}
+
+interface BulkResponse {
+  errors?: boolean;
+  items?: Array<Partial<Record<BulkAction, BulkResponseItem>>>;
+}
+
+const FILTER_PATH = 'errors,items.*.status,items.*.result,items.*.error';
+
+/** FNV-1a, 32 bit: cheap and stable, for lanes. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Hide credentials in URLs (`https://user:pass@host`) of client error messages. */
+export function redactUrls(text: string): string {
+  return text.replace(/\/\/[^/\s:@]+:[^/\s@]+@/g, '//[redacted]@');
+}
+
+/** A short, secret-free account of a client error (never the request, its headers or the options). */
+export function describeClientError(error: unknown): { status?: number; text: string } {
+  if (error instanceof esErrors.ResponseError) {
+    const body = error.meta?.body as { error?: BulkResponseItem['error'] } | string | undefined;
+    const text = typeof body === 'object' && body?.error ? errorText(body.error) : typeof body === 'string' ? body.slice(0, 300) : error.name;
+    return { status: error.meta?.statusCode ?? undefined, text };
+  }
+  if (error instanceof Error) return { text: `${error.name}: ${redactUrls(error.message).slice(0, 300)}` };
+  return { text: String(error) };
+}
+
+export class ElasticsearchSink implements Sink {
+  readonly batchLimits: Partial<BatchLimits>;
+  readonly #options: ResolvedElasticsearchOptions;
+  readonly #indexOf: (event: RowEvent, rowIndex: number) => string;
+  #client: Client | undefined;
+  #serializer: Serializer | undefined;
+
+  constructor(options: ResolvedElasticsearchOptions) {
+    this.#options = options;
+    this.batchLimits = {
+      maxEvents: options.maxBulkActions * options.concurrency,
+      maxBytes: options.maxBulkBytes * options.concurrency,
+      ...options.batch,
+    };
+    const index = options.index;
+    if (typeof index === 'function') {
+      this.#indexOf = index;
+    } else {
+      const template = compileTemplate(index, ['schema', 'table']);
+      const cache = new Map<string, string>();
+      this.#indexOf = (event) => {
+        const key = `${event.schema}\u0000${event.table}`;
+        let name = cache.get(key);
+        if (name === undefined) {
+          name = template.render({ schema: event.schema, table: event.table }).toLowerCase();
+          cache.set(key, name);
+        }
+        return name;
+      };
+    }
+  }
+
+  /** The client, created on first use; for tests and tools that need to read what was written. */
+  get client(): Client {
+    if (!this.#client) {
+      const o = this.#options;
+      const auth = o.auth && ('bearer' in o.auth ? { bearer: o.auth.bearer } : 'apiKey' in o.auth ? { apiKey: o.auth.apiKey } : { username: o.auth.username, password: o.auth.password });
+      this.#client = new Client({
+        node: o.node,
+        ...(auth ? { auth } : {}),
+        ...(o.tls ? { tls: { ...(o.tls.ca ? { ca: o.tls.ca } : {}), ...(o.tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.tls.rejectUnauthorized } : {}) } } : {}),
+        ...(o.tls?.caFingerprint ? { caFingerprint: o.tls.caFingerprint } : {}),
+        requestTimeout: o.requestTimeoutMs,
+        maxRetries: o.maxRetries,
+        compression: o.compression,
+      });
+    }
+    return this.#client;
+  }
+
+  /** How many bulk bodies were encoded on the main thread and in the pool (undefined before the first). */
+  get serializerStats() {
+    return this.#serializer?.stats();
+  }
+
+  get #encoder(): Serializer {
+    if (!this.#serializer) {
+      const s = this.#options.serialize;
+      this.#serializer =
+        s === undefined ? acquireSharedSerializer() : s === false ? createSerializer({ threshold: Infinity }) : createSerializer(s);
+    }
+    return this.#serializer;
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    const o = this.#options;
+    for (const [name, body] of Object.entries(o.templates ?? {})) {
+      try {
+        await this.client.indices.putIndexTemplate({ name, ...body } as never, { signal });
+      } catch (error) {
+        throw new SinkError(`elasticsearch: cannot put index template "${name}": ${describeClientError(error).text}`, { template: name });
+      }
+    }
+    for (const [index, body] of Object.entries(o.indices ?? {})) {
+      try {
+        await this.client.indices.create({ index, ...body } as never, { signal });
+      } catch (error) {
+        const { text } = describeClientError(error);
+        if (text.startsWith('resource_already_exists_exception')) continue;
+        throw new SinkError(`elasticsearch: cannot create index "${index}": ${text}`, { index });
+      }
+    }
+  }
+
+  async write(batch: SinkBatch): Promise<DeliveryResult[]> {
+    const { events, signal } = batch;
+    if (signal.aborted) throw new AbortedError('elasticsearch: write aborted');
+    const o = this.#options;
+    const lanes: Op[][] = Array.from({ length: o.concurrency }, () => []);
+    const opsOf: number[][] = events.map(() => []);
+    const opResults: DeliveryResult[] = [];
+    let count = 0;
+    const add = (fields: Omit<Op, 'n'>) => {
+      const op: Op = { n: count++, ...fields };
+      const lane = o.concurrency === 1 ? 0 : hash(`${op.index}\u0000${op.id}`) % o.concurrency;
+      (lanes[lane] as Op[]).push(op);
+      (opsOf[op.event] as number[]).push(op.n);
+    };
+    events.forEach((event, e) => {
+      for (let row = 0; row < event.rows.length; row++) {
+        const index = this.#indexOf(event, row);
+        const id = documentId(keyValues(event, row));
+        if (event.action === 'delete') {
+          add({ event: e, action: 'delete', index, id, estimate: 40 + index.length + id.length });
+          continue;
+        }
+        if (event.action === 'update' && keyChanged(event, row)) {
+          const oldId = documentId(keyValues(event, row, 'before'));
+          add({ event: e, action: 'delete', index, id: oldId, estimate: 40 + index.length + oldId.length });
+        }
+        const doc = rowImage(event, row);
+        add({ event: e, action: o.operation, index, id, doc, estimate: 60 + index.length + id.length + estimateJsonBytes(doc) });
+      }
+    });
+    await Promise.all(lanes.map((lane) => this.#runLane(lane, opResults, signal)));
+    if (signal.aborted) throw new AbortedError('elasticsearch: write aborted');
+    return opsOf.map((ops) => foldResults(ops.map((n) => opResults[n] as DeliveryResult)));
+  }
+
+  /** Send a lane's ops in order, in bulk requests bounded by count and bytes, one at a time. */
+  async #runLane(ops: Op[], results: DeliveryResult[], signal: AbortSignal): Promise<void> {
+    const o = this.#options;
+    let start = 0;
+    while (start < ops.length) {
+      let end = start;
+      let bytes = 0;
+      while (end < ops.length && end - start < o.maxBulkActions) {
+        const next = (ops[end] as Op).estimate;
+        if (end > start && bytes + next > o.maxBulkBytes) break;
+        bytes += next;
+        end++;
+      }
+      const chunk = ops.slice(start, end);
+      const failure = await this.#sendBulk(chunk, bytes, results, signal);
+      start = end;
+      if (failure) {
+        // The cluster is unwell (429/5xx/unreachable): don't send the rest of the lane now; the
+        // runtime retries from the first failed event on, after its backoff.
+        for (const op of ops.slice(start)) results[op.n] = { status: 'retry', reason: `not sent: ${failure}` };
+        return;
+      }
+    }
+  }
+
+  /** Returns the reason when the whole request failed transiently. */
+  async #sendBulk(chunk: Op[], estimate: number, results: DeliveryResult[], signal: AbortSignal): Promise<string | undefined> {
+    const o = this.#options;
+    const lines: unknown[] = [];
+    for (const op of chunk) {
+      if (op.action === 'delete') lines.push({ delete: { _index: op.index, _id: op.id } });
+      else if (op.action === 'index') lines.push({ index: { _index: op.index, _id: op.id } }, op.doc);
+      else lines.push({ update: { _index: op.index, _id: op.id, retry_on_conflict: o.retryOnConflict } }, { doc: op.doc, doc_as_upsert: true });
+    }
+    const set = (op: Op, result: DeliveryResult) => {
+      results[op.n] = result;
+    };
+    let response: BulkResponse;
+    try {
+      const bytes = await this.#encoder.encodeNdjson(lines, { estimatedBytes: estimate });
+      if (signal.aborted) throw new AbortedError('elasticsearch: write aborted');
+      const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const querystring: Record<string, string> = { filter_path: FILTER_PATH };
+      if (o.refresh !== false) querystring.refresh = String(o.refresh);
+      response = (await this.client.transport.request(
+        { method: 'POST', path: '/_bulk', querystring, bulkBody: body },
+        { signal, meta: false },
+      )) as BulkResponse;
+    } catch (error) {
+      if (signal.aborted || error instanceof AbortedError) throw new AbortedError('elasticsearch: write aborted');
+      const { status, text } = describeClientError(error);
+      const result: DeliveryResult =
+        status === undefined ? { status: 'retry', reason: `bulk request failed: ${text}` } : classifyRequestStatus(status, text);
+      for (const op of chunk) set(op, result);
+      return result.status === 'retry' ? result.reason : undefined;
+    }
+    const items = response.items ?? [];
+    if (items.length !== chunk.length) {
+      const reason = `bulk response has ${items.length} items for ${chunk.length} actions`;
+      for (const op of chunk) set(op, { status: 'retry', reason });
+      return reason;
+    }
+    chunk.forEach((op, i) => {
+      const entry = items[i] as Partial<Record<BulkAction, BulkResponseItem>>;
+      const item = entry[op.action] ?? Object.values(entry)[0] ?? {};
+      set(op, classifyBulkItem(op.action, item));
+    });
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    const client = this.#client;
+    const serializer = this.#serializer;
+    this.#client = undefined;
+    this.#serializer = undefined;
+    await Promise.all([client?.close(), serializer?.close()]);
+  }
+}

@@ -1,0 +1,197 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@elastic/elasticsearch';
+import { elasticsearch, type ElasticsearchOptions } from '../../sinks/elasticsearch/index.ts';
+import type { ElasticsearchSink } from '../../sinks/elasticsearch/index.ts';
+import type { RowEvent } from '../../core/event/index.ts';
+import type { DeliveryResult } from '../../core/sink/index.ts';
+import { ConfigError } from '../../core/errors/index.ts';
+import { expectedTables, history, insert, itemRow, ITEM_KEY, type Row } from './sink-fixtures.ts';
+
+const ES_URL = process.env.TUNNEL_ES_URL ?? `http://127.0.0.1:${process.env.TUNNEL_ES_PORT ?? '19200'}`;
+const SCHEMA = `tsk_es_${process.pid}_${Date.now().toString(36)}`;
+
+const sinks: ElasticsearchSink[] = [];
+function makeSink(options: Partial<ElasticsearchOptions> = {}): ElasticsearchSink {
+  const sink = elasticsearch({ node: ES_URL, refresh: 'wait_for', ...options }).sink;
+  sinks.push(sink);
+  return sink;
+}
+
+const write = (sink: ElasticsearchSink, events: readonly RowEvent[], attempt = 1): Promise<DeliveryResult[]> =>
+  sink.write({ events, attempt, signal: new AbortController().signal });
+
+async function waitForEs(): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      const res = await fetch(`${ES_URL}/_cluster/health?wait_for_status=yellow&timeout=5s`);
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`Elasticsearch at ${ES_URL} did not answer; run \`bash scripts/services up elasticsearch\``);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+async function allDocs(client: Client, index: string): Promise<Map<string, Row>> {
+  await client.indices.refresh({ index });
+  const res = await client.search<Row>({ index, size: 10_000, query: { match_all: {} } });
+  return new Map(res.hits.hits.map((hit) => [hit._id as string, hit._source as Row]));
+}
+
+function expectSameRows(actual: Map<string, Row>, expected: Map<string, Row>): void {
+  expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
+  for (const [id, row] of expected) {
+    const doc = actual.get(id) as Row;
+    // field by field, so a failure names the column
+    for (const [column, value] of Object.entries(row)) expect({ id, column, value: doc[column] }).toEqual({ id, column, value });
+    expect(Object.keys(doc).sort()).toEqual(Object.keys(row).sort());
+  }
+}
+
+beforeAll(waitForEs);
+
+afterAll(async () => {
+  const client = makeSink().client;
+  await client.indices.delete({ index: `${SCHEMA}*`, ignore_unavailable: true, allow_no_indices: true });
+  await client.indices.deleteIndexTemplate({ name: `${SCHEMA}-template` }).catch(() => undefined);
+  await Promise.all(sinks.map((s) => s.close()));
+});
+
+describe('elasticsearch sink (real Elasticsearch)', () => {
+  it('ends with documents equal to the table rows after inserts, updates, key changes and deletes', async () => {
+    const events = history(SCHEMA);
+    const sink = makeSink({ concurrency: 3, maxBulkActions: 4 });
+    await sink.start(new AbortController().signal);
+    // several batches, as the runtime would send them
+    for (const slice of [events.slice(0, 4), events.slice(4, 9), events.slice(9)]) {
+      const results = await write(sink, slice);
+      expect(results).toEqual(slice.map(() => ({ status: 'ok' })));
+    }
+    const expected = expectedTables(events);
+    expectSameRows(await allDocs(sink.client, `${SCHEMA}_items`), expected.get('items')!);
+    expectSameRows(await allDocs(sink.client, `${SCHEMA}_order_lines`), expected.get('order_lines')!);
+    // composite keys are JSON arrays, which JSON.parse gives back
+    expect([...(await allDocs(sink.client, `${SCHEMA}_order_lines`)).keys()].map((id) => JSON.parse(id))).toContainEqual([3, 'A-1']);
+
+    // replaying the whole history (at-least-once) changes nothing
+    expect((await write(sink, events, 2)).every((r) => r.status === 'ok')).toBe(true);
+    expectSameRows(await allDocs(sink.client, `${SCHEMA}_items`), expected.get('items')!);
+  });
+
+  it('merges rows into existing documents with operation "update" (doc_as_upsert)', async () => {
+    const index = `${SCHEMA}_upserts`;
+    const sink = makeSink({ index, operation: 'update' });
+    await sink.client.index({ index, id: '1', document: { id: 1, extra: 'kept' }, refresh: true });
+    const events = history(SCHEMA).filter((e) => e.table === 'items');
+    expect((await write(sink, events)).every((r) => r.status === 'ok')).toBe(true);
+    const docs = await allDocs(sink.client, index);
+    const expected = expectedTables(events).get('items')!;
+    expect([...docs.keys()].sort()).toEqual([...expected.keys()].sort());
+    for (const [id, row] of expected) expect(docs.get(id)).toMatchObject(row);
+    expect(docs.get('1')?.extra).toBe('kept');
+  });
+
+  it('rejects a document that conflicts with an explicit mapping, with its reason, while the rest of the bulk lands', async () => {
+    const index = `${SCHEMA}_strict`;
+    const sink = makeSink({
+      index,
+      templates: { [`${SCHEMA}-template`]: { index_patterns: [`${SCHEMA}_strict*`], template: { settings: { number_of_replicas: 0 } } } },
+      indices: { [index]: { mappings: { properties: { rank: { type: 'integer' }, status: { type: 'keyword' } } } } },
+    });
+    await sink.start(new AbortController().signal);
+    await sink.start(new AbortController().signal); // idempotent: the index exists now
+    const mapping = await sink.client.indices.getMapping({ index });
+    expect(mapping[index]?.mappings.properties?.rank).toEqual({ type: 'integer' });
+
+    const events = [
+      insert(SCHEMA, 'items', ITEM_KEY, [itemRow(1)]),
+      insert(SCHEMA, 'items', ITEM_KEY, [itemRow(2, { rank: 'not a number' })]),
+      insert(SCHEMA, 'items', ITEM_KEY, [itemRow(3), itemRow(4, { rank: 'nope' })]),
+      insert(SCHEMA, 'items', ITEM_KEY, [itemRow(5)]),
+    ];
+    const results = await write(sink, events);
+    expect(results[0]).toEqual({ status: 'ok' });
+    expect(results[1]?.status).toBe('rejected');
+    expect((results[1] as { reason: string }).reason).toMatch(/400 .*(document_parsing_exception|mapper_parsing_exception).*rank/);
+    // an event is rejected when one of its rows is (the others landed and are replayed harmlessly)
+    expect(results[2]?.status).toBe('rejected');
+    expect(results[3]).toEqual({ status: 'ok' });
+    const docs = await allDocs(sink.client, index);
+    expect([...docs.keys()].sort()).toEqual(['1', '3', '5']);
+    expect(docs.get('5')).toEqual(itemRow(5));
+  });
+
+  it('reports a real 429 from Elasticsearch as retry, and the retried batch lands', async () => {
+    // The in-flight requests circuit breaker answers 429 (circuit_breaking_exception, TRANSIENT)
+    // to any HTTP request larger than its limit. Lowered for a moment, it trips on our bulk (~300 KB)
+    // while small requests, like the one that restores it, pass.
+    const index = `${SCHEMA}_pressure`;
+    const sink = makeSink({ index });
+    const events = Array.from({ length: 60 }, (_, i) => insert(SCHEMA, 'items', ITEM_KEY, [itemRow(i + 1, { note: 'n'.repeat(4000) })]));
+    const setLimit = (limit: string | null) =>
+      fetch(`${ES_URL}/_cluster/settings`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ transient: { 'network.breaker.inflight_requests.limit': limit } }),
+      }).then((res) => expect(res.ok).toBe(true));
+    let first: DeliveryResult[];
+    await setLimit('64kb');
+    try {
+      first = await write(sink, events);
+    } finally {
+      await setLimit(null);
+    }
+    expect(first.every((r) => r.status === 'retry')).toBe(true);
+    expect((first[0] as { reason: string }).reason).toMatch(/429 .*circuit_breaking_exception/);
+    expect(await sink.client.indices.exists({ index })).toBe(false);
+
+    const second = await write(sink, events, 2);
+    expect(second.every((r) => r.status === 'ok')).toBe(true);
+    expect((await allDocs(sink.client, index)).size).toBe(60);
+  });
+
+  it('reports an unreachable cluster as retry, never as rejected', async () => {
+    const sink = makeSink({ node: 'http://127.0.0.1:1', maxRetries: 0, requestTimeoutMs: 2000 });
+    const results = await write(sink, [insert(SCHEMA, 'items', ITEM_KEY, [itemRow(1)])]);
+    expect(results[0]?.status).toBe('retry');
+  });
+
+  it('uses a function for the index, and builds large bodies in the worker pool', async () => {
+    const sink = makeSink({
+      index: (event) => `${SCHEMA}_fn_${event.table}`,
+      serialize: { threshold: 0, maxThreads: 1 },
+      maxBulkBytes: 200_000,
+    });
+    const big = Array.from({ length: 40 }, (_, i) => insert(SCHEMA, 'big', ITEM_KEY, [itemRow(i + 1, { note: `😀${'x'.repeat(20_000)}` })]));
+    expect((await write(sink, big)).every((r) => r.status === 'ok')).toBe(true);
+    expect(sink.serializerStats?.pool).toBeGreaterThan(1);
+    const docs = await allDocs(sink.client, `${SCHEMA}_fn_big`);
+    expect(docs.size).toBe(40);
+    expect(docs.get('7')).toEqual(itemRow(7, { note: `😀${'x'.repeat(20_000)}` }));
+    // a function's name is used as returned: ES refuses upper case, a permanent error
+    const upper = makeSink({ index: () => `${SCHEMA}_UPPER` });
+    const results = await write(upper, big.slice(0, 1));
+    expect(results[0]?.status).toBe('rejected');
+    expect((results[0] as { reason: string }).reason).toMatch(/invalid_index_name_exception/);
+  });
+});
+
+describe('elasticsearch options', () => {
+  it('throws ConfigError naming the field path, never showing secrets', () => {
+    expect(() => elasticsearch({ node: 42 } as never)).toThrow(ConfigError);
+    expect(() => elasticsearch({ node: 42 } as never)).toThrow('elasticsearch.node: expected a URL or a non-empty list of URLs, got 42');
+    expect(() => elasticsearch({ node: 'nope' })).toThrow('elasticsearch.node: expected a URL, got "nope"');
+    expect(() => elasticsearch({ node: ES_URL, index: '{schema}-{tabel}' })).toThrow(/elasticsearch\.index: unknown placeholder \{tabel\}/);
+    expect(() => elasticsearch({ node: ES_URL, refresh: 'now' } as never)).toThrow(/elasticsearch\.refresh: expected true, false or "wait_for"/);
+    let message = '';
+    try {
+      elasticsearch({ node: ES_URL, auth: { username: 'u', password: 12345 } } as never);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/elasticsearch\.auth\.password/);
+    expect(message).not.toContain('12345');
+  });
+});
