@@ -1,0 +1,7 @@
+export { startStatusServer, type StatusServer, type StatusServerOptions } from './server.ts';
+export { collectStatus, formatStatus, type ClusterStatus, type CollectStatusOptions, type NodeStatus, type TaskSummary } from './collect.ts';
+export { StatusCollector, bytesBehind, type CollectorOptions } from './collector.ts';
+export { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
+export { dashboardHtml } from './dashboard.ts';
+export { redactText, configSecrets, REDACTED } from './redact.ts';
+export * from './types.ts';
