@@ -19,7 +19,7 @@ const url = z.string({ error: 'expected a URL' }).refine(isHttpUrl, { error: 'ex
 const positiveInt = z.number().int().positive();
 const jsonObject = z.record(z.string(), z.unknown());
 
-const indexFunction = z.custom<IndexFunction>((value) => typeof value === 'function', { error: 'expected a function' });
+const indexFunction = z.custom<IndexFunction>((value) => typeof value === 'function', { error: 'expected a function', params: { typeCheck: true } });
 
 const auth = z.union(
   [
@@ -156,6 +156,7 @@ function formatIssue(prefix: string, issue: Issue, base: readonly PropertyKey[])
       const mismatch = (sub: Issue) =>
         (sub.path.length === 0 && (sub.code === 'invalid_type' || sub.code === 'invalid_value')) ||
         sub.code === 'unrecognized_keys' ||
+        (sub.code === 'custom' && (sub as { params?: { typeCheck?: boolean } }).params?.typeCheck === true) ||
         (sub.code === 'invalid_type' && (sub as { input?: unknown }).input === undefined);
       const matched = issue.errors.filter((branch) => !branch.some(mismatch));
       if (matched.length === 1) return (matched[0] as Issue[]).flatMap((sub) => formatIssue(prefix, sub, path));

@@ -1,0 +1,232 @@
+import { z } from 'zod';
+import { ConfigError } from '../../core/errors/index.ts';
+import { compileTemplate, type RowEvent } from '../../core/event/index.ts';
+
+/** A value written per row: a string (SET) or fields (HSET; a null or undefined field is removed). */
+export type RedisValueFunction = (event: RowEvent, rowIndex: number) => string | Record<string, string | null | undefined>;
+
+const positiveInt = z.number().int().positive();
+const port = z.number().int().min(1).max(65535);
+const hostPort = z.object({ host: z.string().min(1), port }).strict();
+
+const isRedisUrl = (value: string): boolean => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'redis:' || url.protocol === 'rediss:';
+  } catch {
+    return false;
+  }
+};
+
+const tls = z
+  .object({
+    ca: z.union([z.string().min(1), z.instanceof(Buffer)]).optional(),
+    cert: z.union([z.string().min(1), z.instanceof(Buffer)]).optional(),
+    key: z.union([z.string().min(1), z.instanceof(Buffer)]).optional(),
+    rejectUnauthorized: z.boolean().optional(),
+    servername: z.string().min(1).optional(),
+  })
+  .strict();
+
+/**
+ * How to reach Redis, as ioredis offers it: a URL; or host/port (standalone); or `sentinels` + `name`
+ * (Sentinel: the master named `name`); or `cluster` (a list of seed nodes, Redis Cluster).
+ */
+export const connectionSchema = z
+  .object({
+    url: z.string().refine(isRedisUrl, { error: 'expected a redis:// or rediss:// URL' }).optional(),
+    host: z.string().min(1).optional(),
+    port: port.optional(),
+    username: z.string().min(1).optional(),
+    password: z.string().optional(),
+    db: z.number().int().nonnegative().optional(),
+    tls: tls.optional(),
+    sentinels: z.array(hostPort).min(1).optional(),
+    /** The Sentinel master group name. */
+    name: z.string().min(1).optional(),
+    sentinelUsername: z.string().min(1).optional(),
+    sentinelPassword: z.string().optional(),
+    cluster: z.array(hostPort).min(1).optional(),
+    /** Cluster or Sentinel behind NAT: announced "host:port" -> reachable { host, port }. */
+    natMap: z.record(z.string(), hostPort).optional(),
+    connectTimeoutMs: positiveInt.default(10_000),
+    /** A command without a reply after this long fails (and the batch is retried). */
+    commandTimeoutMs: positiveInt.default(10_000),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const bad = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message, input: (c as Record<string, unknown>)[path] });
+    if (c.cluster && c.sentinels) bad('cluster', 'choose one of `cluster` and `sentinels`');
+    if ((c.cluster || c.sentinels) && c.url) bad('url', 'not with `cluster` or `sentinels` (give their nodes instead)');
+    if ((c.cluster || c.sentinels) && (c.host || c.port)) bad(c.host ? 'host' : 'port', 'not with `cluster` or `sentinels` (give their nodes instead)');
+    if (c.sentinels && !c.name) bad('name', 'required with `sentinels`: the name of the master group');
+    if (c.cluster && c.db !== undefined && c.db !== 0) bad('db', 'Redis Cluster has only db 0');
+    if (c.url && (c.host || c.port)) bad('url', 'give either `url` or `host`/`port`');
+  });
+
+export type RedisConnectionOptions = z.input<typeof connectionSchema>;
+export type ResolvedRedisConnection = z.output<typeof connectionSchema>;
+
+const connection = z.union([z.string().refine(isRedisUrl, { error: 'expected a redis:// or rediss:// URL' }), connectionSchema], {
+  error: 'expected a redis:// URL or connection options',
+});
+
+const valueFunction = z.custom<RedisValueFunction>((v) => typeof v === 'function', { error: 'expected a function', params: { typeCheck: true } });
+
+const setIndex = z
+  .object({
+    type: z.literal('set'),
+    column: z.string().min(1),
+    /** Placeholders {schema} {table} {column} {value}. */
+    key: z.string().min(1).default('{schema}:{table}:by:{column}:{value}'),
+  })
+  .strict();
+
+const zsetIndex = z
+  .object({
+    type: z.literal('zset'),
+    /** The column whose numeric value is the score. */
+    column: z.string().min(1),
+    /** Placeholders {schema} {table} {column}. */
+    key: z.string().min(1).default('{schema}:{table}:by:{column}'),
+  })
+  .strict();
+
+export const redisOptionsSchema = z
+  .object({
+    name: z.string().min(1).default('redis'),
+    connection: connection.default({ host: '127.0.0.1', port: 6379, connectTimeoutMs: 10_000, commandTimeoutMs: 10_000 }),
+    /** Key per row, placeholders {schema} {table} {id} (id = documentId of the primary key). */
+    key: z.string().min(1).default('{schema}:{table}:{id}'),
+    /** 'hash' (a field per column), 'json' (SET of the row as JSON) or a function of (event, rowIndex). */
+    value: z.union([z.enum(['hash', 'json']), valueFunction], { error: 'expected "hash", "json" or a function' }).default('hash'),
+    /** Expire written keys after this many seconds (refreshed on every write of the row). */
+    ttlSeconds: positiveInt.optional(),
+    /** Secondary indexes kept beside the rows: sets of ids per column value, sorted sets by a column. */
+    indexes: z.array(z.discriminatedUnion('type', [setIndex, zsetIndex])).default([]),
+    /** Wrap each batch's pipeline in MULTI/EXEC (standalone and Sentinel only). */
+    transaction: z.boolean().default(false),
+    /**
+     * A reply error (e.g. WRONGTYPE): 'retry' fails the whole batch, so the position does not move
+     * until the key is fixed; 'reject' dead-letters only the events whose commands failed.
+     */
+    onReplyError: z.enum(['retry', 'reject']).default('retry'),
+    batch: z.object({ maxEvents: positiveInt.optional(), maxBytes: positiveInt.optional(), maxWaitMs: z.number().int().nonnegative().optional() }).strict().optional(),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    const check = (template: string, allowed: string[], path: (string | number)[]) => {
+      try {
+        compileTemplate(template, allowed);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', path, message: (error as Error).message, input: template });
+      }
+    };
+    check(o.key, ['schema', 'table', 'id'], ['key']);
+    o.indexes.forEach((index, i) => check(index.key, index.type === 'set' ? ['schema', 'table', 'column', 'value'] : ['schema', 'table', 'column'], ['indexes', i, 'key']));
+    if (o.transaction && typeof o.connection === 'object' && o.connection.cluster) {
+      ctx.addIssue({ code: 'custom', path: ['transaction'], message: 'not available with `cluster` (a batch\'s keys live on several nodes)', input: true });
+    }
+  });
+
+export type RedisOptions = z.input<typeof redisOptionsSchema>;
+export type ResolvedRedisOptions = z.output<typeof redisOptionsSchema>;
+
+export function parseRedisOptions(input: unknown): ResolvedRedisOptions {
+  const result = redisOptionsSchema.safeParse(input ?? {}, { reportInput: true });
+  if (!result.success) throw new ConfigError(formatOptionIssues('redis', result.error.issues));
+  return result.data;
+}
+
+export const deadLetterStoreOptionsSchema = z
+  .object({
+    connection: connection.default({ host: '127.0.0.1', port: 6379, connectTimeoutMs: 10_000, commandTimeoutMs: 10_000 }),
+    /** The list per task; placeholder {task}. */
+    key: z.string().min(1).default('tunnel:dead-letters:{task}'),
+    /** The set of task names that have dead letters (for listing across tasks). */
+    tasksKey: z.string().min(1).default('tunnel:dead-letters:tasks'),
+    /** Keep only the newest this many letters per task (LTRIM); unbounded when absent. */
+    maxLength: positiveInt.optional(),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    try {
+      compileTemplate(o.key, ['task']);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', path: ['key'], message: (error as Error).message, input: o.key });
+    }
+  });
+
+export type RedisDeadLetterStoreOptions = z.input<typeof deadLetterStoreOptionsSchema>;
+export type ResolvedRedisDeadLetterStoreOptions = z.output<typeof deadLetterStoreOptionsSchema>;
+
+export function parseDeadLetterStoreOptions(input: unknown): ResolvedRedisDeadLetterStoreOptions {
+  const result = deadLetterStoreOptionsSchema.safeParse(input ?? {}, { reportInput: true });
+  if (!result.success) throw new ConfigError(formatOptionIssues('redisDeadLetterStore', result.error.issues));
+  return result.data;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages: `redis.ttlSeconds: Too small: expected number to be >0, got 0`. Secret fields never
+// show their value.
+
+const SECRET_FIELD = /pass|secret|token|credential|apikey/i;
+
+/** A password anywhere, or a TLS private key (the row `key` template is not a secret). */
+function isSecretPath(path: readonly PropertyKey[]): boolean {
+  return path.some((part) => typeof part === 'string' && SECRET_FIELD.test(part)) || (path.includes('tls') && path.at(-1) === 'key');
+}
+
+type Issue = z.core.$ZodIssue;
+
+function formatPath(prefix: string, path: readonly PropertyKey[]): string {
+  let out = prefix;
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : `.${String(part)}`;
+  return out;
+}
+
+function describe(value: unknown, path: readonly PropertyKey[]): string {
+  if (isSecretPath(path)) return 'a value that is not shown (secret field)';
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === 'object') return 'an object';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function formatIssue(prefix: string, issue: Issue, base: readonly PropertyKey[]): string[] {
+  const path = [...base, ...issue.path];
+  const where = formatPath(prefix, path);
+  const got = describe((issue as { input?: unknown }).input, path);
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => `${formatPath(prefix, [...path, key])}: unknown option`);
+    case 'invalid_union': {
+      // Dive into the one branch whose shape matched (no type or literal mismatch at its root, no
+      // unknown or missing field); otherwise the union's own message says what is expected.
+      const mismatch = (sub: Issue) =>
+        (sub.path.length === 0 && (sub.code === 'invalid_type' || sub.code === 'invalid_value')) ||
+        sub.code === 'unrecognized_keys' ||
+        (sub.code === 'custom' && (sub as { params?: { typeCheck?: boolean } }).params?.typeCheck === true) ||
+        (sub.code === 'invalid_type' && (sub as { input?: unknown }).input === undefined);
+      const matched = issue.errors.filter((branch) => !branch.some(mismatch));
+      if (matched.length === 1) return (matched[0] as Issue[]).flatMap((sub) => formatIssue(prefix, sub, path));
+      return [`${where}: ${issue.message}, got ${got}`];
+    }
+    case 'invalid_type': {
+      if ((issue as { input?: unknown }).input === undefined) return [`${where}: missing, expected ${issue.expected}`];
+      const message = issue.message.startsWith('Invalid input') ? `expected ${issue.expected}` : issue.message;
+      return [`${where}: ${message}, got ${got}`];
+    }
+    case 'invalid_value':
+      return [`${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`];
+    default:
+      return [`${where}: ${issue.message.replace(/^Invalid input: /, '')}, got ${got}`];
+  }
+}
+
+export function formatOptionIssues(prefix: string, issues: readonly Issue[]): string {
+  return issues.flatMap((issue) => formatIssue(prefix, issue, [])).join('; ');
+}

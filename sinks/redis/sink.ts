@@ -1,0 +1,260 @@
+import { Cluster } from 'ioredis';
+import { AbortedError, SinkError } from '../../core/errors/index.ts';
+import {
+  compileTemplate,
+  documentId,
+  keyChanged,
+  keyValues,
+  rowBeforeImage,
+  rowImage,
+  type ColumnValue,
+  type CompiledTemplate,
+  type RowEvent,
+} from '../../core/event/index.ts';
+import type { BatchLimits, DeliveryResult, Sink, SinkBatch } from '../../core/sink/index.ts';
+import type { Logger } from '../../core/log/index.ts';
+import { connectRedis, createRedisClient, redisErrorText, type RedisClient } from './connection.ts';
+import type { ResolvedRedisOptions } from './options.ts';
+
+type Command = [name: string, ...args: (string | number)[]];
+
+/**
+ * A column value as Redis text: strings as they are (so a BLOB stays its base64 text and a DECIMAL
+ * its digits), everything else as JSON (numbers, booleans, JSON documents). NULL has no text: a
+ * hash has no field for it, a set index has no member for it.
+ */
+export function redisText(value: ColumnValue | undefined): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** A sorted-set score from a column value; undefined when it has none (NULL, not a number). */
+function scoreOf(value: ColumnValue | undefined): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value === 'string' && value.trim() !== '') {
+    const n = Number(value);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return undefined;
+}
+
+interface IndexPlan {
+  type: 'set' | 'zset';
+  column: string;
+  key: CompiledTemplate;
+}
+
+export class RedisSink implements Sink {
+  readonly batchLimits: Partial<BatchLimits>;
+  readonly #options: ResolvedRedisOptions;
+  readonly #key: CompiledTemplate;
+  readonly #indexes: IndexPlan[];
+  #client: RedisClient | undefined;
+  #logger: Logger | undefined;
+  #lastError = { text: '', at: 0 };
+
+  constructor(options: ResolvedRedisOptions) {
+    this.#options = options;
+    this.#key = compileTemplate(options.key, ['schema', 'table', 'id']);
+    this.#indexes = options.indexes.map((index) => ({ type: index.type, column: index.column, key: compileTemplate(index.key) }));
+    this.batchLimits = { maxEvents: 1000, ...options.batch };
+  }
+
+  /** The ioredis client (created on first use); for tests and tools that read what was written. */
+  get client(): RedisClient {
+    if (!this.#client) {
+      this.#client = createRedisClient(this.#options.connection);
+      // ioredis reports connection trouble as events; the batch results carry it to the runtime,
+      // the log gets it once per distinct message and minute.
+      this.#client.on('error', (error: unknown) => {
+        const text = redisErrorText(error);
+        const now = Date.now();
+        if (text === this.#lastError.text && now - this.#lastError.at < 60_000) return;
+        this.#lastError = { text, at: now };
+        this.#logger?.warn({ sink: this.#options.name, error: text }, 'redis connection error');
+      });
+    }
+    return this.#client;
+  }
+
+  /** Where connection errors are logged (the plugin passes the task's logger). */
+  setLogger(logger: Logger): void {
+    this.#logger = logger;
+  }
+
+  async start(): Promise<void> {
+    try {
+      await connectRedis(this.client);
+    } catch (error) {
+      throw new SinkError(`redis: cannot connect: ${redisErrorText(error)}`);
+    }
+  }
+
+  /** The key of a row's current (or, for 'before', previous) image. */
+  keyOf(event: RowEvent, rowIndex: number, image: 'after' | 'before' = 'after'): string {
+    return this.#key.render({ schema: event.schema, table: event.table, id: documentId(keyValues(event, rowIndex, image)) });
+  }
+
+  /** The commands that bring Redis to the state after this event (idempotent: replays converge). */
+  commandsFor(event: RowEvent): Command[] {
+    const o = this.#options;
+    const out: Command[] = [];
+    for (let row = 0; row < event.rows.length; row++) {
+      const id = documentId(keyValues(event, row));
+      const key = this.#key.render({ schema: event.schema, table: event.table, id });
+      const after = rowImage(event, row);
+      if (event.action === 'delete') {
+        out.push(['del', key]);
+        this.#indexCommands(event, out, { id, values: after }, undefined);
+        continue;
+      }
+      let old: { id: string; values: Record<string, ColumnValue> } | undefined;
+      if (event.action === 'update') {
+        const before = rowBeforeImage(event, row);
+        if (keyChanged(event, row)) {
+          const oldId = documentId(keyValues(event, row, 'before'));
+          out.push(['del', this.#key.render({ schema: event.schema, table: event.table, id: oldId })]);
+          old = { id: oldId, values: before };
+        } else {
+          old = { id, values: before };
+        }
+      }
+      this.#valueCommands(event, row, key, after, out);
+      if (o.ttlSeconds !== undefined && o.value !== 'json') out.push(['expire', key, o.ttlSeconds]);
+      this.#indexCommands(event, out, undefined, { id, values: after }, old);
+    }
+    return out;
+  }
+
+  #valueCommands(event: RowEvent, row: number, key: string, image: Record<string, ColumnValue>, out: Command[]): void {
+    const o = this.#options;
+    let value: string | Record<string, string | null | undefined>;
+    if (o.value === 'json') value = JSON.stringify(image);
+    else if (o.value === 'hash') value = Object.fromEntries(Object.entries(image).map(([column, v]) => [column, redisText(v)]));
+    else value = o.value(event, row);
+
+    if (typeof value === 'string') {
+      out.push(o.ttlSeconds !== undefined && o.value === 'json' ? ['set', key, value, 'EX', o.ttlSeconds] : ['set', key, value]);
+      return;
+    }
+    const set: (string | number)[] = [];
+    const absent: string[] = [];
+    for (const [field, text] of Object.entries(value)) {
+      if (text === null || text === undefined) absent.push(field);
+      else set.push(field, text);
+    }
+    if (set.length > 0) out.push(['hset', key, ...set]);
+    // NULL columns have no field: remove the ones an earlier image had.
+    if (absent.length > 0) out.push(['hdel', key, ...absent]);
+  }
+
+  /**
+   * Index maintenance. `removed`: a row that is gone (delete). `current`: the row as it is now;
+   * `old`: its previous image (update), whose entries are removed where they differ.
+   */
+  #indexCommands(
+    event: RowEvent,
+    out: Command[],
+    removed: { id: string; values: Record<string, ColumnValue> } | undefined,
+    current?: { id: string; values: Record<string, ColumnValue> },
+    old?: { id: string; values: Record<string, ColumnValue> },
+  ): void {
+    for (const index of this.#indexes) {
+      const vars = { schema: event.schema, table: event.table, column: index.column };
+      if (index.type === 'zset') {
+        const key = index.key.render(vars);
+        if (removed) out.push(['zrem', key, removed.id]);
+        if (old && current && old.id !== current.id) out.push(['zrem', key, old.id]);
+        if (current) {
+          const score = scoreOf(current.values[index.column]);
+          out.push(score === undefined ? ['zrem', key, current.id] : ['zadd', key, score, current.id]);
+        }
+        continue;
+      }
+      const setKey = (value: ColumnValue | undefined) => {
+        const text = redisText(value);
+        return text === undefined ? undefined : index.key.render({ ...vars, value: text });
+      };
+      if (removed) {
+        const key = setKey(removed.values[index.column]);
+        if (key) out.push(['srem', key, removed.id]);
+      }
+      if (current) {
+        const newKey = setKey(current.values[index.column]);
+        if (old) {
+          const oldKey = setKey(old.values[index.column]);
+          if (oldKey && (oldKey !== newKey || old.id !== current.id)) out.push(['srem', oldKey, old.id]);
+        }
+        if (newKey) out.push(['sadd', newKey, current.id]);
+      }
+    }
+  }
+
+  async write(batch: SinkBatch): Promise<DeliveryResult[]> {
+    const { events, signal } = batch;
+    if (signal.aborted) throw new AbortedError('redis: write aborted');
+    const commands: Command[] = [];
+    const owner: number[] = [];
+    events.forEach((event, e) => {
+      for (const command of this.commandsFor(event)) {
+        commands.push(command);
+        owner.push(e);
+      }
+    });
+    if (commands.length === 0) return events.map(() => ({ status: 'ok' }));
+
+    let replies: Array<[Error | null, unknown]>;
+    try {
+      await connectRedis(this.client);
+      replies = await this.#run(commands);
+    } catch (error) {
+      if (signal.aborted) throw new AbortedError('redis: write aborted');
+      const reason = `redis: ${redisErrorText(error)}`;
+      return events.map(() => ({ status: 'retry', reason }));
+    }
+
+    const failed = new Map<number, string>();
+    replies.forEach(([error], i) => {
+      if (error && !failed.has(owner[i] as number)) {
+        failed.set(owner[i] as number, `redis reply error on ${(commands[i] as Command)[0].toUpperCase()} ${(commands[i] as Command)[1]}: ${redisErrorText(error)}`);
+      }
+    });
+    if (failed.size === 0) return events.map(() => ({ status: 'ok' }));
+    if (this.#options.onReplyError === 'reject') {
+      return events.map((_, e) => {
+        const reason = failed.get(e);
+        return reason === undefined ? { status: 'ok' } : { status: 'rejected', reason };
+      });
+    }
+    // The whole batch fails: the position does not move until the offending key is fixed.
+    const [first, firstReason] = [...failed.entries()][0] as [number, string];
+    const reason = `${firstReason} (event ${first + 1} of ${events.length}${failed.size > 1 ? `, ${failed.size} events with errors` : ''}; the batch is retried)`;
+    return events.map(() => ({ status: 'retry', reason }));
+  }
+
+  async #run(commands: Command[]): Promise<Array<[Error | null, unknown]>> {
+    const client = this.client;
+    if (client instanceof Cluster) {
+      // Keys of a batch live on several nodes: send each command on its own, auto-pipelined per
+      // node by ioredis; per key they go out in order on that node's connection.
+      const settled = await Promise.allSettled(commands.map(([name, ...args]) => client.call(name, ...args)));
+      return settled.map((s) => (s.status === 'fulfilled' ? [null, s.value] : [s.reason instanceof Error ? s.reason : new Error(String(s.reason)), null]));
+    }
+    const pipeline = this.#options.transaction ? client.multi(commands) : client.pipeline(commands);
+    const replies = await pipeline.exec();
+    if (!replies) throw new Error('transaction discarded');
+    return replies;
+  }
+
+  async close(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    if (!client) return;
+    try {
+      await client.quit();
+    } catch {
+      client.disconnect();
+    }
+  }
+}
