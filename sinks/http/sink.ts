@@ -1,0 +1,187 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AbortedError } from '../../core/errors/index.ts';
+import type { RowEvent } from '../../core/event/index.ts';
+import { acquireSharedSerializer, createSerializer, estimateJsonBytes, type Serializer } from '../../core/serialize/index.ts';
+import type { BatchLimits, DeliveryResult, Sink, SinkBatch } from '../../core/sink/index.ts';
+import type { ResolvedWebhookOptions } from './options.ts';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signatureHeader } from './signature.ts';
+
+/** The canonical JSON shape (same fields and order as toCanonicalJson in core/event). */
+export function canonicalObject(event: RowEvent): Record<string, unknown> {
+  return {
+    schema: event.schema,
+    table: event.table,
+    action: event.action,
+    rows: event.rows,
+    position: event.position,
+    timestamp: event.timestamp,
+    primaryKey: event.primaryKey,
+  };
+}
+
+/** The outcome of one HTTP exchange, with Retry-After when the receiver gave one. */
+interface Attempt {
+  result: DeliveryResult;
+  retryAfterMs?: number;
+}
+
+const EXCERPT = 200;
+
+/** Exponential backoff with full jitter: a random delay in [0, min(max, base * 2^retry)]. */
+export function backoffWithJitter(retry: number, baseMs: number, maxMs: number, random = Math.random): number {
+  return Math.round(random() * Math.min(maxMs, baseMs * 2 ** Math.min(retry, 30)));
+}
+
+export class WebhookSink implements Sink {
+  readonly batchLimits: Partial<BatchLimits>;
+  readonly #options: ResolvedWebhookOptions;
+  readonly #secrets: readonly string[];
+  #serializer: Serializer | undefined;
+  /** Requests sent (attempts included), for tests and metrics. */
+  requests = 0;
+
+  constructor(options: ResolvedWebhookOptions) {
+    this.#options = options;
+    this.#secrets = typeof options.secret === 'string' ? [options.secret] : options.secret;
+    this.batchLimits = { maxEvents: options.mode === 'event' ? 100 : options.maxEvents, maxBytes: options.maxBytes, ...options.batch };
+  }
+
+  get #encoder(): Serializer {
+    if (!this.#serializer) {
+      const s = this.#options.serialize;
+      this.#serializer = s === undefined ? acquireSharedSerializer() : s === false ? createSerializer({ threshold: Infinity }) : createSerializer(s);
+    }
+    return this.#serializer;
+  }
+
+  async write(batch: SinkBatch): Promise<DeliveryResult[]> {
+    const { events, signal } = batch;
+    const o = this.#options;
+    const results: DeliveryResult[] = new Array(events.length);
+    // Groups of event indexes, one POST each, in order.
+    const groups: number[][] = [];
+    const estimates: number[] = [];
+    if (o.mode === 'event') {
+      events.forEach((event, i) => {
+        groups.push([i]);
+        estimates.push(estimateJsonBytes(event.rows) + 200);
+      });
+    } else {
+      let current: number[] = [];
+      let bytes = 0;
+      events.forEach((event, i) => {
+        const size = estimateJsonBytes(event.rows) + 200;
+        if (current.length > 0 && (current.length >= o.maxEvents || bytes + size > o.maxBytes)) {
+          groups.push(current);
+          estimates.push(bytes);
+          current = [];
+          bytes = 0;
+        }
+        current.push(i);
+        bytes += size;
+      });
+      if (current.length > 0) {
+        groups.push(current);
+        estimates.push(bytes);
+      }
+    }
+
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g] as number[];
+      const result = await this.#deliver(group.map((i) => events[i] as RowEvent), estimates[g] as number, signal);
+      for (const i of group) results[i] = result;
+      if (result.status === 'retry') {
+        // Later events wait: the runtime resends everything from the first retry on, in order.
+        const reason = `not sent: an earlier request failed (${result.reason})`;
+        for (const later of groups.slice(g + 1)) for (const i of later) results[i] = { status: 'retry', reason };
+        break;
+      }
+    }
+    return results;
+  }
+
+  /** One POST of these events, with immediate retries (exponential backoff, full jitter). */
+  async #deliver(events: RowEvent[], estimate: number, signal: AbortSignal): Promise<DeliveryResult> {
+    const o = this.#options;
+    const objects = events.map(canonicalObject);
+    let body: Uint8Array;
+    if (o.mode === 'event' && o.format === 'json') body = Buffer.from(JSON.stringify(objects[0]), 'utf8');
+    else if (o.format === 'ndjson') body = await this.#encoder.encodeNdjson(objects, { estimatedBytes: estimate });
+    else body = await this.#encoder.encodeJsonArray(objects, { estimatedBytes: estimate });
+    // Same body, same id on every attempt: receivers can drop duplicates by it.
+    const delivery = createHash('sha256').update(body).digest('hex').slice(0, 32);
+
+    let last: Attempt | undefined;
+    for (let retry = 0; retry <= o.retries; retry++) {
+      if (retry > 0) {
+        const backoff = backoffWithJitter(retry - 1, o.retryDelayMs, o.maxRetryDelayMs);
+        const delay = Math.min(o.maxRetryDelayMs, Math.max(backoff, last?.retryAfterMs ?? 0));
+        try {
+          await sleep(delay, undefined, { signal });
+        } catch {
+          throw new AbortedError('webhook: write aborted');
+        }
+      }
+      last = await this.#post(body, delivery, events.length, signal);
+      if (last.result.status !== 'retry') return last.result;
+    }
+    return (last as Attempt).result;
+  }
+
+  async #post(body: Uint8Array, delivery: string, count: number, signal: AbortSignal): Promise<Attempt> {
+    const o = this.#options;
+    if (signal.aborted) throw new AbortedError('webhook: write aborted');
+    const timestamp = Math.floor(Date.now() / 1000);
+    this.requests++;
+    let response: Response;
+    try {
+      response = await fetch(o.url, {
+        method: 'POST',
+        headers: {
+          ...o.headers,
+          'content-type': o.format === 'ndjson' ? 'application/x-ndjson' : 'application/json',
+          'user-agent': 'tunnel-webhook',
+          [TIMESTAMP_HEADER]: String(timestamp),
+          [SIGNATURE_HEADER]: signatureHeader(this.#secrets, timestamp, body),
+          'x-tunnel-delivery': delivery,
+          'x-tunnel-events': String(count),
+        },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.any([signal, AbortSignal.timeout(o.timeoutMs)]),
+      });
+    } catch (error) {
+      if (signal.aborted) throw new AbortedError('webhook: write aborted');
+      const name = error instanceof Error ? error.name : '';
+      if (name === 'TimeoutError') return { result: { status: 'retry', reason: `webhook: no response within ${o.timeoutMs} ms` } };
+      const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+      const text = cause instanceof Error ? `${(cause as { code?: string }).code ?? cause.name}: ${cause.message}` : String(cause);
+      return { result: { status: 'retry', reason: `webhook: request failed: ${text.slice(0, EXCERPT)}` } };
+    }
+    let excerpt = '';
+    try {
+      // Read the whole response so the keep-alive connection is reused.
+      excerpt = (await response.text()).slice(0, EXCERPT).replace(/\s+/g, ' ').trim();
+    } catch (error) {
+      if (signal.aborted) throw new AbortedError('webhook: write aborted');
+      if (response.ok) return { result: { status: 'retry', reason: 'webhook: response body cut off' } };
+    }
+    const status = response.status;
+    if (status >= 200 && status < 300) return { result: { status: 'ok' } };
+    const reason = `webhook: HTTP ${status}${excerpt ? `: ${excerpt}` : ''}`;
+    if (status === 408 || status === 425 || status === 429 || status >= 500) {
+      const header = response.headers.get('retry-after');
+      const seconds = header && /^\d+$/.test(header) ? Number(header) : undefined;
+      return { result: { status: 'retry', reason }, ...(seconds !== undefined ? { retryAfterMs: seconds * 1000 } : {}) };
+    }
+    if (status >= 300 && status < 400) return { result: { status: 'rejected', reason: `${reason} (redirects are not followed; set the final URL)` } };
+    return { result: { status: 'rejected', reason } };
+  }
+
+  async close(): Promise<void> {
+    const serializer = this.#serializer;
+    this.#serializer = undefined;
+    await serializer?.close();
+  }
+}
