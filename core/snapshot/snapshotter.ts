@@ -3,7 +3,8 @@ import type { Connection, FieldPacket } from 'mysql2/promise';
 import type { PositionStore, Segment, SnapshotProgress, StoredPosition } from '../checkpoint/index.ts';
 import { formatPosition } from '../checkpoint/index.ts';
 import { tableMatcher, type BinlogPosition, type ColumnValue, type InsertEvent, type ValueCell } from '../event/index.ts';
-import { SourceError } from '../errors/index.ts';
+import { AbortedError, SourceError, TunnelError } from '../errors/index.ts';
+import { backoffDelay, sleep } from '../runtime/backoff.ts';
 import type { TaskRunner } from '../runtime/task-runner.ts';
 import { createProgress, type Progress, type ProgressOptions } from '../progress/index.ts';
 import { describeTable, estimateRows, listTables, qualifiedName, quoteIdentifier, recordStartPosition, splitTableName, type TableInfo } from './tables.ts';
@@ -47,6 +48,8 @@ export interface SnapshotStatus {
   startedAt: number;
   finishedAt?: number;
   resumed: boolean;
+  /** The server's id of the snapshot's connection (SHOW PROCESSLIST), while it has one. */
+  connectionId?: number;
 }
 
 export type Snapshotter = (runner: TaskRunner, stored: StoredPosition | undefined) => Promise<StoredPosition | undefined>;
@@ -111,9 +114,53 @@ async function runSnapshot(runner: TaskRunner, stored: StoredPosition | undefine
   const chunkRows = options.chunkRows ?? config.snapshotChunkRows;
   const maxChunks = Math.max(1, options.maxChunksInFlight ?? 2);
   const log = logger.child({ snapshot: true });
-  const { conn, core } = await connect(runner);
+  // A graceful stop drains what is in flight before it aborts: stop reading at once, but keep
+  // saving the chunks that are still acknowledged.
+  const stopping = () => signal.aborted || runner.stats.state === 'stopping' || runner.stats.state === 'failed';
+  let session: SnapshotConnection | undefined;
+  /** Runs a query, reconnecting with backoff when the connection drops (the same chunk is read again). */
+  const query = async <T>(what: string, fn: (conn: Connection) => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (!session) {
+          session = await connect(runner);
+          if (status) status.connectionId = session.core.threadId ?? undefined;
+        }
+        return await fn(session.conn);
+      } catch (error) {
+        if (!isConnectionError(error) || attempt >= MAX_ATTEMPTS || stopping()) throw error;
+        const delayMs = backoffDelay(attempt, { initialDelayMs: 500, maxDelayMs: 10_000 });
+        log.warn({ err: error, attempt, delayMs }, `snapshot lost its database connection (${what}); reconnecting`);
+        session?.core.destroy();
+        session = undefined;
+        await sleep(delayMs, signal).catch(() => {
+          throw new Aborted();
+        });
+      }
+    }
+  };
+
   let status: SnapshotStatus | undefined;
   let progressBar: Progress | undefined;
+  const window: ChunkInFlight[] = [];
+  /** Wait for the oldest chunk's acknowledgement, then save the progress it completes. */
+  const settleOldest = async (): Promise<void> => {
+    const chunk = window.shift()!;
+    await untilSettled(chunk.segment, signal);
+    if (status) {
+      status.rowsDone += chunk.rows;
+      progressBar?.update(status.rowsDone, { total: Math.max(status.rowsTotal, status.rowsDone) });
+    }
+    if (chunk.progress) {
+      await store.save(runner.name, { position: chunk.progress.startPosition, updatedAt: Date.now(), snapshot: chunk.progress });
+      options.onChunk?.(chunk.progress);
+    }
+  };
+  const handOver = async (chunk: ChunkInFlight): Promise<void> => {
+    window.push(chunk);
+    while (window.length > maxChunks || (window.length > 1 && runner.stats.inFlight >= config.maxInFlightEvents)) await settleOldest();
+  };
+
   try {
     let progress: SnapshotProgress;
     const resumed = stored?.snapshot !== undefined;
@@ -124,33 +171,34 @@ async function runSnapshot(runner: TaskRunner, stored: StoredPosition | undefine
         'resuming the snapshot at the last acknowledged chunk',
       );
     } else {
-      const { position, method } = await recordStartPosition(conn);
+      const { position, method } = await query('record the binlog position', recordStartPosition);
       const include = tableMatcher(config.source.include, config.source.exclude);
       const only = options.tables && options.tables.length > 0 ? tableMatcher(options.tables) : undefined;
-      const tables = await listTables(conn, (s, t) => include(s, t) && (!only || only(s, t)));
+      const tables = await query('list tables', (conn) => listTables(conn, (s, t) => include(s, t) && (!only || only(s, t))));
       // A subset of the tables, for a task that already streams: keep its position (nothing is skipped).
-      const startPosition = only && stored ? stored.position : position;
-      progress = { startPosition, pendingTables: tables.map((t) => `${t.schema}.${t.table}`), rowsDone: 0 };
-      log.info({ startPosition: formatPosition(startPosition), method, tables: progress.pendingTables.length }, 'snapshot starts; binlog streaming will start at the recorded position');
-      await store.save(runner.name, { position: startPosition, updatedAt: Date.now(), snapshot: progress });
+      const start = only && stored ? stored.position : position;
+      progress = { startPosition: start, pendingTables: tables.map((t) => `${t.schema}.${t.table}`), rowsDone: 0 };
+      log.info({ startPosition: formatPosition(start), method, tables: progress.pendingTables.length }, 'snapshot starts; binlog streaming will start at the recorded position');
+      await store.save(runner.name, { position: start, updatedAt: Date.now(), snapshot: progress });
     }
-    const startPosition = progress.startPosition;
+    const start = progress.startPosition;
 
     let estimate = progress.rowsDone;
-    for (const name of progress.pendingTables) estimate += await estimateRows(conn, ...splitTableName(name));
-    const tablesTotal = progress.pendingTables.length;
-    status = {
+    for (const name of progress.pendingTables) estimate += await query('estimate rows', (conn) => estimateRows(conn, ...splitTableName(name)));
+    const live: SnapshotStatus = {
       state: 'running',
-      startPosition,
+      startPosition: start,
       rowsDone: progress.rowsDone,
       rowsSent: progress.rowsDone,
       rowsTotal: estimate,
       tablesDone: 0,
-      tablesTotal,
+      tablesTotal: progress.pendingTables.length,
       startedAt: Date.now(),
       resumed,
     };
-    statuses.set(runner, status);
+    if (session?.core.threadId) live.connectionId = session.core.threadId;
+    status = live;
+    statuses.set(runner, live);
     if (options.progress !== 'off') {
       progressBar = createProgress({
         label: `snapshot ${runner.name}`,
@@ -163,44 +211,26 @@ async function runSnapshot(runner: TaskRunner, stored: StoredPosition | undefine
       progressBar.update(progress.rowsDone);
     }
 
-    const window: ChunkInFlight[] = [];
-    const live = status;
-    const bar = progressBar;
-    /** Wait for the oldest chunk's acknowledgement, then save the progress it completes. */
-    const settleOldest = async (): Promise<void> => {
-      const chunk = window.shift()!;
-      await untilSettled(chunk.segment, signal);
-      live.rowsDone += chunk.rows;
-      bar?.update(live.rowsDone, { total: Math.max(live.rowsTotal, live.rowsDone) });
-      if (chunk.progress) {
-        await store.save(runner.name, { position: startPosition, updatedAt: Date.now(), snapshot: chunk.progress });
-        options.onChunk?.(chunk.progress);
-      }
-    };
-    const handOver = async (chunk: ChunkInFlight): Promise<void> => {
-      window.push(chunk);
-      while (window.length > maxChunks || (window.length > 1 && runner.stats.inFlight >= config.maxInFlightEvents)) await settleOldest();
-    };
-
     while (progress.pendingTables.length > 0) {
-      if (signal.aborted) throw new Aborted();
+      if (stopping()) throw new Aborted();
       const name = progress.pendingTables[0]!;
       const [schema, tableName] = splitTableName(name);
       live.table = name;
-      bar?.update(live.rowsDone, { detail: name });
-      const info = await describeTable(conn, schema, tableName);
+      progressBar?.update(live.rowsDone, { detail: name });
+      const info = await query('describe a table', (conn) => describeTable(conn, schema, tableName));
       const rest = progress.pendingTables.slice(1);
       if (!info) {
         log.warn({ table: name }, 'table no longer exists; skipped');
       } else {
-        const reader = new TableReader(info, chunkRows, startPosition);
+        const reader = new TableReader(info, chunkRows, start);
         let lastKey = progress.lastKey;
         if (info.chunkKey.length === 0) {
           log.warn(
-            { table: name, rows: await estimateRows(conn, schema, tableName) },
+            { table: name },
             'table has no primary key nor unique NOT NULL key: read in one pass (a crash restarts this table); sinks key its rows by all columns',
           );
-          for await (const rows of reader.onePass(core, signal)) {
+          session ??= await connect(runner);
+          for await (const rows of reader.onePass(session.core, stopping)) {
             live.rowsSent += rows.length;
             // No resumable key inside the table: progress is saved when the table is done.
             await handOver({ segment: reader.send(runner, rows), progress: undefined, rows: rows.length });
@@ -208,48 +238,79 @@ async function runSnapshot(runner: TaskRunner, stored: StoredPosition | undefine
         } else {
           if (info.primaryKey.length === 0) log.warn({ table: name, chunkKey: info.chunkKey }, 'table has no primary key: chunked by a unique NOT NULL key; sinks key its rows by all columns');
           for (;;) {
-            if (signal.aborted) throw new Aborted();
-            const rows = await reader.chunk(conn, lastKey);
+            if (stopping()) throw new Aborted();
+            const after = lastKey;
+            const rows = await query('read a chunk', (conn) => reader.chunk(conn, after));
             if (rows.length === 0) break;
             lastKey = reader.keyOf(rows[rows.length - 1]!);
             live.rowsSent += rows.length;
             const segment = reader.send(runner, rows);
-            await handOver({ segment, progress: { startPosition, pendingTables: [name, ...rest], lastKey, rowsDone: live.rowsSent }, rows: rows.length });
+            await handOver({ segment, progress: { startPosition: start, pendingTables: [name, ...rest], lastKey, rowsDone: live.rowsSent }, rows: rows.length });
             if (rows.length < chunkRows) break;
           }
         }
       }
       // The table is done once its chunks are acknowledged: the next table starts from its first key.
-      const after: SnapshotProgress = { startPosition, pendingTables: rest, rowsDone: live.rowsSent };
+      const next: SnapshotProgress = { startPosition: start, pendingTables: rest, rowsDone: live.rowsSent };
       const marker = new ChunkSegment(Date.now());
       marker.close();
-      await handOver({ segment: marker, progress: after, rows: 0 });
-      progress = after;
+      await handOver({ segment: marker, progress: next, rows: 0 });
+      progress = next;
       live.tablesDone++;
     }
     while (window.length > 0) await settleOldest();
 
-    const done: StoredPosition = { position: startPosition, updatedAt: Date.now() };
+    const done: StoredPosition = { position: start, updatedAt: Date.now() };
     await store.save(runner.name, done);
     live.state = 'done';
     live.finishedAt = Date.now();
     delete live.table;
     progressBar?.finish(`snapshot ${runner.name}: ${live.rowsDone} rows in ${((live.finishedAt - live.startedAt) / 1000).toFixed(1)} s`);
-    log.info({ rows: live.rowsDone, seconds: (live.finishedAt - live.startedAt) / 1000, startPosition: formatPosition(startPosition) }, 'snapshot done; streaming the binlog from the recorded position');
+    log.info({ rows: live.rowsDone, seconds: (live.finishedAt - live.startedAt) / 1000, startPosition: formatPosition(start) }, 'snapshot done; streaming the binlog from the recorded position');
+    await untilAbortedWhenStopping(runner);
     return done;
   } catch (error) {
-    if (error instanceof Aborted || signal.aborted) {
+    if (error instanceof Aborted || error instanceof AbortedError || stopping()) {
+      // Save what the sinks still acknowledge while the task drains, then wait for its abort so
+      // that the task does not go on to start its source.
+      try {
+        while (window.length > 0) await settleOldest();
+      } catch {
+        // aborted before every chunk was acknowledged: those are read again after the restart
+      }
       if (status) status.state = 'aborted';
       progressBar?.finish();
       log.info({ rowsDone: status?.rowsDone ?? 0 }, 'snapshot stopped; it resumes at the last acknowledged chunk');
+      await untilAbortedWhenStopping(runner);
       return stored;
     }
     if (status) status.state = 'failed';
     progressBar?.finish();
-    throw error instanceof SourceError ? error : new SourceError(`snapshot of task "${runner.name}" failed: ${(error as Error).message}`, {}, { cause: error });
+    if (error instanceof TunnelError) throw error;
+    throw new SourceError(`snapshot of task "${runner.name}" failed: ${(error as Error).message}`, {}, { cause: error });
   } finally {
-    await conn.end().catch(() => conn.destroy());
+    if (session) {
+      const { conn, core } = session;
+      await conn.end().catch(() => core.destroy());
+    }
   }
+}
+
+const MAX_ATTEMPTS = 8;
+
+/** mysql2 marks errors that end the connection as fatal; the server going away has codes of its own. */
+function isConnectionError(error: unknown): boolean {
+  const e = error as { fatal?: boolean; code?: string; message?: string };
+  if (e?.fatal) return true;
+  if (/closed state|connection lost|server has gone away/i.test(e?.message ?? '')) return true;
+  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR'].includes(e?.code ?? '');
+}
+
+/** While a graceful stop drains, resolve only once the task aborts (so it does not start its source). */
+function untilAbortedWhenStopping(runner: TaskRunner): Promise<void> {
+  const { signal } = runner;
+  if (signal.aborted || (runner.stats.state !== 'stopping' && runner.stats.state !== 'failed')) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 function untilSettled(segment: ChunkSegment, signal: AbortSignal): Promise<void> {
@@ -347,12 +408,12 @@ class TableReader {
   }
 
   /** A table without a usable key: one query, streamed with back-pressure, cut into chunks. */
-  async *onePass(conn: CoreConnection, signal: AbortSignal): AsyncGenerator<ColumnValue[][]> {
+  async *onePass(conn: CoreConnection, stopping: () => boolean): AsyncGenerator<ColumnValue[][]> {
     const stream = conn.query({ sql: this.select, rowsAsArray: true, typeCast: this.typeCast as never }).stream({ highWaterMark: this.chunkRows });
     let rows: ColumnValue[][] = [];
     try {
       for await (const row of stream as AsyncIterable<ColumnValue[]>) {
-        if (signal.aborted) throw new Aborted();
+        if (stopping()) throw new Aborted();
         rows.push(row);
         if (rows.length >= this.chunkRows) {
           yield rows;

@@ -1,11 +1,15 @@
 import type { ColumnValue, JsonValue } from '../event/index.ts';
+import { float32Value, parseEnumSetDefinition, parseJsonExact } from '../source/decode.ts';
 
 /**
  * Column values as the snapshot reads them, in the canonical form every sink sees (DESIGN.md:
  * "Values must be exact"). A row that reaches a sink by the snapshot must equal the same row
- * reaching it by the binlog, so these rules are the binlog source's rules. One function per type,
- * each taking what a text-protocol query returns (the server's own text, or bytes for binary
- * types), so the source can call the same functions where its decoder yields the same inputs.
+ * reaching it by the binlog, so these are the binlog source's rules (core/source/decode.ts, whose
+ * float32Value, parseJsonExact and parseEnumSetDefinition are used here as they are). One function
+ * per type, each taking what a text-protocol query returns (the server's own text, or bytes for
+ * binary types); the binlog decoder reads packed bytes instead, so the two meet in the rules and
+ * the shared helpers, and test/integration/snapshot-values.test.ts checks that both paths give the
+ * same row.
  *
  * Rules (stated in core/snapshot/README-section.md):
  * - TINYINT..INT, YEAR: number. BIGINT: number when a safe integer (|n| < 2^53), else its decimal text.
@@ -14,11 +18,12 @@ import type { ColumnValue, JsonValue } from '../event/index.ts';
  *   DOUBLE: the number.
  * - DATE "YYYY-MM-DD"; DATETIME "YYYY-MM-DD HH:MM:SS[.f]" (wall clock, as many fraction digits as the
  *   column's precision); TIME "[-]HH:MM:SS[.f]"; TIMESTAMP as UTC ISO "YYYY-MM-DDTHH:MM:SS[.f]Z".
- *   Zero dates stay as the server prints them ("0000-00-00", TIMESTAMP "0000-00-00T00:00:00Z").
+ *   Zero dates stay as the server prints them ("0000-00-00", TIMESTAMP "0000-00-00 00:00:00[.f]").
  * - CHAR/VARCHAR/TEXT, ENUM: string. SET: the server's text, members comma-separated in definition order.
  * - BINARY/VARBINARY/BLOB, GEOMETRY: base64 of the bytes (BINARY(n) padded to n with zero bytes).
  * - BIT(n): number (string when beyond 2^53).
- * - JSON (MySQL JSON, or MariaDB LONGTEXT with a json_valid check): parsed JSON.
+ * - JSON (MySQL JSON, or MariaDB LONGTEXT with a json_valid check): parsed JSON; integers beyond
+ *   2^53 inside it become decimal strings, like BIGINT.
  * - MariaDB UUID/INET4/INET6: the server's text form.
  * - NULL: null.
  */
@@ -140,14 +145,7 @@ export function decimalValue(text: string): string {
 
 /** FLOAT: the shortest decimal that is the same float32, like the server prints it (1.1, not 1.100000023841858). */
 export function floatValue(value: string | number): number {
-  const x = typeof value === 'number' ? value : Number(value);
-  if (!Number.isFinite(x) || x === 0) return x;
-  const single = Math.fround(x);
-  for (let digits = 1; digits <= 9; digits++) {
-    const candidate = Number(single.toPrecision(digits));
-    if (Math.fround(candidate) === single) return candidate;
-  }
-  return single;
+  return float32Value(Math.fround(typeof value === 'number' ? value : Number(value)));
 }
 
 export function doubleValue(text: string | number): number {
@@ -173,21 +171,17 @@ export function datetimeValue(text: string): string {
 
 /**
  * TIMESTAMP: UTC ISO "YYYY-MM-DDTHH:MM:SS[.f]Z". Input is the server's text in a session whose
- * time_zone is +00:00 (the snapshot sets it), so the text is already UTC.
+ * time_zone is +00:00 (the snapshot sets it), so the text is already UTC. The zero TIMESTAMP stays
+ * "0000-00-00 00:00:00[.f]", as the binlog source gives it.
  */
 export function timestampValue(utcText: string): string {
+  if (utcText.startsWith('0000-00-00')) return utcText;
   return `${utcText.replace(' ', 'T')}Z`;
-}
-
-/** TIMESTAMP from epoch seconds and a fraction of `digits` digits (the binlog's form). */
-export function timestampFromEpoch(seconds: number, fraction = 0, digits = 0): string {
-  const base = new Date(seconds * 1000).toISOString().slice(0, 19);
-  return digits > 0 ? `${base}.${String(fraction).padStart(digits, '0')}Z` : `${base}Z`;
 }
 
 /** The server's text of a TIMESTAMP value in a +00:00 session, back from its canonical form (key parameters). */
 export function timestampText(canonical: string): string {
-  return canonical.replace('T', ' ').replace(/Z$/, '');
+  return canonical.endsWith('Z') ? canonical.replace('T', ' ').slice(0, -1) : canonical;
 }
 
 /** TIME: "[-]HH:MM:SS[.f]" (hours may exceed 24). */
@@ -218,9 +212,17 @@ export function binaryValue(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
-/** JSON: parsed. MariaDB stores JSON as text; MySQL's binary JSON arrives as its text in a query. */
+/**
+ * JSON: parsed, integers beyond 2^53 as decimal strings. MariaDB stores JSON as text; MySQL's
+ * binary JSON arrives as its text in a query. Text that does not parse stays text (as the binlog
+ * source emits it).
+ */
 export function jsonValue(text: string): JsonValue {
-  return JSON.parse(text) as JsonValue;
+  try {
+    return parseJsonExact(text);
+  } catch {
+    return text;
+  }
 }
 
 /** Canonical value from what a text-protocol query gave for the column (string, or Buffer for byte kinds). */
@@ -290,34 +292,5 @@ export function keyParameter(column: ColumnInfo, kind: ValueKind, value: ColumnV
 
 /** Members of `enum('a','b')` / `set('a','b')`, quotes undone. */
 export function enumMembers(columnType: string): string[] {
-  const open = columnType.indexOf('(');
-  const body = columnType.slice(open + 1, columnType.lastIndexOf(')'));
-  const members: string[] = [];
-  let i = 0;
-  while (i < body.length) {
-    if (body[i] !== "'") {
-      i++;
-      continue;
-    }
-    let value = '';
-    i++;
-    while (i < body.length) {
-      const ch = body[i]!;
-      if (ch === "'" && body[i + 1] === "'") {
-        value += "'";
-        i += 2;
-      } else if (ch === "'") {
-        i++;
-        break;
-      } else if (ch === '\\' && i + 1 < body.length) {
-        value += body[i + 1];
-        i += 2;
-      } else {
-        value += ch;
-        i++;
-      }
-    }
-    members.push(value);
-  }
-  return members;
+  return parseEnumSetDefinition(columnType);
 }

@@ -5,10 +5,10 @@ import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FilePositionStore, type SnapshotProgress } from '../../core/checkpoint/index.ts';
 import { resolveConfig } from '../../core/config/index.ts';
-import type { RowEvent } from '../../core/event/index.ts';
+import type { RowEvent, ValueCell } from '../../core/event/index.ts';
 import { silentLogger } from '../../core/log/index.ts';
 import { Worker } from '../../core/runtime/worker.ts';
-import { createSnapshotter, type SnapshotterOptions } from '../../core/snapshot/index.ts';
+import { createSnapshotter, snapshotStatus, type SnapshotterOptions } from '../../core/snapshot/index.ts';
 import { FakeSource } from '../helpers/fake-source.ts';
 import { MemorySink, memorySinkPlugin } from '../helpers/memory-sink.ts';
 import { createTestDatabase, mysqlConnection, servers } from '../helpers/servers.ts';
@@ -32,7 +32,11 @@ beforeAll(async () => {
     CREATE TABLE no_key (a INT, b VARCHAR(10));
     CREATE TABLE skipped (id INT PRIMARY KEY);
     CREATE TABLE empty_one (id INT PRIMARY KEY);
+    CREATE DATABASE IF NOT EXISTS tunnel_snapshot_slow;
+    DROP TABLE IF EXISTS tunnel_snapshot_slow.big;
+    CREATE TABLE tunnel_snapshot_slow.big (id INT PRIMARY KEY, v VARCHAR(20));
   `);
+  await conn.query('INSERT INTO tunnel_snapshot_slow.big VALUES ?', [Array.from({ length: 20_000 }, (_, i) => [i + 1, `v${i}`])]);
   await conn.query('INSERT INTO by_int VALUES ?', [Array.from({ length: 23 }, (_, i) => [i * 3 - 10, `v${i}`])]);
   await conn.query('INSERT INTO by_composite VALUES ?', [Array.from({ length: 20 }, (_, i) => [i % 4, `b${(i * 7) % 10}`, i])]);
   await conn.query('INSERT INTO by_binary VALUES ?', [Array.from({ length: 11 }, (_, i) => [Buffer.from([i % 3, 255 - i, 0]), i])]);
@@ -48,9 +52,26 @@ afterAll(async () => {
   await conn?.end();
 });
 
-async function runSnapshot(options: SnapshotterOptions & { store?: FilePositionStore; include?: string[]; mode?: 'initial' | 'always' } = {}) {
+interface RunOptions extends SnapshotterOptions {
+  store?: FilePositionStore;
+  include?: string[];
+  mode?: 'initial' | 'always';
+  /** Delay of every sink write, ms. */
+  slowMs?: number;
+  /** Called once the worker started (and the snapshot runs); the worker closes when it resolves. */
+  during?: (worker: Worker, sink: MemorySink) => Promise<void>;
+}
+
+async function runSnapshot(options: RunOptions = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tunnel-snapshot-chunks-'));
   const sink = new MemorySink();
+  if (options.slowMs) {
+    const delay = options.slowMs;
+    sink.answer = async (batch) => {
+      await new Promise((r) => setTimeout(r, delay));
+      return batch.events.map(() => ({ status: 'ok' }) as const);
+    };
+  }
   const config = resolveConfig({
     positions: { dir },
     deadLetters: { dir },
@@ -60,8 +81,8 @@ async function runSnapshot(options: SnapshotterOptions & { store?: FilePositionS
         source: { ...servers.mariadb, serverId: 4242, include: options.include ?? [db], exclude: [`${db}.skipped`] },
         plugins: [memorySinkPlugin('mem', sink)],
         snapshot: options.mode ?? 'initial',
-        snapshotChunkRows: 3,
-        batch: { maxEvents: 4, maxWaitMs: 1 },
+        snapshotChunkRows: options.chunkRows ?? 3,
+        batch: { maxEvents: options.slowMs ? 500 : 4, maxWaitMs: 1 },
       },
     ],
   });
@@ -74,8 +95,15 @@ async function runSnapshot(options: SnapshotterOptions & { store?: FilePositionS
     logger: silentLogger(),
     snapshot: createSnapshotter({ progress: 'off', onChunk: (p) => chunks.push(structuredClone(p)), ...options }),
   });
-  await worker.startAll();
-  await worker.close();
+  if (options.during) {
+    const starting = worker.startAll();
+    await options.during(worker, sink);
+    await worker.close();
+    await starting;
+  } else {
+    await worker.startAll();
+    await worker.close();
+  }
   return { events: sink.events, source, store, chunks };
 }
 
@@ -145,6 +173,58 @@ describe('snapshot chunks against MariaDB', () => {
     const { events, source } = await runSnapshot({ store });
     expect(events).toHaveLength(0);
     expect(source.from).toEqual({ kind: 'position', position: old });
+  });
+
+  it('a graceful stop mid-snapshot keeps the acknowledged progress and never starts the source', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tunnel-snapshot-stop-'));
+    const store = new FilePositionStore(dir);
+    const { events, source, chunks } = await runSnapshot({
+      store,
+      include: ['tunnel_snapshot_slow'],
+      chunkRows: 1000,
+      slowMs: 30,
+      during: async (_worker, sink) => {
+        while (sink.events.length < 3000) await new Promise((r) => setTimeout(r, 5));
+      },
+    });
+    expect(source.from).toBeUndefined();
+    const stored = await store.load('chunks');
+    expect(stored?.snapshot).toBeDefined();
+    expect(stored!.snapshot!.rowsDone).toBeGreaterThanOrEqual(3000);
+    expect(stored!.snapshot!.rowsDone).toBeLessThan(20_000);
+    expect(stored!.snapshot!.rowsDone).toBe(chunks.at(-1)!.rowsDone);
+    // everything acknowledged was saved: nothing delivered beyond the saved progress but the chunk(s) in flight
+    expect(events.length - stored!.snapshot!.rowsDone).toBeLessThanOrEqual(2000);
+    expect(stored!.snapshot!.lastKey).toEqual([stored!.snapshot!.rowsDone]);
+  });
+
+  it('reconnects when its database connection is killed and reads the chunk again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tunnel-snapshot-kill-'));
+    const killer = await mysqlConnection();
+    let killed = 0;
+    try {
+      const { events, source } = await runSnapshot({
+        store: new FilePositionStore(dir),
+        include: ['tunnel_snapshot_slow'],
+        chunkRows: 1000,
+        slowMs: 20,
+        during: async (worker, sink) => {
+          while (sink.events.length < 4000) await new Promise((r) => setTimeout(r, 5));
+          const id = snapshotStatus(worker.tasks.get('chunks')!)!.connectionId!;
+          expect(id).toBeGreaterThan(0);
+          await killer.query(`KILL ${Number(id)}`);
+          killed++;
+          while (snapshotStatus(worker.tasks.get('chunks')!)!.connectionId === id) await new Promise((r) => setTimeout(r, 5));
+          while (worker.tasks.get('chunks')?.stats.state === 'snapshotting') await new Promise((r) => setTimeout(r, 10));
+        },
+      });
+      expect(killed).toBeGreaterThan(0);
+      const ids = events.filter((e) => e.table === 'big').map((e) => (e.rows[0]![0] as ValueCell).value as number);
+      expect(new Set(ids).size).toBe(20_000);
+      expect(source.from?.kind).toBe('position');
+    } finally {
+      await killer.end();
+    }
   });
 
   it('snapshots only the given tables, keeping the stored position of a task that already streams', async () => {
