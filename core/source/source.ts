@@ -16,6 +16,18 @@ export interface SourceOptions {
   /** `schema.table` glob patterns (`*` matches any run of characters); empty means every table. */
   include: readonly string[];
   exclude: readonly string[];
+  /**
+   * Reconnection after a dropped connection: exponential backoff from `initialDelayMs` doubling up to
+   * `maxDelayMs`, giving up (handler.onError with a SourceError) after `maxAttempts` consecutive
+   * failures. Defaults: 100 ms, 10 s, 20 attempts.
+   */
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number; maxAttempts?: number };
+  /**
+   * The server is asked for a heartbeat after this long without events; a connection that delivers
+   * nothing (no event, no heartbeat) for three periods while not paused is treated as dropped.
+   * Default 5000 ms.
+   */
+  heartbeatMs?: number;
 }
 
 /** Where to start reading: a stored position, the server's current end, or its oldest binlog. */
@@ -26,6 +38,16 @@ export type StartFrom = { kind: 'latest' } | { kind: 'earliest' } | { kind: 'pos
  * transaction and carries the only kind of position that may be committed (a transaction
  * boundary). A transaction whose tables are all excluded still yields its `commit`, so the
  * position keeps moving on a busy server whose changes are all filtered.
+ *
+ * `commit` fires after the XID event (transactional engines), the COMMIT/ROLLBACK query
+ * (non-transactional engines), a DDL statement (its own transaction), an XA PREPARE, and a
+ * server-side binlog rotation seen between transactions (position = start of the new file), each
+ * with the position just after it. `event.position` of a row event is the end of its own rows
+ * event (with the transaction's GTID): informational and ordered, never a resume point.
+ *
+ * Every event reaches the handler exactly once per source, across reconnects. A new source started
+ * from a committed position re-delivers the events of a transaction whose commit the previous
+ * source had not delivered (at-least-once across restarts).
  */
 export interface SourceHandler {
   onEvent(event: RowEvent): void;
@@ -35,9 +57,19 @@ export interface SourceHandler {
 }
 
 export interface BinlogSource {
+  /**
+   * Resolves once the server accepted the replication request; rejects with
+   * PositionUnavailableError when `from` names a binlog file the server no longer has, or with a
+   * SourceError when the server cannot be used (binlog off, binlog_format not ROW, binlog_row_image
+   * not FULL, no access). May be called once per source.
+   */
   start(from: StartFrom, handler: SourceHandler): Promise<void>;
-  /** Stop reading from the server (back-pressure); events already decoded may still arrive. */
+  /**
+   * Stop reading from the server (back-pressure). Effective immediately: the handler gets no
+   * further call until resume(), even when called from inside onEvent.
+   */
   pause(): void;
   resume(): void;
+  /** Stops reading and closes the connections; no handler call happens after it resolves. */
   stop(): Promise<void>;
 }

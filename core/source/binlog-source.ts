@@ -1,0 +1,977 @@
+/**
+ * The binlog source on @vlasky/zongji (DESIGN.md "source").
+ *
+ * zongji does the replication handshake, the dump request, the event framing and the table maps
+ * (with binlog_row_metadata=FULL it takes column names, types, charsets and the primary key from the
+ * table map itself). Rows events never reach zongji's decoder: the source reads them straight from
+ * the packet with decoders built once per table map (decode.ts), which is exact for every type and
+ * faster than zongji's generic path. Rows of excluded tables are never decoded: their table maps
+ * are dropped by the filter and their rows events are recognised by table id and skipped.
+ *
+ * Positions: the source follows rotate events for the file name and emits `commit` with the end
+ * offset of each transaction's commit event. After a dropped connection it reconnects with backoff
+ * from the last commit it delivered and skips the rows events of the interrupted transaction that
+ * the handler already has, so the handler sees each event exactly once.
+ */
+import mysql from 'mysql2/promise';
+import ZongJi from '@vlasky/zongji';
+import type { BinlogPosition, RowEvent } from '../event/index.ts';
+import { PositionUnavailableError, SourceError, TunnelError } from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
+import { ColumnType, Cursor, DecodeError, columnDecoder, parseEnumSetDefinition, type ColumnSpec, type DecodeSupport, type LogicalType } from './decode.ts';
+import { EventType, ROWS_EVENTS, bitmapIsFull, decodeChangeRows, decodeValueRows, lengthEncoded, type TablePlan } from './rows.ts';
+import type { BinlogSource, SourceHandler, SourceOptions, StartFrom } from './source.ts';
+import { compileTableFilter, type TableFilter } from './table-filter.ts';
+import {
+  zongjiDecodeText,
+  zongjiFormatLogical,
+  zongjiReadValue,
+  zongjiUncompress,
+  type BinlogData,
+  type ZColumn,
+  type ZColumnSchema,
+  type ZConnection,
+  type ZEvent,
+  type ZPacket,
+  type ZTableMapEntry,
+  type ZTableMapEvent,
+  type ZongJiInternal,
+} from './zongji-internals.ts';
+
+/** What INFORMATION_SCHEMA adds to a table map: JSON columns (MariaDB) and the primary key. */
+interface TableExtras {
+  jsonColumns: Set<string>;
+  logical: Map<string, LogicalType>;
+  primaryKey: string[];
+}
+
+interface ServerInfo {
+  version: string;
+  isMariaDb: boolean;
+  /** Collation id -> character set name, from the server itself (MariaDB ids differ from MySQL's). */
+  collations: Map<number, string>;
+}
+
+const LOG_EVENT_ARTIFICIAL_F = 0x20;
+const BINARY_COLLATION = 63;
+
+/** mysql2/MySQL error codes that mean "the connection is gone", as opposed to "this cannot work". */
+const RETRYABLE_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_CONNECTION_KILLED',
+  'ER_SERVER_SHUTDOWN',
+  'ER_NET_READ_INTERRUPTED',
+  'ER_NET_READ_ERROR',
+  'ER_NET_WRITE_INTERRUPTED',
+  'ER_NET_ERROR_ON_WRITE',
+  'ER_NET_PACKETS_OUT_OF_ORDER',
+  'ER_QUERY_INTERRUPTED',
+  'ER_CON_COUNT_ERROR',
+  'ER_TOO_MANY_USER_CONNECTIONS',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'ER_CLIENT_INTERACTION_TIMEOUT',
+  'TUNNEL_HEARTBEAT_TIMEOUT',
+]);
+
+interface MysqlishError extends Error {
+  code?: string;
+  errno?: number;
+  fatal?: boolean;
+  sqlMessage?: string;
+}
+
+function isRetryable(error: unknown): boolean {
+  if (error instanceof TunnelError) return false;
+  const e = error as MysqlishError;
+  if (e.code !== undefined && RETRYABLE_CODES.has(e.code)) return true;
+  // zongji reports a control connection lost during a metadata fetch without a code.
+  if (typeof e.message === 'string' && /connection (lost|unavailable)|closed the connection|socket/i.test(e.message)) return true;
+  // mysql2 marks network-level failures fatal; server errors carry an errno.
+  return e.fatal === true && e.errno === undefined;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as MysqlishError).code;
+    return code ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}
+
+type State = 'idle' | 'starting' | 'running' | 'stopped' | 'failed';
+
+class ZongjiBinlogSource implements BinlogSource {
+  private readonly filter: TableFilter;
+  private readonly heartbeatMs: number;
+  private readonly retry: { initialDelayMs: number; maxDelayMs: number; maxAttempts: number };
+
+  private state: State = 'idle';
+  private failure: Error | undefined;
+  private handler: SourceHandler | undefined;
+  private server: ServerInfo | undefined;
+  private control: mysql.Connection | undefined;
+
+  // the current zongji instance; events of older generations are ignored
+  private zongji: ZongJiInternal | undefined;
+  private generation = 0;
+  private packets = 0;
+  private receivedThisGeneration = false;
+
+  // position tracking
+  private startPosition: BinlogPosition | undefined;
+  private lastCommit: BinlogPosition | undefined;
+  private file = '';
+  /** End offset of the last event read from the current file. */
+  private cursor = 0;
+  private inTransaction = false;
+  private transactionGtid: string | undefined;
+  /** Rows events of the open transaction delivered to the handler (or skipped as delivered before). */
+  private delivered = 0;
+  /** Rows events still to skip in the transaction re-read after a reconnect. */
+  private skip = 0;
+
+  // tables
+  private readonly plans = new Map<number, TablePlan | null>();
+  private readonly extras = new Map<string, TableExtras>();
+  private readonly warnedNoKey = new Set<string>();
+
+  // flow control
+  private userPaused = false;
+  private holds = 0;
+  private connectionPaused = false;
+  private realPause: (() => void) | undefined;
+  private realResume: (() => void) | undefined;
+  private inPacket = false;
+  private resumeScheduled = false;
+
+  // reconnect and liveness
+  private attempts = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private idleTicks = 0;
+  private lastPacketCount = -1;
+
+  private readonly support: DecodeSupport;
+
+  constructor(
+    private readonly options: SourceOptions,
+    private readonly logger: Logger,
+  ) {
+    this.filter = compileTableFilter(options.include, options.exclude);
+    this.heartbeatMs = options.heartbeatMs ?? 5000;
+    this.retry = {
+      initialDelayMs: options.reconnect?.initialDelayMs ?? 100,
+      maxDelayMs: options.reconnect?.maxDelayMs ?? 10_000,
+      maxAttempts: options.reconnect?.maxAttempts ?? 20,
+    };
+    this.support = {
+      decodeText: zongjiDecodeText,
+      formatLogical: zongjiFormatLogical,
+      fallback: (c, spec) => {
+        const native = spec.native as { column: ZColumn; schema: ZColumnSchema; table: ZTableMapEntry };
+        const { value, end } = zongjiReadValue(c.buf, c.pos, native.column, native.schema, native.table);
+        c.pos = end;
+        // classic TIMESTAMP: zongji gives 'YYYY-MM-DD HH:MM:SS[.f]' in UTC; make it the instant form
+        if (spec.type === ColumnType.TIMESTAMP && typeof value === 'string' && !value.startsWith('0000-00-00')) {
+          return `${value.replace(' ', 'T')}Z`;
+        }
+        return value;
+      },
+      warn: (message, detail) => this.logger.warn(detail, message),
+    };
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // public API
+
+  async start(from: StartFrom, handler: SourceHandler): Promise<void> {
+    if (this.state !== 'idle') throw new SourceError(`the source was already started (state ${this.state})`);
+    this.state = 'starting';
+    this.handler = handler;
+    try {
+      const control = await this.ensureControl();
+      this.server ??= await this.inspectServer(control);
+      const position = await this.resolveStart(control, from);
+      this.startPosition = position;
+      this.logger.info({ position, from: from.kind }, 'binlog source starting');
+      await this.connect(position);
+      if (this.failure) throw this.failure;
+      if (this.state !== 'starting') return; // stopped meanwhile
+      this.state = 'running';
+      this.startWatchdog();
+    } catch (error) {
+      const wasStopped = (this.state as State) === 'stopped';
+      this.state = 'failed';
+      await this.teardown();
+      if (wasStopped) return;
+      throw error instanceof TunnelError ? error : new SourceError(`binlog source could not start: ${describe(error)}`, {}, { cause: error });
+    }
+  }
+
+  pause(): void {
+    this.userPaused = true;
+    this.applyFlow();
+  }
+
+  resume(): void {
+    this.userPaused = false;
+    if (this.inPacket) {
+      // mysql2 replays queued packets synchronously inside resume(); never from inside a packet.
+      if (!this.resumeScheduled) {
+        this.resumeScheduled = true;
+        setImmediate(() => {
+          this.resumeScheduled = false;
+          this.applyFlow();
+        });
+      }
+      return;
+    }
+    this.applyFlow();
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    await this.teardown();
+    this.logger.info({ lastCommit: this.lastCommit }, 'binlog source stopped');
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // server checks and start positions
+
+  private connectionOptions(): mysql.ConnectionOptions {
+    const { host, port, user, password, ssl } = this.options.connection;
+    return {
+      host,
+      port,
+      user,
+      password,
+      ...(ssl ? { ssl: ssl as mysql.SslOptions } : {}),
+      charset: 'utf8mb4',
+      connectTimeout: 10_000,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      dateStrings: true,
+    };
+  }
+
+  private async ensureControl(): Promise<mysql.Connection> {
+    if (this.control) return this.control;
+    const control = await mysql.createConnection(this.connectionOptions());
+    control.on('error', () => {
+      if (this.control === control) this.control = undefined;
+    });
+    this.control = control;
+    return control;
+  }
+
+  private dropControl(): void {
+    const control = this.control;
+    this.control = undefined;
+    if (control) control.destroy();
+  }
+
+  private async inspectServer(control: mysql.Connection): Promise<ServerInfo> {
+    const [rows] = await control.query<mysql.RowDataPacket[]>(
+      'SELECT VERSION() AS version, @@GLOBAL.log_bin AS logBin, @@GLOBAL.binlog_format AS format, @@GLOBAL.binlog_row_image AS image',
+    );
+    const row = rows[0]!;
+    const version = String(row.version);
+    const isMariaDb = /mariadb/i.test(version);
+    if (String(row.logBin) !== '1' && String(row.logBin).toUpperCase() !== 'ON') {
+      throw new SourceError(`binary logging is off on ${this.where()} (log_bin=${row.logBin}); Tunnel reads the binlog`);
+    }
+    if (String(row.format).toUpperCase() !== 'ROW') {
+      throw new SourceError(
+        `binlog_format is ${row.format} on ${this.where()}; Tunnel needs ROW (statement-logged changes would be missed)`,
+        { binlogFormat: row.format },
+      );
+    }
+    if (String(row.image).toUpperCase() !== 'FULL') {
+      throw new SourceError(`binlog_row_image is ${row.image} on ${this.where()}; Tunnel needs FULL (every column of every row)`, {
+        binlogRowImage: row.image,
+      });
+    }
+    try {
+      const [meta] = await control.query<mysql.RowDataPacket[]>('SELECT @@GLOBAL.binlog_row_metadata AS metadata');
+      const metadata = String(meta[0]?.metadata ?? '');
+      if (metadata.toUpperCase() !== 'FULL') {
+        this.logger.warn(
+          { binlogRowMetadata: metadata },
+          'binlog_row_metadata is not FULL: column names come from INFORMATION_SCHEMA, which is wrong for binlog written before a schema change',
+        );
+      }
+    } catch {
+      this.logger.warn('the server has no binlog_row_metadata: column names come from INFORMATION_SCHEMA');
+    }
+    const [collationRows] = await control.query<mysql.RowDataPacket[]>(
+      'SELECT ID AS id, CHARACTER_SET_NAME AS charset FROM information_schema.COLLATIONS',
+    );
+    const collations = new Map<number, string>();
+    for (const c of collationRows) collations.set(Number(c.id), String(c.charset));
+    return { version, isMariaDb, collations };
+  }
+
+  private where(): string {
+    return `${this.options.connection.host}:${this.options.connection.port}`;
+  }
+
+  private async binaryLogs(control: mysql.Connection): Promise<{ file: string; size: number }[]> {
+    let rows: mysql.RowDataPacket[];
+    try {
+      [rows] = await control.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS');
+    } catch (error) {
+      throw new SourceError(`cannot list the binary logs on ${this.where()}: ${describe(error)}`, {}, { cause: error });
+    }
+    const logs = rows.map((r) => ({ file: String(r.Log_name), size: Number(r.File_size) }));
+    if (logs.length === 0) throw new SourceError(`the server ${this.where()} has no binary logs`);
+    return logs;
+  }
+
+  private async resolveStart(control: mysql.Connection, from: StartFrom): Promise<BinlogPosition> {
+    const logs = await this.binaryLogs(control);
+    if (from.kind === 'latest') {
+      const last = logs[logs.length - 1]!;
+      return { file: last.file, offset: last.size };
+    }
+    if (from.kind === 'earliest') return { file: logs[0]!.file, offset: 4 };
+    this.checkPosition(from.position, logs);
+    return from.position.gtid ? { ...from.position } : { file: from.position.file, offset: from.position.offset };
+  }
+
+  private checkPosition(position: BinlogPosition, logs: { file: string; size: number }[]): void {
+    const oldest = logs[0]!.file;
+    const log = logs.find((l) => l.file === position.file);
+    if (!log) {
+      throw new PositionUnavailableError(
+        `binlog file ${position.file} (position ${position.file}:${position.offset}) is no longer on ${this.where()}; ` +
+          `the oldest binlog available is ${oldest}. Events between them are lost to Tunnel: ` +
+          `resync the sinks and restart from "earliest" or "latest" deliberately`,
+        { requested: position, oldestAvailable: oldest, available: logs.map((l) => l.file) },
+      );
+    }
+    if (position.offset < 4 || position.offset > log.size) {
+      throw new PositionUnavailableError(
+        `position ${position.file}:${position.offset} is outside ${position.file} (4..${log.size}) on ${this.where()}`,
+        { requested: position, fileSize: log.size, oldestAvailable: oldest },
+      );
+    }
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // the replication connection
+
+  private connect(position: BinlogPosition): Promise<void> {
+    const generation = ++this.generation;
+    this.receivedThisGeneration = false;
+    this.file = position.file;
+    this.cursor = position.offset;
+    this.inTransaction = false;
+    this.transactionGtid = undefined;
+    this.plans.clear();
+    this.holds = 0;
+    this.connectionPaused = false;
+    this.realPause = undefined;
+    this.realResume = undefined;
+
+    const zongji = new ZongJi({
+      ...this.connectionOptions(),
+      // values zongji itself decodes (fallback types) come back as exact strings
+      dateStrings: true,
+      timezone: 'Z',
+    } as ConstructorParameters<typeof ZongJi>[0]) as unknown as ZongJiInternal;
+    this.zongji = zongji;
+    // Table maps of excluded tables are dropped inside zongji, before their columns are parsed.
+    zongji._skipSchema = (schema, table) => !this.filter(schema, table);
+
+    return new Promise<void>((resolve, reject) => {
+      let ready = false;
+      zongji.on('ready', () => {
+        if (generation !== this.generation) return;
+        try {
+          this.hookZongji(zongji, generation);
+        } catch (error) {
+          reject(error);
+          return;
+        }
+        ready = true;
+        resolve();
+      });
+      zongji.on('binlog', (event: ZEvent) => {
+        if (generation !== this.generation) return;
+        try {
+          this.onZongjiEvent(event);
+        } catch (error) {
+          this.fail(error);
+        }
+      });
+      zongji.on('error', (error: Error) => {
+        if (generation !== this.generation) return;
+        if (!ready) {
+          ready = true;
+          reject(error);
+          return;
+        }
+        this.onConnectionError(error);
+      });
+      zongji.start({ serverId: this.options.serverId, filename: position.file, position: position.offset });
+    });
+  }
+
+  /** Runs on 'ready', right before zongji sends the dump request on its binlog connection. */
+  private hookZongji(zongji: ZongJiInternal, generation: number): void {
+    const connection = zongji.connection;
+    const Binlog = zongji.BinlogClass;
+    if (!connection || !Binlog) throw new SourceError('zongji internals changed: no binlog connection/command at ready');
+
+    // Ask for heartbeats (nanoseconds) so that a dead connection shows; queued before the dump.
+    connection.query(`SET @master_heartbeat_period = ${Math.max(1, this.heartbeatMs) * 1_000_000}`, () => {});
+
+    // Flow control: the source's own holds (metadata fetches), zongji's (its metadata fetches) and
+    // the handler's pause() all meet here; the socket reads only when none of them holds it.
+    this.realPause = connection.pause.bind(connection);
+    this.realResume = connection.resume.bind(connection);
+    (connection as ZConnection).pause = () => {
+      this.holds += 1;
+      this.applyFlow();
+    };
+    (connection as ZConnection).resume = () => {
+      this.holds = Math.max(0, this.holds - 1);
+      this.applyFlow();
+    };
+    this.applyFlow();
+
+    const proto = Binlog.prototype;
+    const original: BinlogData = proto.binlogData;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const source = this;
+    proto.binlogData = function binlogData(this: unknown, packet: ZPacket, conn: unknown): unknown {
+      if (generation !== source.generation) return original.call(this, packet, conn);
+      return source.onPacket(this, original, packet, conn, zongji);
+    };
+  }
+
+  private applyFlow(): void {
+    if (!this.realPause || !this.realResume) return;
+    const hold = this.holds > 0 || this.userPaused;
+    if (hold && !this.connectionPaused) {
+      this.connectionPaused = true;
+      this.realPause();
+    } else if (!hold && this.connectionPaused) {
+      this.connectionPaused = false;
+      this.realResume();
+    }
+  }
+
+  private hold(): void {
+    this.holds += 1;
+    this.applyFlow();
+  }
+
+  private release(): void {
+    this.holds = Math.max(0, this.holds - 1);
+    if (this.inPacket) {
+      setImmediate(() => this.applyFlow());
+      return;
+    }
+    this.applyFlow();
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // packets
+
+  private onPacket(command: unknown, original: BinlogData, packet: ZPacket, conn: unknown, zongji: ZongJiInternal): unknown {
+    if (this.state !== 'running' && this.state !== 'starting') return zongji.BinlogClass!.prototype.binlogData;
+    if (packet.isEOF() || packet.isError()) return original.call(command, packet, conn);
+    this.packets += 1;
+    if (!this.receivedThisGeneration) {
+      this.receivedThisGeneration = true;
+      this.attempts = 0;
+    }
+    const buf = packet.buffer;
+    const p = packet.offset + 1; // after the OK marker: the event header
+    const type = buf[p + 4]!;
+    const eventLength = buf.readUInt32LE(p + 9);
+    const nextPosition = buf.readUInt32LE(p + 13);
+    const flags = buf.readUInt16LE(p + 17);
+    // Offsets: the header's end position when the server fills it in, else counted from event
+    // lengths inside a transaction (MariaDB 11.4+ leaves end_log_pos 0 there).
+    if (type !== EventType.ROTATE && type !== EventType.HEARTBEAT) {
+      if (nextPosition > 0) this.cursor = nextPosition;
+      else if (this.inTransaction && (flags & LOG_EVENT_ARTIFICIAL_F) === 0) this.cursor += eventLength;
+    }
+    this.inPacket = true;
+    try {
+      const kind = ROWS_EVENTS[type];
+      if (kind !== undefined) {
+        const end = packet.end - (zongji.useChecksum ? 4 : 0);
+        this.onRows(buf, p, end, kind.action, kind.v2, kind.compressed);
+        return zongji.BinlogClass!.prototype.binlogData;
+      }
+      if (type === EventType.TRANSACTION_PAYLOAD) {
+        throw new SourceError(
+          `${this.file}:${this.cursor} holds a compressed transaction (MySQL binlog_transaction_compression=ON), ` +
+            'which Tunnel cannot decode; set binlog_transaction_compression=OFF on the server. Stopping rather than skipping its rows',
+          { position: { file: this.file, offset: this.cursor } },
+        );
+      }
+      if (type === EventType.PARTIAL_UPDATE_ROWS) {
+        throw new SourceError(
+          `${this.file}:${this.cursor} holds a partial JSON update (MySQL binlog_row_value_options=PARTIAL_JSON), ` +
+            'which Tunnel cannot decode; set binlog_row_value_options to empty. Stopping rather than skipping its rows',
+          { position: { file: this.file, offset: this.cursor } },
+        );
+      }
+      if (type === EventType.TABLE_MAP) this.beforeTableMap(buf, p + 19);
+      return original.call(command, packet, conn);
+    } catch (error) {
+      this.fail(error);
+      return zongji.BinlogClass!.prototype.binlogData;
+    } finally {
+      this.inPacket = false;
+    }
+  }
+
+  /** Records whether a table id belongs to an excluded table (its rows are then skipped undecoded). */
+  private beforeTableMap(buf: Buffer, body: number): void {
+    const tableId = buf.readUIntLE(body, 6);
+    let q = body + 8;
+    const schemaLength = buf[q]!;
+    const schema = buf.toString('utf8', q + 1, q + 1 + schemaLength);
+    q += 1 + schemaLength + 1;
+    const tableLength = buf[q]!;
+    const table = buf.toString('utf8', q + 1, q + 1 + tableLength);
+    if (this.filter(schema, table)) this.plans.delete(tableId);
+    else this.plans.set(tableId, null);
+  }
+
+  private onRows(buf: Buffer, p: number, end: number, action: 'insert' | 'update' | 'delete', v2: boolean, compressed: boolean): void {
+    const timestamp = buf.readUInt32LE(p) * 1000;
+    const nextPosition = buf.readUInt32LE(p + 13);
+    let q = p + 19;
+    const tableId = buf.readUIntLE(q, 6);
+    q += 8; // table id, flags
+    const plan = this.plans.get(tableId);
+    if (plan === null) return; // an excluded table
+    if (plan === undefined) {
+      throw new SourceError(`rows event for table id ${tableId} without its table map at ${this.file}:${this.cursor}`, {
+        position: { file: this.file, offset: this.cursor },
+      });
+    }
+    if (this.skip > 0) {
+      // delivered before the connection dropped; the binlog is immutable, so it is the same event
+      this.skip -= 1;
+      this.delivered += 1;
+      return;
+    }
+    if (v2) q += buf.readUInt16LE(q);
+    const [columnCount, used] = lengthEncoded(buf, q);
+    q += used;
+    if (columnCount !== plan.decoders.length) {
+      throw new SourceError(
+        `rows event for ${plan.schema}.${plan.table} has ${columnCount} columns, its table map ${plan.decoders.length}`,
+        { position: { file: this.file, offset: this.cursor } },
+      );
+    }
+    const bitmapBytes = (columnCount + 7) >>> 3;
+    const images = action === 'update' ? 2 : 1;
+    for (let i = 0; i < images; i++) {
+      if (!bitmapIsFull(buf, q + i * bitmapBytes, columnCount)) {
+        throw new SourceError(
+          `rows event for ${plan.schema}.${plan.table} at ${this.file}:${this.cursor} has a partial row image ` +
+            '(binlog_row_image=MINIMAL or NOBLOB when it was written); Tunnel needs FULL row images',
+          { position: { file: this.file, offset: this.cursor } },
+        );
+      }
+    }
+    q += images * bitmapBytes;
+
+    let cursor: Cursor;
+    let rowsEnd: number;
+    if (compressed) {
+      const inflated = zongjiUncompress(buf.subarray(q, end));
+      cursor = new Cursor(inflated, 0);
+      rowsEnd = inflated.length;
+    } else {
+      cursor = new Cursor(buf, q);
+      rowsEnd = end;
+    }
+    let rows;
+    try {
+      rows = action === 'update' ? decodeChangeRows(plan, cursor, rowsEnd) : decodeValueRows(plan, cursor, rowsEnd);
+    } catch (error) {
+      const reason = error instanceof DecodeError || error instanceof RangeError ? error.message : describe(error);
+      throw new SourceError(
+        `cannot decode a rows event of ${plan.schema}.${plan.table} at ${this.file}:${nextPosition || this.cursor}: ${reason}`,
+        { position: { file: this.file, offset: nextPosition || this.cursor } },
+        { cause: error },
+      );
+    }
+    const offset = nextPosition || this.cursor;
+    const gtid = this.transactionGtid;
+    const event = {
+      schema: plan.schema,
+      table: plan.table,
+      action,
+      rows,
+      position: gtid === undefined ? { file: this.file, offset } : { file: this.file, offset, gtid },
+      timestamp,
+      primaryKey: plan.primaryKey,
+    } as RowEvent;
+    this.delivered += 1;
+    this.handler!.onEvent(event);
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // events decoded by zongji
+
+  private onZongjiEvent(event: ZEvent): void {
+    if (this.state !== 'running' && this.state !== 'starting') return;
+    switch (event.getTypeName()) {
+      case 'TableMap':
+        this.onTableMap(event as ZTableMapEvent);
+        return;
+      case 'Rotate': {
+        const binlogName = String(event.binlogName);
+        const real = event.nextPosition > 0; // the rotate written at the end of a file, not the dump's first
+        this.file = binlogName;
+        this.cursor = Number(event.position);
+        if (real && !this.inTransaction) {
+          // a boundary too: the new file's start, so an idle task's position leaves purgeable files
+          this.commit({ file: binlogName, offset: this.cursor }, event.timestamp, this.lastCommit?.gtid);
+        }
+        return;
+      }
+      case 'MariadbGtid':
+        this.transactionGtid = String(event.gtid);
+        // standalone groups (DDL) have no BEGIN/COMMIT: their single statement ends them
+        this.inTransaction = event.standalone !== true;
+        return;
+      case 'Gtid':
+        this.transactionGtid = String(event.gtid);
+        return;
+      case 'AnonymousGtid':
+        this.transactionGtid = undefined;
+        return;
+      case 'Query':
+        this.onQuery(event);
+        return;
+      case 'Xid':
+      case 'XaPrepare':
+        this.commitEvent(event);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onQuery(event: ZEvent): void {
+    const query = String(event.query);
+    const head = query.slice(0, 24).trimStart().toUpperCase();
+    if (head.startsWith('BEGIN') || head.startsWith('START TRANSACTION') || head.startsWith('XA START') || head.startsWith('XA BEGIN')) {
+      this.inTransaction = true;
+      return;
+    }
+    if (head.startsWith('COMMIT') || head.startsWith('XA COMMIT') || head.startsWith('XA ROLLBACK')) {
+      this.commitEvent(event);
+      return;
+    }
+    if (head.startsWith('ROLLBACK')) {
+      if (!/^ROLLBACK\s+(WORK\s+)?TO\b/.test(head)) this.commitEvent(event);
+      return;
+    }
+    if (head.startsWith('SAVEPOINT') || head.startsWith('RELEASE') || head.startsWith('XA END') || head.startsWith('XA PREPARE')) return;
+    // DDL (or a statement logged as such): column lists may change, so table metadata is re-read.
+    this.extras.clear();
+    if (!this.inTransaction) this.commitEvent(event);
+  }
+
+  private commitEvent(event: ZEvent): void {
+    const offset = event.nextPosition > 0 ? event.nextPosition : this.cursor;
+    this.commit({ file: this.file, offset }, event.timestamp, this.transactionGtid);
+  }
+
+  private commit(at: { file: string; offset: number }, timestamp: number, gtid: string | undefined): void {
+    const position: BinlogPosition = gtid === undefined ? at : { ...at, gtid };
+    if (this.skip > 0) {
+      this.logger.warn({ position, skip: this.skip }, 'transaction re-read after a reconnect had fewer rows events than delivered');
+    }
+    this.lastCommit = position;
+    this.inTransaction = false;
+    this.transactionGtid = undefined;
+    this.delivered = 0;
+    this.skip = 0;
+    this.handler!.onCommit(position, timestamp);
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // table maps
+
+  private onTableMap(event: ZTableMapEvent): void {
+    const zongji = this.zongji;
+    const entry = zongji?.tableMap[event.tableId];
+    if (!entry?.columns) {
+      throw new SourceError(`zongji kept no columns for ${event.schemaName}.${event.tableName} (table id ${event.tableId})`);
+    }
+    const key = `${event.schemaName}.${event.tableName}`;
+    const extras = this.extras.get(key);
+    if (extras) {
+      this.plans.set(event.tableId, this.buildPlan(event, entry, extras));
+      return;
+    }
+    // First sight of the table (or first after a DDL): read what the table map lacks, with the
+    // stream paused; the packets behind this one wait in mysql2's queue.
+    const generation = this.generation;
+    this.hold();
+    this.fetchExtras(event.schemaName, event.tableName).then(
+      (fetched) => {
+        if (generation !== this.generation) return;
+        this.extras.set(key, fetched);
+        try {
+          this.plans.set(event.tableId, this.buildPlan(event, entry, fetched));
+        } catch (error) {
+          this.fail(error);
+          return;
+        }
+        this.release();
+      },
+      (error: unknown) => {
+        if (generation !== this.generation) return;
+        this.dropControl();
+        this.onConnectionError(error);
+      },
+    );
+  }
+
+  private async fetchExtras(schema: string, table: string): Promise<TableExtras> {
+    const control = await this.ensureControl();
+    const keyQuery = control.query<mysql.RowDataPacket[]>(
+      "SELECT COLUMN_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX",
+      [schema, table],
+    );
+    const checkQuery = this.server?.isMariaDb
+      ? control.query<mysql.RowDataPacket[]>(
+          'SELECT CHECK_CLAUSE AS clause FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?',
+          [schema, table],
+        )
+      : undefined;
+    const typeQuery = this.server?.isMariaDb
+      ? control.query<mysql.RowDataPacket[]>(
+          "SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND DATA_TYPE IN ('uuid', 'inet4', 'inet6')",
+          [schema, table],
+        )
+      : undefined;
+    const [[keyRows], checks, types] = await Promise.all([keyQuery, checkQuery, typeQuery]);
+    const logical = new Map<string, LogicalType>();
+    for (const row of types?.[0] ?? []) logical.set(String(row.name), String(row.type).toLowerCase() as LogicalType);
+    const jsonColumns = new Set<string>();
+    for (const row of checks?.[0] ?? []) {
+      const match = /^json_valid\(`((?:[^`]|``)+)`\)$/i.exec(String(row.clause).trim());
+      if (match) jsonColumns.add(match[1]!.replace(/``/g, '`'));
+    }
+    return { jsonColumns, logical, primaryKey: keyRows.map((r) => String(r.name)) };
+  }
+
+  private buildPlan(event: ZTableMapEvent, entry: ZTableMapEntry, extras: TableExtras): TablePlan {
+    const columns = entry.columns!;
+    const names = columns.map((c) => c.name);
+    const decoders = columns.map((column, i) => {
+      const schema = entry.columnSchemas[i] ?? ({ COLUMN_NAME: column.name, CHARACTER_SET_NAME: null, COLUMN_TYPE: '' } as ZColumnSchema);
+      const spec: ColumnSpec = {
+        name: column.name,
+        type: column.type,
+        metadata: column.metadata ?? {},
+        unsigned: schema.UNSIGNED ?? /unsigned/i.test(schema.COLUMN_TYPE),
+        charset: this.charsetOf(event, i, column),
+        json: extras.jsonColumns.has(column.name),
+        native: { column, schema, table: entry },
+      };
+      const logical = extras.logical.get(column.name);
+      if (logical !== undefined && spec.charset === null) spec.logical = logical;
+      if (column.type === ColumnType.ENUM) spec.enumValues = schema.ENUM_VALUES ?? parseEnumSetDefinition(schema.COLUMN_TYPE);
+      if (column.type === ColumnType.SET) spec.setValues = schema.SET_VALUES ?? parseEnumSetDefinition(schema.COLUMN_TYPE);
+      return columnDecoder(spec, this.support);
+    });
+    let primaryKey: string[];
+    if (event.primaryKey && event.primaryKey.length > 0) {
+      primaryKey = event.primaryKey.map((i) => names[i]!).filter((n) => n !== undefined);
+    } else {
+      primaryKey = extras.primaryKey.filter((n) => names.includes(n));
+    }
+    const key = `${event.schemaName}.${event.tableName}`;
+    if (primaryKey.length === 0 && !this.warnedNoKey.has(key)) {
+      this.warnedNoKey.add(key);
+      this.logger.warn({ table: key }, 'table has no primary key: sinks key its rows by all columns');
+    }
+    return { schema: event.schemaName, table: event.tableName, names, decoders, primaryKey };
+  }
+
+  /** A column's character set: the table map's collation id mapped by the server's own table. */
+  private charsetOf(event: ZTableMapEvent, index: number, column: ZColumn): string | null {
+    const id = event._columnCharsetIds?.[index];
+    if (id !== undefined) {
+      if (id === BINARY_COLLATION) return null;
+      return this.server?.collations.get(id) ?? column.charset;
+    }
+    return column.charset;
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // failures, reconnects, liveness
+
+  private onConnectionError(error: unknown): void {
+    if (this.state !== 'running') return;
+    if (!isRetryable(error)) {
+      const e = error as MysqlishError;
+      if (e.errno === 1236 && /could not find|purged|first log file/i.test(e.message)) {
+        const at = this.lastCommit ?? this.startPosition;
+        this.fail(
+          new PositionUnavailableError(`the server no longer has the binlog at ${at?.file}:${at?.offset}: ${e.message}`, { requested: at }, { cause: error }),
+        );
+        return;
+      }
+      this.fail(error);
+      return;
+    }
+    this.scheduleReconnect(error);
+  }
+
+  private scheduleReconnect(error: unknown): void {
+    this.stopZongji();
+    // The interrupted transaction is read again from its start; skip what the handler already has.
+    this.skip += this.delivered;
+    this.delivered = 0;
+    if (this.attempts >= this.retry.maxAttempts) {
+      this.fail(
+        new SourceError(`lost the binlog connection to ${this.where()} and could not reconnect after ${this.attempts} attempts: ${describe(error)}`, {
+          lastCommit: this.lastCommit,
+        }, { cause: error }),
+      );
+      return;
+    }
+    const base = Math.min(this.retry.maxDelayMs, this.retry.initialDelayMs * 2 ** this.attempts);
+    const delay = Math.round(base * (0.75 + Math.random() * 0.5));
+    this.attempts += 1;
+    const from = this.lastCommit ?? this.startPosition;
+    this.logger.warn(
+      { error: describe(error), attempt: this.attempts, delayMs: delay, resumeFrom: from, skipRowsEvents: this.skip },
+      'binlog connection lost; reconnecting',
+    );
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      void this.reconnect();
+    }, delay);
+  }
+
+  private async reconnect(): Promise<void> {
+    if (this.state !== 'running') return;
+    const from = this.lastCommit ?? this.startPosition!;
+    try {
+      const control = await this.ensureControl();
+      this.checkPosition(from, await this.binaryLogs(control));
+      if (this.state !== 'running') return;
+      await this.connect(from);
+      this.logger.info({ position: from, skipRowsEvents: this.skip }, 'binlog connection re-established');
+    } catch (error) {
+      if (this.state !== 'running') return;
+      if (error instanceof TunnelError) {
+        this.fail(error);
+        return;
+      }
+      this.dropControl();
+      this.scheduleReconnect(error);
+    }
+  }
+
+  private startWatchdog(): void {
+    clearInterval(this.watchdog);
+    this.watchdog = setInterval(() => {
+      if (this.state !== 'running' || this.connectionPaused || !this.realPause) {
+        this.idleTicks = 0;
+        this.lastPacketCount = this.packets;
+        return;
+      }
+      if (this.packets !== this.lastPacketCount) {
+        this.lastPacketCount = this.packets;
+        this.idleTicks = 0;
+        return;
+      }
+      this.idleTicks += 1;
+      if (this.idleTicks >= 3) {
+        this.idleTicks = 0;
+        const error = Object.assign(new Error(`no event or heartbeat for ${3 * this.heartbeatMs} ms`), { code: 'TUNNEL_HEARTBEAT_TIMEOUT' });
+        this.onConnectionError(error);
+      }
+    }, this.heartbeatMs);
+    this.watchdog.unref();
+  }
+
+  private fail(error: unknown): void {
+    if (this.state === 'stopped' || this.state === 'failed') return;
+    const wrapped =
+      error instanceof TunnelError
+        ? error
+        : new SourceError(`binlog source failed at ${this.file}:${this.cursor}: ${describe(error)}`, { position: { file: this.file, offset: this.cursor } }, {
+            cause: error,
+          });
+    const starting = this.state === 'starting';
+    this.state = 'failed';
+    this.failure = wrapped;
+    this.logger.error({ err: wrapped, lastCommit: this.lastCommit }, 'binlog source stopped on an error');
+    void this.teardown();
+    if (!starting) this.handler?.onError(wrapped);
+  }
+
+  private stopZongji(): Promise<void> {
+    const zongji = this.zongji;
+    this.zongji = undefined;
+    this.generation += 1; // events still buffered in the old instance are ignored
+    this.realPause = undefined;
+    this.realResume = undefined;
+    this.connectionPaused = false;
+    this.holds = 0;
+    if (!zongji) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2000);
+      zongji.once('stopped', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      zongji.removeAllListeners('error');
+      zongji.on('error', () => {});
+      try {
+        zongji.stop();
+      } catch {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
+  private async teardown(): Promise<void> {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    clearInterval(this.watchdog);
+    this.watchdog = undefined;
+    await this.stopZongji();
+    const control = this.control;
+    this.control = undefined;
+    if (control) await control.end().catch(() => control.destroy());
+  }
+}
+
+/** A binlog source for one task; `logger` gets connection, reconnect and schema warnings. */
+export function createBinlogSource(options: SourceOptions, logger: Logger): BinlogSource {
+  return new ZongjiBinlogSource(options, logger);
+}
