@@ -1,3 +1,4 @@
 export * from './schema.ts';
 export * from './define-config.ts';
 export * from './resolve.ts';
+export * from './option-issues.ts';
