@@ -1,0 +1,339 @@
+// Every column type, with edge values, inserted, updated and deleted on the real MariaDB: each event
+// the source emits must equal the canonical JSON written out below.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Connection } from 'mysql2/promise';
+import type { ChangeCell, ColumnValue, RowEvent, ValueCell } from '../../core/event/index.ts';
+import { toCanonicalJson } from '../../core/event/index.ts';
+import { createBinlogSource, type BinlogSource } from '../../core/source/index.ts';
+import { createTestDatabase, mysqlConnection } from '../helpers/servers.ts';
+import { Recorder, binlogEnd, canonical, silentLogger, sourceOptions } from '../helpers/source-harness.ts';
+
+const DB = 'tunnel_source_values';
+
+const CREATE = `CREATE TABLE \`${DB}\`.all_types (
+  id INT NOT NULL PRIMARY KEY,
+  ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT, siu SMALLINT UNSIGNED,
+  mi MEDIUMINT, miu MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED, bi BIGINT, biu BIGINT UNSIGNED,
+  dec6 DECIMAL(20,6), dec65 DECIMAL(65,30), dec0 DECIMAL(5,0),
+  f FLOAT, d DOUBLE,
+  c CHAR(10), vc VARCHAR(300), tx TEXT,
+  l1 VARCHAR(20) CHARACTER SET latin1, l1t TEXT CHARACTER SET latin1,
+  bn BINARY(4), vb VARBINARY(10), bl BLOB,
+  dt DATE, tm TIME, tm6 TIME(6), dtm DATETIME, dtm6 DATETIME(6),
+  ts TIMESTAMP NULL DEFAULT NULL, ts6 TIMESTAMP(6) NULL DEFAULT NULL,
+  yr YEAR, e ENUM('a','b,c','it''s'), st SET('x','y','z'), b1 BIT(1), b64 BIT(64),
+  j JSON
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`;
+
+const COLUMNS =
+  'id, ti, tiu, si, siu, mi, miu, i, iu, bi, biu, dec6, dec65, dec0, f, d, c, vc, tx, l1, l1t, bn, vb, bl, ' +
+  'dt, tm, tm6, dtm, dtm6, ts, ts6, yr, e, st, b1, b64, j';
+
+// The session runs at +02:00 on purpose: TIMESTAMP literals are read in the session's zone and must
+// come out as the UTC instant; DATETIME literals are wall clock and must come out unchanged.
+const INSERT_MIN = `INSERT INTO \`${DB}\`.all_types (${COLUMNS}) VALUES (
+  1, -128, 0, -32768, 0, -8388608, 0, -2147483648, 0, -9223372036854775808, 0,
+  '-0.000001', '-99999999999999999999999999999999999.999999999999999999999999999999', -99999,
+  -3.40282e38, -1.7976931348623157e308,
+  '', 'a', '', 'café€', 'Ÿ',
+  x'00', x'', x'',
+  '1000-01-01', '-838:59:59', '-00:00:01.500000', '1000-01-01 00:00:00', '1000-01-01 00:00:00.000000',
+  '1970-01-01 02:00:01', '1970-01-01 02:00:01.000001',
+  1901, 'a', '', b'0', 0,
+  '{}')`;
+
+const INSERT_MAX = `INSERT INTO \`${DB}\`.all_types (${COLUMNS}) VALUES (
+  2, 127, 255, 32767, 65535, 8388607, 16777215, 2147483647, 4294967295, 9223372036854775807, 18446744073709551615,
+  '99999999999999.999999', '99999999999999999999999999999999999.999999999999999999999999999999', 99999,
+  3.40282e38, 1.7976931348623157e308,
+  'abcdefghij', 'héllo wörld 😀🎉', 'ñ 𝄞 😀', 'ÿ', '€‰',
+  x'ffffffff', x'00ff00ff', x'deadbeef',
+  '9999-12-31', '838:59:59', '838:59:58.999999', '9999-12-31 23:59:59', '9999-12-31 23:59:59.999999',
+  '2038-01-19 05:14:07', '2038-01-19 05:14:07.999999',
+  2155, 'it''s', 'z,x,y', b'1', 0xFFFFFFFFFFFFFFFF,
+  '{"big": 18446744073709551615, "arr": [1, 2.5, "é", null, true], "nested": {"k": "v"}}')`;
+
+const INSERT_NULLS = `INSERT INTO \`${DB}\`.all_types (id) VALUES (3)`;
+
+// Non-strict session: the invalid ENUM value is stored as index 0 (''), zero dates are accepted.
+const INSERT_ZERO = `INSERT INTO \`${DB}\`.all_types (${COLUMNS}) VALUES (
+  4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  '0', '0', 0,
+  0, -0.000001,
+  '', '', '', '', '',
+  x'', x'', x'',
+  '0000-00-00', '00:00:00', '-00:00:00.000001', '0000-00-00 00:00:00', '0000-00-00 00:00:00.000000',
+  '0000-00-00 00:00:00', '0000-00-00 00:00:00.000000',
+  0, 'not-a-label', '', b'0', 0,
+  '""')`;
+
+const UPDATE = `UPDATE \`${DB}\`.all_types SET vc = 'b', dtm6 = '2024-02-29 23:59:59.123456', tm6 = '-00:00:00.000001',
+  ts6 = NULL, j = '[1, {"a": null}]', bi = 9007199254740993, biu = 9007199254740991 WHERE id = 1`;
+
+const DELETE = `DELETE FROM \`${DB}\`.all_types WHERE id = 2`;
+
+function row(values: Record<string, ColumnValue>): ValueCell[] {
+  return Object.entries(values).map(([column, value]) => ({ column, value }));
+}
+
+const ROW_MIN = row({
+  id: 1,
+  ti: -128,
+  tiu: 0,
+  si: -32768,
+  siu: 0,
+  mi: -8388608,
+  miu: 0,
+  i: -2147483648,
+  iu: 0,
+  bi: '-9223372036854775808',
+  biu: 0,
+  dec6: '-0.000001',
+  dec65: '-99999999999999999999999999999999999.999999999999999999999999999999',
+  dec0: '-99999',
+  f: -3.40282e38,
+  d: -1.7976931348623157e308,
+  c: '',
+  vc: 'a',
+  tx: '',
+  l1: 'café€',
+  l1t: 'Ÿ',
+  bn: 'AAAAAA==',
+  vb: '',
+  bl: '',
+  dt: '1000-01-01',
+  tm: '-838:59:59',
+  tm6: '-00:00:01.500000',
+  dtm: '1000-01-01 00:00:00',
+  dtm6: '1000-01-01 00:00:00.000000',
+  ts: '1970-01-01T00:00:01Z',
+  ts6: '1970-01-01T00:00:01.000001Z',
+  yr: 1901,
+  e: 'a',
+  st: '',
+  b1: 0,
+  b64: 0,
+  j: {},
+});
+
+const ROW_MAX = row({
+  id: 2,
+  ti: 127,
+  tiu: 255,
+  si: 32767,
+  siu: 65535,
+  mi: 8388607,
+  miu: 16777215,
+  i: 2147483647,
+  iu: 4294967295,
+  bi: '9223372036854775807',
+  biu: '18446744073709551615',
+  dec6: '99999999999999.999999',
+  dec65: '99999999999999999999999999999999999.999999999999999999999999999999',
+  dec0: '99999',
+  f: 3.40282e38,
+  d: 1.7976931348623157e308,
+  c: 'abcdefghij',
+  vc: 'héllo wörld 😀🎉',
+  tx: 'ñ 𝄞 😀',
+  l1: 'ÿ',
+  l1t: '€‰',
+  bn: '/////w==',
+  vb: 'AP8A/w==',
+  bl: '3q2+7w==',
+  dt: '9999-12-31',
+  tm: '838:59:59',
+  tm6: '838:59:58.999999',
+  dtm: '9999-12-31 23:59:59',
+  dtm6: '9999-12-31 23:59:59.999999',
+  ts: '2038-01-19T03:14:07Z',
+  ts6: '2038-01-19T03:14:07.999999Z',
+  yr: 2155,
+  e: "it's",
+  st: 'x,y,z',
+  b1: 1,
+  b64: '18446744073709551615',
+  j: { big: '18446744073709551615', arr: [1, 2.5, 'é', null, true], nested: { k: 'v' } },
+});
+
+const ROW_NULLS = row({
+  id: 3,
+  ti: null,
+  tiu: null,
+  si: null,
+  siu: null,
+  mi: null,
+  miu: null,
+  i: null,
+  iu: null,
+  bi: null,
+  biu: null,
+  dec6: null,
+  dec65: null,
+  dec0: null,
+  f: null,
+  d: null,
+  c: null,
+  vc: null,
+  tx: null,
+  l1: null,
+  l1t: null,
+  bn: null,
+  vb: null,
+  bl: null,
+  dt: null,
+  tm: null,
+  tm6: null,
+  dtm: null,
+  dtm6: null,
+  ts: null,
+  ts6: null,
+  yr: null,
+  e: null,
+  st: null,
+  b1: null,
+  b64: null,
+  j: null,
+});
+
+const ROW_ZERO = row({
+  id: 4,
+  ti: 0,
+  tiu: 0,
+  si: 0,
+  siu: 0,
+  mi: 0,
+  miu: 0,
+  i: 0,
+  iu: 0,
+  bi: 0,
+  biu: 0,
+  dec6: '0.000000',
+  dec65: '0.000000000000000000000000000000',
+  dec0: '0',
+  f: 0,
+  d: -0.000001,
+  c: '',
+  vc: '',
+  tx: '',
+  l1: '',
+  l1t: '',
+  bn: 'AAAAAA==',
+  vb: '',
+  bl: '',
+  dt: '0000-00-00',
+  tm: '00:00:00',
+  tm6: '-00:00:00.000001',
+  dtm: '0000-00-00 00:00:00',
+  dtm6: '0000-00-00 00:00:00.000000',
+  ts: '0000-00-00 00:00:00',
+  ts6: '0000-00-00 00:00:00.000000',
+  yr: 0,
+  e: '',
+  st: '',
+  b1: 0,
+  b64: 0,
+  j: '',
+});
+
+/** The update's expected row: every column of ROW_MIN before, the SET values after. */
+const UPDATED: Record<string, ColumnValue> = {
+  vc: 'b',
+  dtm6: '2024-02-29 23:59:59.123456',
+  tm6: '-00:00:00.000001',
+  ts6: null,
+  j: [1, { a: null }],
+  bi: '9007199254740993',
+  biu: 9007199254740991,
+};
+const ROW_MIN_UPDATE: ChangeCell[] = ROW_MIN.map(({ column, value }) => ({
+  column,
+  before: value,
+  after: column in UPDATED ? UPDATED[column]! : value,
+}));
+
+const table = { schema: DB, table: 'all_types', primaryKey: ['id'] };
+const EXPECTED = [
+  { ...table, action: 'insert', rows: [ROW_MIN] },
+  { ...table, action: 'insert', rows: [ROW_MAX] },
+  { ...table, action: 'insert', rows: [ROW_NULLS] },
+  { ...table, action: 'insert', rows: [ROW_ZERO] },
+  { ...table, action: 'update', rows: [ROW_MIN_UPDATE] },
+  { ...table, action: 'delete', rows: [ROW_MAX] },
+];
+
+describe('binlog source values', () => {
+  let conn: Connection;
+  let source: BinlogSource | undefined;
+
+  beforeAll(async () => {
+    await createTestDatabase(DB);
+    conn = await mysqlConnection();
+    await conn.query("SET SESSION sql_mode = '', time_zone = '+02:00'");
+  });
+
+  afterAll(async () => {
+    await source?.stop();
+    await conn?.end();
+  });
+
+  it('emits every type exactly, for insert, update and delete', async () => {
+    const start = await binlogEnd();
+    const recorder = new Recorder();
+    source = createBinlogSource(sourceOptions([`${DB}.*`]), silentLogger());
+    await source.start({ kind: 'position', position: start }, recorder);
+
+    await conn.query(CREATE);
+    for (const sql of [INSERT_MIN, INSERT_MAX, INSERT_NULLS, INSERT_ZERO, UPDATE, DELETE]) await conn.query(sql);
+    const end = await binlogEnd();
+    await recorder.waitForCommitAt(end);
+    await source.stop();
+
+    expect(recorder.errors).toEqual([]);
+    expect(recorder.events.map(canonical)).toEqual(EXPECTED);
+    // byte-exact JSON of the canonical fields, in the wire format sinks see
+    const json = recorder.events.map((e) => JSON.parse(toCanonicalJson(e)) as Record<string, unknown>);
+    expect(json.map(({ schema, table, action, rows, primaryKey }) => ({ schema, table, action, rows, primaryKey }))).toEqual(EXPECTED);
+    expect(JSON.stringify(json[0]!.rows)).toContain('"bi","value":"-9223372036854775808"');
+
+    // metadata: positions inside the file, increasing, each event within its transaction's commit
+    const commitOf = (e: RowEvent) => recorder.commits.find((c) => c.position.gtid === e.position.gtid)!;
+    let previous = 0;
+    for (const event of recorder.events) {
+      expect(event.position.file).toBe(end.file);
+      expect(event.position.offset).toBeGreaterThan(previous);
+      previous = event.position.offset;
+      expect(event.position.gtid).toMatch(/^\d+-\d+-\d+$/);
+      const commit = commitOf(event);
+      expect(commit.position.offset).toBeGreaterThan(event.position.offset);
+      expect(Math.abs(event.timestamp - Date.now())).toBeLessThan(120_000);
+      expect(event.timestamp % 1000).toBe(0);
+    }
+    // the CREATE TABLE is a transaction of its own: 1 + 6 commits, the last one at the binlog's end
+    expect(recorder.commits).toHaveLength(7);
+    expect(recorder.lastCommit).toEqual({ ...end, gtid: expect.stringMatching(/^\d+-\d+-\d+$/) });
+  });
+
+  it('the values equal what SELECT returns for the same row (datetime/text/decimal columns)', async () => {
+    const [rows] = await conn.query(
+      `SELECT dec6, dec65, vc, l1, l1t, dt, tm, tm6, dtm6, CAST(bi AS CHAR) AS bi, e, st, HEX(bn) AS bn FROM \`${DB}\`.all_types WHERE id = 4`,
+    );
+    const selected = (rows as Record<string, unknown>[])[0]!;
+    const zero = Object.fromEntries(ROW_ZERO.map((c) => [c.column, c.value]));
+    expect(selected).toEqual({
+      dec6: zero.dec6,
+      dec65: zero.dec65,
+      vc: zero.vc,
+      l1: zero.l1,
+      l1t: zero.l1t,
+      dt: zero.dt,
+      tm: zero.tm,
+      tm6: zero.tm6,
+      dtm6: zero.dtm6,
+      bi: String(zero.bi),
+      e: zero.e,
+      st: zero.st,
+      bn: Buffer.from(zero.bn as string, 'base64').toString('hex').toUpperCase(),
+    });
+  });
+});
