@@ -16,6 +16,7 @@ const PAGE = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>Tunnel status</title>
+<link rel="icon" href="data:,">
 <style>
   :root { --bg:#f5f6f8; --card:#fff; --ink:#1d2330; --muted:#6b7385; --line:#e3e6ec; --ok:#1f9d55; --warn:#c98a00; --bad:#d64545; --accent:#3b6fd8; }
   * { box-sizing: border-box; }
@@ -129,6 +130,7 @@ const PAGE = `<!doctype html>
     var ns = 'http://www.w3.org/2000/svg';
     var svg = document.createElementNS(ns, 'svg');
     svg.setAttribute('class', 'spark'); svg.setAttribute('viewBox', '0 0 90 22'); svg.setAttribute('preserveAspectRatio', 'none');
+    if (values.length < 2) values = [0].concat(values.length ? values : [0]);
     var max = Math.max.apply(null, values.concat([1]));
     var d = values.map(function (v, i) {
       var x = values.length < 2 ? 0 : (i / (values.length - 1)) * 90;
@@ -150,6 +152,7 @@ const PAGE = `<!doctype html>
     var list = c ? c.nodes : [{ id: s.node }];
     list.forEach(function (n) {
       var box = el('div', 'node' + (n.id === s.node ? ' self' : ''), n.id);
+      if (n.id === s.node) box.title = 'this node';
       if (!c || n.id === c.leader) box.appendChild(el('span', 'tag', 'leader'));
       nodes.appendChild(box);
     });
