@@ -68,6 +68,8 @@ export async function startStatusServer(worker: Worker, options: StatusServerOpt
       return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { Allow: 'GET, HEAD' });
     }
     if (path === '/healthz') return send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
+    // Browsers ask for it on every page (the 401 page too); nothing to hide, nothing to serve.
+    if (path === '/favicon.ico') return send(res, 204, 'image/x-icon', '');
     const known = path === '/' || path === '/readyz' || path === '/metrics' || path === '/api/status';
     if (!known) return send(res, 404, 'text/plain; charset=utf-8', 'not found: try /, /healthz, /readyz, /metrics, /api/status\n');
     if (!authorized(req, url, path === '/')) {
