@@ -126,8 +126,9 @@ describe('status server', () => {
     expect(page.headers.get('content-type')).toContain('text/html');
     const html = await page.text();
     expect(html).toContain('api/status');
-    expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=/); // self-contained
+    expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)="(?!data:)/); // self-contained
     expect((await get(server, '/nope')).status).toBe(404);
+    expect((await get(server, '/favicon.ico')).status).toBe(204);
   });
 
   it('serves Prometheus text with every series', async () => {
