@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from 'mysql2/promise';
 import { pino } from 'pino';
 import type { BinlogPosition, RowEvent } from '../../core/event/index.ts';
+import type { Logger } from '../../core/log/index.ts';
 import { createBinlogSource, type BinlogSource } from '../../core/source/index.ts';
 import { createTestDatabase, mysqlConnection, waitFor } from '../helpers/servers.ts';
 import { Recorder, binlogEnd, silentLogger, sourceOptions } from '../helpers/source-harness.ts';
@@ -14,9 +15,9 @@ const USER = 'tunnel_src_kill';
 const PASSWORD = 'kill-me';
 
 /** A logger whose JSON lines are kept, to see the source's reconnects. */
-function capturingLogger(): { logger: ReturnType<typeof pino>; lines: Record<string, unknown>[] } {
+function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger: Logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   return { logger, lines };
 }
 
