@@ -2,15 +2,17 @@ import type { ResolvedConfig } from '../config/index.ts';
 import type { BinlogPosition } from '../event/index.ts';
 import { FilePositionStore, formatPosition } from '../checkpoint/index.ts';
 import { formatCount } from '../progress/index.ts';
+import { readClusterView } from './cluster-view.ts';
 import { configSecrets, redactText } from './redact.ts';
 import type { ClusterView, TaskStatusReport, WorkerStatusReport } from './types.ts';
 
 export interface CollectStatusOptions {
   config: ResolvedConfig;
   /**
-   * Cluster mode: the view read from ZooKeeper (leader, live nodes with their status URLs,
-   * assignment, stored positions), or a function reading it. Without it: standalone, the local
-   * worker's endpoint from `config.status`.
+   * Cluster mode: the view of the registry (leader, live nodes with their status URLs,
+   * assignment, stored positions), or a function reading it. Default: read from the ZooKeeper of
+   * `config.cluster` when there is one; standalone (the local worker's endpoint from
+   * `config.status`) otherwise.
    */
   cluster?: ClusterView | (() => Promise<ClusterView>);
   /** Bearer token for the workers' endpoints. Default `config.status.token`. */
@@ -64,7 +66,20 @@ export async function collectStatus(options: CollectStatusOptions): Promise<Clus
   const token = options.token ?? config.status.token;
   const timeoutMs = options.timeoutMs ?? 2000;
   const secrets = configSecrets(config);
-  const view = typeof options.cluster === 'function' ? await options.cluster() : options.cluster;
+  const view =
+    typeof options.cluster === 'function'
+      ? await options.cluster()
+      : (options.cluster ??
+        (config.cluster
+          ? await readClusterView({
+              connect: config.cluster.zookeeper.connect,
+              cluster: config.cluster.name,
+              group: config.cluster.group,
+              sessionTimeoutMs: config.cluster.zookeeper.sessionTimeoutMs,
+              ...(config.cluster.zookeeper.auth ? { auth: config.cluster.zookeeper.auth } : {}),
+              tasks: config.tasks.map((t) => t.name),
+            })
+          : undefined));
 
   const targets: Array<{ id: string; url: string | null }> = view
     ? view.nodes.map((n) => ({ id: n.id, url: n.statusUrl ?? null }))

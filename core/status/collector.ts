@@ -97,6 +97,9 @@ export class StatusCollector {
       }
     }
     for (const name of this.tracks.keys()) if (!this.worker.tasks.has(name)) this.tracks.delete(name);
+    // Keep the servers' binlog ends fresh, so that the first report already knows the lag in bytes.
+    const interval = this.options.serverPositionIntervalMs ?? 5000;
+    if (interval > 0) for (const runner of this.worker.tasks.values()) if (runner.stats.state === 'running') this.probe(runner, interval);
   }
 
   /** Rates over the window: events read per second, and per sink events written per second. */
