@@ -117,6 +117,16 @@ describe('dashboard in headless Chromium', () => {
     expect(statSync(screenshot).size).toBeGreaterThan(10_000);
     expect(errors).toEqual([]);
     await page.close();
+
+    // the same figures in /metrics: the snapshot's rows and the events of both tasks
+    const metrics = await (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${TOKEN}` } })).text();
+    expect(metrics).toMatch(/^tunnel_snapshot_rows_done\{task="shop-orders"\} 3000$/m);
+    expect(metrics).toMatch(/^tunnel_snapshot_rows_total\{task="shop-orders"\} 3000$/m);
+    expect(metrics).toMatch(/^tunnel_events_in_total\{task="shop-users"\} (\d+)$/m);
+    expect(metrics).toMatch(/^tunnel_lag_bytes\{task="shop-users"\} \d+$/m);
+    expect(metrics).toMatch(/^tunnel_batch_duration_seconds_count\{task="shop-users",sink="redis"\} [1-9]\d*$/m);
+    expect(metrics).not.toContain(TOKEN);
+    expect(metrics).not.toMatch(/password/i);
   });
 
   it('shows the group, its nodes and the leader from the cluster view', async () => {
