@@ -85,7 +85,7 @@ export function createProgress(options: ProgressOptions): Progress {
     if (mode === 'bar') {
       if (!force && at - lastDraw < (options.redrawMs ?? 100)) return;
       lastDraw = at;
-      const width = Math.max(40, (stream.columns ?? 100) - 1);
+      const width = Math.max(40, (stream.columns || 100) - 1); // a pty without a size says 0
       const others = [...(activeBars.get(stream) ?? [])];
       // Several bars on one terminal line (tasks snapshotting at once): a compact part for each.
       const line = others.length <= 1 ? formatProgressLine(state(), { width, unit }) : others.map((bar) => formatCompact(bar())).join(' | ').slice(0, width);
@@ -168,11 +168,14 @@ export function formatProgressLine(s: ProgressSnapshot, options: { width?: numbe
   const width = options.width ?? 100;
   const fraction = s.total > 0 ? Math.min(1, s.done / s.total) : 0;
   const percent = s.total > 0 ? `${(fraction * 100).toFixed(1).padStart(5)}%` : '    ?%';
-  const counts = `${formatCount(s.done)}/${s.total > 0 ? `~${formatCount(s.total)}` : '?'} ${unit}`;
-  const rate = `${formatCount(Math.round(s.rate))} ${unit}/s`;
+  // Fixed-width figures so that the bar does not jump as the numbers grow.
+  const totalText = s.total > 0 ? formatCount(Math.max(s.total, s.done)) : '';
+  const counts = `${formatCount(s.done).padStart(totalText.length)}/${s.total > 0 ? `~${totalText}` : '?'} ${unit}`;
+  const rate = `${formatCount(Math.round(s.rate)).padStart(7)} ${unit}/s`;
   const eta = `ETA ${s.etaSeconds === undefined ? '--:--' : formatDuration(s.etaSeconds)}`;
-  const tail = `${percent} ${counts} ${rate} ${eta}${s.detail ? ` ${s.detail}` : ''}`;
-  const barWidth = Math.max(10, Math.min(30, width - s.label.length - tail.length - 4));
+  const figures = `${percent} ${counts} ${rate} ${eta}`;
+  const tail = `${figures}${s.detail ? ` ${s.detail}` : ''}`;
+  const barWidth = Math.max(10, Math.min(30, width - s.label.length - figures.length - 4));
   const filled = Math.round(fraction * barWidth);
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)}]`;
   const line = `${s.label} ${bar} ${tail}`;

@@ -6,7 +6,7 @@ import { tableMatcher, type BinlogPosition, type ColumnValue, type InsertEvent, 
 import { AbortedError, SourceError, TunnelError } from '../errors/index.ts';
 import { backoffDelay, sleep } from '../runtime/backoff.ts';
 import type { TaskRunner } from '../runtime/task-runner.ts';
-import { createProgress, type Progress, type ProgressOptions } from '../progress/index.ts';
+import { createProgress, formatCount, type Progress, type ProgressOptions } from '../progress/index.ts';
 import { describeTable, estimateRows, listTables, qualifiedName, quoteIdentifier, recordStartPosition, splitTableName, type TableInfo } from './tables.ts';
 import { convertValue, keyParameter, readsBytes } from './values.ts';
 
@@ -265,7 +265,7 @@ async function runSnapshot(runner: TaskRunner, stored: StoredPosition | undefine
     live.state = 'done';
     live.finishedAt = Date.now();
     delete live.table;
-    progressBar?.finish(`snapshot ${runner.name}: ${live.rowsDone} rows in ${((live.finishedAt - live.startedAt) / 1000).toFixed(1)} s`);
+    progressBar?.finish(`snapshot ${runner.name}: ${formatCount(live.rowsDone)} rows in ${((live.finishedAt - live.startedAt) / 1000).toFixed(1)} s`);
     log.info({ rows: live.rowsDone, seconds: (live.finishedAt - live.startedAt) / 1000, startPosition: formatPosition(start) }, 'snapshot done; streaming the binlog from the recorded position');
     await untilAbortedWhenStopping(runner);
     return done;
