@@ -291,7 +291,9 @@ async function runSnapshot(runner: TaskRunner, stored: StoredPosition | undefine
   } finally {
     if (session) {
       const { conn, core } = session;
-      await conn.end().catch(() => core.destroy());
+      // After a stop or an error a streamed read may still be open: end() would wait for it.
+      if (status?.state === 'done') await conn.end().catch(() => core.destroy());
+      else core.destroy();
     }
   }
 }

@@ -35,7 +35,11 @@ beforeAll(async () => {
     CREATE DATABASE IF NOT EXISTS tunnel_snapshot_slow;
     DROP TABLE IF EXISTS tunnel_snapshot_slow.big;
     CREATE TABLE tunnel_snapshot_slow.big (id INT PRIMARY KEY, v VARCHAR(20));
+    CREATE DATABASE IF NOT EXISTS tunnel_snapshot_nokey;
+    DROP TABLE IF EXISTS tunnel_snapshot_nokey.heap;
+    CREATE TABLE tunnel_snapshot_nokey.heap (a INT, v VARCHAR(20));
   `);
+  await conn.query('INSERT INTO tunnel_snapshot_nokey.heap VALUES ?', [Array.from({ length: 30_000 }, (_, i) => [i % 100, `v${i}`])]);
   await conn.query('INSERT INTO tunnel_snapshot_slow.big VALUES ?', [Array.from({ length: 20_000 }, (_, i) => [i + 1, `v${i}`])]);
   await conn.query('INSERT INTO by_int VALUES ?', [Array.from({ length: 23 }, (_, i) => [i * 3 - 10, `v${i}`])]);
   await conn.query('INSERT INTO by_composite VALUES ?', [Array.from({ length: 20 }, (_, i) => [i % 4, `b${(i * 7) % 10}`, i])]);
@@ -196,6 +200,31 @@ describe('snapshot chunks against MariaDB', () => {
     // everything acknowledged was saved: nothing delivered beyond the saved progress but the chunk(s) in flight
     expect(events.length - stored!.snapshot!.rowsDone).toBeLessThanOrEqual(2000);
     expect(stored!.snapshot!.lastKey).toEqual([stored!.snapshot!.rowsDone]);
+  });
+
+  it('a stop in the middle of a table without a key ends promptly; the table is read again from its start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tunnel-snapshot-nokey-'));
+    const store = new FilePositionStore(dir);
+    const started = Date.now();
+    const { events, source } = await runSnapshot({
+      store,
+      include: ['tunnel_snapshot_nokey'],
+      chunkRows: 1000,
+      slowMs: 30,
+      during: async (_worker, sink) => {
+        while (sink.events.length < 3000) await new Promise((r) => setTimeout(r, 5));
+      },
+    });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(events.length).toBeLessThan(30_000);
+    expect(source.from).toBeUndefined();
+    const stored = await store.load('chunks');
+    expect(stored?.snapshot).toMatchObject({ pendingTables: ['tunnel_snapshot_nokey.heap'], rowsDone: 0 });
+    expect(stored?.snapshot?.lastKey).toBeUndefined();
+    // the restart reads the whole table
+    const again = await runSnapshot({ store, include: ['tunnel_snapshot_nokey'], chunkRows: 1000 });
+    expect(again.events.filter((e) => e.table === 'heap')).toHaveLength(30_000);
+    expect(again.events[0]!.primaryKey).toEqual([]);
   });
 
   it('reconnects when its database connection is killed and reads the chunk again', async () => {
