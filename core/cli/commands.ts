@@ -2,11 +2,21 @@ import type { ResolvedConfig } from '../config/index.ts';
 import { createLogger } from '../log/index.ts';
 import { Worker } from '../runtime/worker.ts';
 import { createBinlogSource } from '../source/index.ts';
+import { createSnapshotter } from '../snapshot/index.ts';
+import { startStatusServer, type StatusServer } from '../status/index.ts';
 
 /** `tunnel start`: run until SIGINT/SIGTERM, then close in order and exit 0. */
 export async function runWorker(config: ResolvedConfig): Promise<number> {
   const logger = createLogger(config.log);
-  const worker = new Worker(config, { createSource: createBinlogSource, logger });
+  const worker = new Worker(config, { createSource: createBinlogSource, snapshot: createSnapshotter(), logger });
+  let status: StatusServer | undefined;
+  if (config.status.port !== false) {
+    status = await startStatusServer(worker, {
+      host: config.status.host,
+      port: config.status.port,
+      ...(config.status.token ? { token: config.status.token } : {}),
+    });
+  }
   let exitCode = 0;
   const closed = new Promise<void>((resolve) => {
     let signals = 0;
@@ -17,7 +27,10 @@ export async function runWorker(config: ResolvedConfig): Promise<number> {
         process.exit(1);
       }
       logger.info({ signal, deadlineMs: config.shutdownTimeoutMs }, 'shutting down: draining in-flight batches');
-      worker.close().then(resolve, (error: unknown) => {
+      worker
+        .close()
+        .then(() => status?.close())
+        .then(resolve, (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
         exitCode = 1;
         resolve();
