@@ -16,7 +16,7 @@
 import mysql from 'mysql2/promise';
 import ZongJi from '@vlasky/zongji';
 import type { BinlogPosition, RowEvent } from '../event/index.ts';
-import { PositionUnavailableError, SourceError, TunnelError } from '../errors/index.ts';
+import { AbortedError, PositionUnavailableError, SourceError, TunnelError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { ColumnType, Cursor, DecodeError, columnDecoder, parseEnumSetDefinition, type ColumnSpec, type DecodeSupport, type LogicalType } from './decode.ts';
 import { EventType, ROWS_EVENTS, bitmapIsFull, decodeChangeRows, decodeValueRows, lengthEncoded, type TablePlan } from './rows.ts';
@@ -126,6 +126,8 @@ class ZongjiBinlogSource implements BinlogSource {
   private generation = 0;
   private packets = 0;
   private receivedThisGeneration = false;
+  /** Rejects the connect() in progress, if any (stop() or a failure while connecting). */
+  private abortConnect: ((error: Error) => void) | undefined;
 
   // position tracking
   private startPosition: BinlogPosition | undefined;
@@ -396,11 +398,18 @@ class ZongjiBinlogSource implements BinlogSource {
 
     return new Promise<void>((resolve, reject) => {
       let ready = false;
+      this.abortConnect = (error) => {
+        if (ready) return;
+        ready = true;
+        reject(error);
+      };
       zongji.on('ready', () => {
-        if (generation !== this.generation) return;
+        if (generation !== this.generation || ready) return;
+        this.abortConnect = undefined;
         try {
           this.hookZongji(zongji, generation);
         } catch (error) {
+          ready = true;
           reject(error);
           return;
         }
@@ -419,6 +428,7 @@ class ZongjiBinlogSource implements BinlogSource {
         if (generation !== this.generation) return;
         if (!ready) {
           ready = true;
+          this.abortConnect = undefined;
           reject(error);
           return;
         }
@@ -733,7 +743,7 @@ class ZongjiBinlogSource implements BinlogSource {
     // stream paused; the packets behind this one wait in mysql2's queue.
     const generation = this.generation;
     this.hold();
-    this.fetchExtras(event.schemaName, event.tableName).then(
+    this.withTimeout(this.fetchExtras(event.schemaName, event.tableName), 30_000, `reading the metadata of ${key}`).then(
       (fetched) => {
         if (generation !== this.generation) return;
         this.extras.set(key, fetched);
@@ -751,6 +761,14 @@ class ZongjiBinlogSource implements BinlogSource {
         this.onConnectionError(error);
       },
     );
+  }
+
+  private withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error(`${what} took longer than ${ms} ms`), { code: 'ETIMEDOUT' })), ms);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   }
 
   private async fetchExtras(schema: string, table: string): Promise<TableExtras> {
@@ -813,7 +831,8 @@ class ZongjiBinlogSource implements BinlogSource {
       this.warnedNoKey.add(key);
       this.logger.warn({ table: key }, 'table has no primary key: sinks key its rows by all columns');
     }
-    return { schema: event.schemaName, table: event.tableName, names, decoders, primaryKey };
+    // shared by every event of the table map: frozen so a plugin cannot change it for the others
+    return { schema: event.schemaName, table: event.tableName, names, decoders, primaryKey: Object.freeze(primaryKey) as string[] };
   }
 
   /** A column's character set: the table map's collation id mapped by the server's own table. */
@@ -936,6 +955,9 @@ class ZongjiBinlogSource implements BinlogSource {
   private stopZongji(): Promise<void> {
     const zongji = this.zongji;
     this.zongji = undefined;
+    const abort = this.abortConnect;
+    this.abortConnect = undefined;
+    abort?.(new AbortedError('the binlog connection was closed while it was being established'));
     this.generation += 1; // events still buffered in the old instance are ignored
     this.realPause = undefined;
     this.realResume = undefined;

@@ -102,6 +102,12 @@ export async function binlogEnd(): Promise<BinlogPosition> {
   }
 }
 
+/** The GTID of the last transaction this session wrote (MariaDB's @@last_gtid). */
+export async function lastGtid(conn: { query: (sql: string) => Promise<unknown> }): Promise<string> {
+  const [rows] = (await conn.query('SELECT @@last_gtid AS gtid')) as [{ gtid: string }[]];
+  return rows[0]!.gtid;
+}
+
 /** The canonical fields of an event, without position and timestamp (which vary run to run). */
 export function canonical(event: RowEvent): Pick<RowEvent, 'schema' | 'table' | 'action' | 'rows' | 'primaryKey'> {
   return { schema: event.schema, table: event.table, action: event.action, rows: event.rows, primaryKey: event.primaryKey } as Pick<
