@@ -802,19 +802,31 @@ class ZongjiBinlogSource implements BinlogSource {
 
   private buildPlan(event: ZTableMapEvent, entry: ZTableMapEntry, extras: TableExtras): TablePlan {
     const columns = entry.columns!;
-    const names = columns.map((c) => c.name);
+    const key = `${event.schemaName}.${event.tableName}`;
+    if (!event.columnNames && entry.columnSchemas.length !== event.columnCount) {
+      // Without FULL metadata the names come from the table's current definition, by position; when
+      // the column count differs, the binlog predates a schema change and names would be guessed.
+      throw new SourceError(
+        `the binlog's table map of ${key} has ${event.columnCount} columns, the table now has ${entry.columnSchemas.length}: ` +
+          'this binlog was written before a schema change and names cannot be known without binlog_row_metadata=FULL',
+        { table: key },
+      );
+    }
+    // The binlog's own names (FULL metadata) win over INFORMATION_SCHEMA's, which zongji uses for
+    // tables it must describe from there (MariaDB's ambiguous pre-5.6 temporal columns).
+    const names = columns.map((c, i) => event.columnNames?.[i] ?? c.name);
     const decoders = columns.map((column, i) => {
       const schema = entry.columnSchemas[i] ?? ({ COLUMN_NAME: column.name, CHARACTER_SET_NAME: null, COLUMN_TYPE: '' } as ZColumnSchema);
       const spec: ColumnSpec = {
-        name: column.name,
+        name: names[i]!,
         type: column.type,
         metadata: column.metadata ?? {},
         unsigned: schema.UNSIGNED ?? /unsigned/i.test(schema.COLUMN_TYPE),
         charset: this.charsetOf(event, i, column),
-        json: extras.jsonColumns.has(column.name),
+        json: extras.jsonColumns.has(names[i]!),
         native: { column, schema, table: entry },
       };
-      const logical = extras.logical.get(column.name);
+      const logical = extras.logical.get(names[i]!);
       if (logical !== undefined && spec.charset === null) spec.logical = logical;
       if (column.type === ColumnType.ENUM) spec.enumValues = schema.ENUM_VALUES ?? parseEnumSetDefinition(schema.COLUMN_TYPE);
       if (column.type === ColumnType.SET) spec.setValues = schema.SET_VALUES ?? parseEnumSetDefinition(schema.COLUMN_TYPE);
@@ -826,7 +838,6 @@ class ZongjiBinlogSource implements BinlogSource {
     } else {
       primaryKey = extras.primaryKey.filter((n) => names.includes(n));
     }
-    const key = `${event.schemaName}.${event.tableName}`;
     if (primaryKey.length === 0 && !this.warnedNoKey.has(key)) {
       this.warnedNoKey.add(key);
       this.logger.warn({ table: key }, 'table has no primary key: sinks key its rows by all columns');

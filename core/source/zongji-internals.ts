@@ -72,6 +72,8 @@ export interface ZTableMapEvent extends ZEvent {
   tableName: string;
   columnCount: number;
   primaryKey?: number[];
+  /** Present with binlog_row_metadata=FULL: the names as they were when the event was written. */
+  columnNames?: string[];
   _columnCharsetIds?: (number | undefined)[];
 }
 

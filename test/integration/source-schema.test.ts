@@ -4,8 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from 'mysql2/promise';
 import type { BinlogPosition } from '../../core/event/index.ts';
+import { SourceError } from '../../core/errors/index.ts';
 import { createBinlogSource, type BinlogSource } from '../../core/source/index.ts';
-import { createTestDatabase, mysqlConnection } from '../helpers/servers.ts';
+import { createTestDatabase, mysqlConnection, waitFor } from '../helpers/servers.ts';
 import { Recorder, binlogEnd, canonical, lastGtid, silentLogger, sourceOptions } from '../helpers/source-harness.ts';
 
 const DB = 'tunnel_source_schema';
@@ -131,5 +132,28 @@ describe('binlog source across schema changes', () => {
     await source.stop();
     source = undefined;
     expect(recorder.events.map(canonical)).toEqual(EXPECTED);
+  });
+
+  it('without FULL metadata, binlog written before an ADD COLUMN is refused, not decoded under guessed names', async () => {
+    await conn.query(`CREATE TABLE \`${DB}\`.legacy (id INT PRIMARY KEY, a VARCHAR(10))`);
+    const from = await binlogEnd();
+    const [[{ setting }]] = (await conn.query('SELECT @@GLOBAL.binlog_row_metadata AS setting')) as unknown as [[{ setting: string }]];
+    await conn.query('SET GLOBAL binlog_row_metadata = NO_LOG');
+    try {
+      await conn.query(`INSERT INTO \`${DB}\`.legacy VALUES (1, 'x')`);
+    } finally {
+      await conn.query(`SET GLOBAL binlog_row_metadata = ${setting}`);
+    }
+    await conn.query(`ALTER TABLE \`${DB}\`.legacy ADD COLUMN b INT FIRST`);
+    const recorder = new Recorder();
+    source = createBinlogSource(sourceOptions([`${DB}.legacy`]), silentLogger());
+    await source.start({ kind: 'position', position: from }, recorder);
+    await waitFor(() => recorder.errors.length > 0, { what: 'the source to fail' });
+    expect(recorder.events).toEqual([]);
+    expect(recorder.errors).toHaveLength(1);
+    expect(recorder.errors[0]).toBeInstanceOf(SourceError);
+    expect(recorder.errors[0]!.message).toContain('binlog_row_metadata=FULL');
+    await source.stop();
+    source = undefined;
   });
 });
