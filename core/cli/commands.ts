@@ -3,12 +3,14 @@ import { createLogger } from '../log/index.ts';
 import { Worker } from '../runtime/worker.ts';
 import { createBinlogSource } from '../source/index.ts';
 import { createSnapshotter } from '../snapshot/index.ts';
-import { startStatusServer, type StatusServer } from '../status/index.ts';
+import { collectStatus, formatStatus, startStatusServer, type StatusServer } from '../status/index.ts';
+import { ConfigError } from '../errors/index.ts';
+import { openPositionAdmin } from './position-admin.ts';
 
 /** `tunnel start`: run until SIGINT/SIGTERM, then close in order and exit 0. */
-export async function runWorker(config: ResolvedConfig): Promise<number> {
+export async function runWorker(config: ResolvedConfig, snapshotter = createSnapshotter()): Promise<number> {
   const logger = createLogger(config.log);
-  const worker = new Worker(config, { createSource: createBinlogSource, snapshot: createSnapshotter(), logger });
+  const worker = new Worker(config, { createSource: createBinlogSource, snapshot: snapshotter, logger });
   let status: StatusServer | undefined;
   if (config.status.port !== false) {
     status = await startStatusServer(worker, {
@@ -47,10 +49,22 @@ export async function runWorker(config: ResolvedConfig): Promise<number> {
   return exitCode;
 }
 
-export async function statusCommand(_config: ResolvedConfig, _json: boolean): Promise<number> {
-  throw new Error('status is not wired yet');
+export async function statusCommand(config: ResolvedConfig, json: boolean): Promise<number> {
+  const status = await collectStatus({ config });
+  process.stdout.write(json ? `${JSON.stringify(status)}\n` : `${formatStatus(status)}\n`);
+  return 0;
 }
 
-export async function snapshotCommand(_config: ResolvedConfig, _task: string, _tables?: string[]): Promise<number> {
-  throw new Error('snapshot is not wired yet');
+/** `tunnel snapshot <task>`: re-read the task's tables, then stream on from the recorded position. */
+export async function snapshotCommand(config: ResolvedConfig, task: string, tables?: string[]): Promise<number> {
+  const taskConfig = config.tasks.find((t) => t.name === task);
+  if (!taskConfig) throw new ConfigError(`unknown task "${task}"; the tasks are ${config.tasks.map((t) => t.name).join(', ')}`);
+  const admin = await openPositionAdmin(config);
+  try {
+    if (await admin.isRunning(task)) throw new ConfigError(`task "${task}" is running; stop it before a manual snapshot`);
+  } finally {
+    await admin.close();
+  }
+  const only = { ...config, tasks: [{ ...taskConfig, snapshot: 'always' as const }] };
+  return runWorker(only, createSnapshotter(tables ? { tables } : {}));
 }

@@ -129,7 +129,9 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     await this.hooks.taskStart.promise({ task: this.name });
 
     let stored = await deps.positionStore.load(this.name);
-    if (deps.snapshot && (config.snapshot === 'always' || (config.snapshot === 'initial' && (!stored || stored.snapshot)))) {
+    // An unfinished snapshot is always finished first, whatever `snapshot` says now: streaming from
+    // its recorded start position alone would never send the rows it had not read yet.
+    if (deps.snapshot && (stored?.snapshot || config.snapshot === 'always' || (config.snapshot === 'initial' && !stored))) {
       this.setState('snapshotting');
       stored = await deps.snapshot(this, stored);
       if (this.abort.signal.aborted) return;
