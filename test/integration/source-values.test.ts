@@ -326,7 +326,9 @@ describe.each(['FULL', 'MINIMAL', 'NO_LOG'])('binlog source values, binlog_row_m
     expect(recorder.commits.map((c) => c.position)).toContainEqual({ ...end, gtid: expect.stringMatching(/^\d+-\d+-\d+$/) });
   });
 
-  it.runIf(metadata === 'FULL')('the values equal what SELECT returns for the same row', async () => {
+  // once is enough: SELECT does not depend on the binlog setting
+  if (metadata !== 'FULL') return;
+  it('the values equal what SELECT returns for the same row', async () => {
     const [rows] = await conn.query(
       `SELECT dec6, dec65, vc, l1, l1t, dt, tm, tm6, dtm6, CAST(bi AS CHAR) AS bi, e, st, HEX(bn) AS bn FROM all_types WHERE id = 4`,
     );

@@ -92,4 +92,35 @@ describe('source packet handling', () => {
     expect(h.errors).toEqual([]);
     expect(h.events).toEqual([]);
   });
+
+  it('a connection silent for three heartbeat periods counts as dropped; a paused one does not', async () => {
+    const errors: Error[] = [];
+    const source = createBinlogSource(
+      {
+        connection: { host: '127.0.0.1', port: 1, user: 'u', password: 'p' },
+        serverId: 1,
+        include: [],
+        exclude: [],
+        heartbeatMs: 20,
+        reconnect: { maxAttempts: 0 },
+      },
+      silentLogger(),
+    ) as unknown as Record<string, unknown> & { startWatchdog(): void; pause(): void; resume(): void };
+    source.state = 'running';
+    source.handler = { onEvent: () => {}, onCommit: () => {}, onError: (e: Error) => errors.push(e) };
+    let realPaused = false;
+    source.realPause = () => (realPaused = true);
+    source.realResume = () => (realPaused = false);
+    source.startWatchdog();
+    source.pause();
+    expect(realPaused).toBe(true);
+    await new Promise((r) => setTimeout(r, 150)); // paused: silence is expected
+    expect(errors).toEqual([]);
+    source.resume();
+    expect(realPaused).toBe(false);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(SourceError);
+    expect(errors[0]!.message).toMatch(/could not reconnect after 0 attempts: TUNNEL_HEARTBEAT_TIMEOUT: no event or heartbeat for 60 ms/);
+  });
 });
