@@ -125,7 +125,9 @@ class ZongjiBinlogSource implements BinlogSource {
   private zongji: ZongJiInternal | undefined;
   private generation = 0;
   private packets = 0;
-  private receivedThisGeneration = false;
+  /** When the current connection became ready, and whether it delivered a commit since. */
+  private connectedAt = 0;
+  private committedSinceConnect = false;
   /** Rejects the connect() in progress, if any (stop() or a failure while connecting). */
   private abortConnect: ((error: Error) => void) | undefined;
 
@@ -212,10 +214,12 @@ class ZongjiBinlogSource implements BinlogSource {
       this.state = 'running';
       this.startWatchdog();
     } catch (error) {
-      const wasStopped = (this.state as State) === 'stopped';
+      if ((this.state as State) === 'stopped') {
+        await this.teardown();
+        return;
+      }
       this.state = 'failed';
       await this.teardown();
-      if (wasStopped) return;
       throw error instanceof TunnelError ? error : new SourceError(`binlog source could not start: ${describe(error)}`, {}, { cause: error });
     }
   }
@@ -375,7 +379,8 @@ class ZongjiBinlogSource implements BinlogSource {
 
   private connect(position: BinlogPosition): Promise<void> {
     const generation = ++this.generation;
-    this.receivedThisGeneration = false;
+    this.connectedAt = Number.POSITIVE_INFINITY;
+    this.committedSinceConnect = false;
     this.file = position.file;
     this.cursor = position.offset;
     this.inTransaction = false;
@@ -414,6 +419,7 @@ class ZongjiBinlogSource implements BinlogSource {
           return;
         }
         ready = true;
+        this.connectedAt = Date.now();
         resolve();
       });
       zongji.on('binlog', (event: ZEvent) => {
@@ -504,10 +510,6 @@ class ZongjiBinlogSource implements BinlogSource {
     if (this.state !== 'running' && this.state !== 'starting') return zongji.BinlogClass!.prototype.binlogData;
     if (packet.isEOF() || packet.isError()) return original.call(command, packet, conn);
     this.packets += 1;
-    if (!this.receivedThisGeneration) {
-      this.receivedThisGeneration = true;
-      this.attempts = 0;
-    }
     const buf = packet.buffer;
     const p = packet.offset + 1; // after the OK marker: the event header
     const type = buf[p + 4]!;
@@ -717,6 +719,7 @@ class ZongjiBinlogSource implements BinlogSource {
       this.logger.warn({ position, skip: this.skip }, 'transaction re-read after a reconnect had fewer rows events than delivered');
     }
     this.lastCommit = position;
+    this.committedSinceConnect = true;
     this.inTransaction = false;
     this.transactionGtid = undefined;
     this.delivered = 0;
@@ -877,6 +880,11 @@ class ZongjiBinlogSource implements BinlogSource {
   }
 
   private scheduleReconnect(error: unknown): void {
+    // A connection that made progress (a commit) or lived a while starts the backoff over; one that
+    // drops again at once keeps counting towards maxAttempts.
+    if (this.committedSinceConnect || Date.now() - this.connectedAt > 30_000) this.attempts = 0;
+    this.connectedAt = Number.POSITIVE_INFINITY;
+    this.committedSinceConnect = false;
     this.stopZongji();
     // The interrupted transaction is read again from its start; skip what the handler already has.
     this.skip += this.delivered;
