@@ -148,6 +148,12 @@ class ZongjiBinlogSource implements BinlogSource {
   private readonly plans = new Map<number, TablePlan | null>();
   private readonly extras = new Map<string, TableExtras>();
   private readonly warnedNoKey = new Set<string>();
+  /** Plans by table id, with the table-map bytes they were built from and the DDL epoch. */
+  private readonly planCache = new Map<number, { body: Buffer; epoch: number; plan: TablePlan }>();
+  private readonly pendingTableMaps = new Map<number, { body: Buffer; epoch: number }>();
+  /** Incremented by every DDL statement: metadata read from INFORMATION_SCHEMA is stale after it. */
+  private schemaEpoch = 0;
+  private commitsSinceSweep = 0;
 
   // flow control
   private userPaused = false;
@@ -386,6 +392,7 @@ class ZongjiBinlogSource implements BinlogSource {
     this.inTransaction = false;
     this.transactionGtid = undefined;
     this.plans.clear();
+    this.pendingTableMaps.clear();
     this.holds = 0;
     this.connectionPaused = false;
     this.realPause = undefined;
@@ -544,7 +551,9 @@ class ZongjiBinlogSource implements BinlogSource {
           { position: { file: this.file, offset: this.cursor } },
         );
       }
-      if (type === EventType.TABLE_MAP) this.beforeTableMap(buf, p + 19);
+      if (type === EventType.TABLE_MAP && this.beforeTableMap(buf, p + 19, packet.end - (zongji.useChecksum ? 4 : 0))) {
+        return zongji.BinlogClass!.prototype.binlogData;
+      }
       return original.call(command, packet, conn);
     } catch (error) {
       this.fail(error);
@@ -554,8 +563,12 @@ class ZongjiBinlogSource implements BinlogSource {
     }
   }
 
-  /** Records whether a table id belongs to an excluded table (its rows are then skipped undecoded). */
-  private beforeTableMap(buf: Buffer, body: number): void {
+  /**
+   * Sets up the table id of a table map before zongji sees it. Returns true when the table map is
+   * handled here and zongji need not parse it: the table is excluded (its rows are then skipped
+   * undecoded), or the table map is byte for byte the one a cached plan was built from.
+   */
+  private beforeTableMap(buf: Buffer, body: number, end: number): boolean {
     const tableId = buf.readUIntLE(body, 6);
     let q = body + 8;
     const schemaLength = buf[q]!;
@@ -563,8 +576,29 @@ class ZongjiBinlogSource implements BinlogSource {
     q += 1 + schemaLength + 1;
     const tableLength = buf[q]!;
     const table = buf.toString('utf8', q + 1, q + 1 + tableLength);
-    if (this.filter(schema, table)) this.plans.delete(tableId);
-    else this.plans.set(tableId, null);
+    if (!this.filter(schema, table)) {
+      this.plans.set(tableId, null);
+      return true;
+    }
+    const bytes = buf.subarray(body, end);
+    const cached = this.planCache.get(tableId);
+    if (cached && cached.epoch === this.schemaEpoch && cached.body.equals(bytes)) {
+      this.plans.set(tableId, cached.plan);
+      return true;
+    }
+    this.plans.delete(tableId);
+    this.pendingTableMaps.set(tableId, { body: Buffer.from(bytes), epoch: this.schemaEpoch });
+    return false;
+  }
+
+  /** Keeps a plan for identical table maps of later transactions (every transaction repeats them). */
+  private rememberPlan(tableId: number, plan: TablePlan): void {
+    this.plans.set(tableId, plan);
+    const pending = this.pendingTableMaps.get(tableId);
+    this.pendingTableMaps.delete(tableId);
+    if (!pending) return;
+    if (this.planCache.size >= 10_000) this.planCache.clear();
+    this.planCache.set(tableId, { ...pending, plan });
   }
 
   private onRows(buf: Buffer, p: number, end: number, action: 'insert' | 'update' | 'delete', v2: boolean, compressed: boolean): void {
@@ -705,6 +739,7 @@ class ZongjiBinlogSource implements BinlogSource {
     if (head.startsWith('SAVEPOINT') || head.startsWith('RELEASE') || head.startsWith('XA END') || head.startsWith('XA PREPARE')) return;
     // DDL (or a statement logged as such): column lists may change, so table metadata is re-read.
     this.extras.clear();
+    this.schemaEpoch += 1;
     if (!this.inTransaction) this.commitEvent(event);
   }
 
@@ -721,6 +756,16 @@ class ZongjiBinlogSource implements BinlogSource {
     this.lastCommit = position;
     this.committedSinceConnect = true;
     this.inTransaction = false;
+    // Table maps never outlive their transaction: keep the per-table-id state from growing with the
+    // server's table ids (a long-running task sees new ones after every DDL and table-cache reload).
+    this.plans.clear();
+    const tableMap = this.zongji?.tableMap;
+    if (tableMap && ++this.commitsSinceSweep >= 10_000) {
+      this.commitsSinceSweep = 0;
+      // zongji keeps one entry per table id forever; drop them now and then (the next table map of a
+      // table rebuilds its entry; without FULL metadata that is one INFORMATION_SCHEMA read).
+      if (Object.keys(tableMap).length > 1_000) for (const id of Object.keys(tableMap)) delete tableMap[Number(id)];
+    }
     this.transactionGtid = undefined;
     this.delivered = 0;
     this.skip = 0;
@@ -739,7 +784,7 @@ class ZongjiBinlogSource implements BinlogSource {
     const key = `${event.schemaName}.${event.tableName}`;
     const extras = this.extras.get(key);
     if (extras) {
-      this.plans.set(event.tableId, this.buildPlan(event, entry, extras));
+      this.rememberPlan(event.tableId, this.buildPlan(event, entry, extras));
       return;
     }
     // First sight of the table (or first after a DDL): read what the table map lacks, with the
@@ -751,7 +796,7 @@ class ZongjiBinlogSource implements BinlogSource {
         if (generation !== this.generation) return;
         this.extras.set(key, fetched);
         try {
-          this.plans.set(event.tableId, this.buildPlan(event, entry, fetched));
+          this.rememberPlan(event.tableId, this.buildPlan(event, entry, fetched));
         } catch (error) {
           this.fail(error);
           return;

@@ -1,8 +1,8 @@
 // Throughput of the binlog source against a bare zongji listener on the same binlog range.
 //
-//   npx tsx test/helpers/source-bench.ts [rows=500000] [runs=3]
+//   npx tsx test/helpers/source-bench.ts [rows=500000] [runs=3] [rowsPerTransaction=10000]
 //
-// Writes `rows` rows (transactions of 10,000) of a typical table into database tunnel_source_bench on
+// Writes `rows` rows (transactions of `rowsPerTransaction`) of a typical table into database tunnel_source_bench on
 // the test MariaDB, then reads that range alternately with (a) zongji with a 'binlog' listener that
 // counts rows and (b) createBinlogSource with a handler that counts rows, and prints rows/s of each
 // and the source's overhead. Both decode every column of every row.
@@ -16,7 +16,7 @@ import { binlogEnd, uniqueServerId } from './source-harness.ts';
 const DB = 'tunnel_source_bench';
 const ROWS = Number(process.argv[2] ?? 500_000);
 const RUNS = Number(process.argv[3] ?? 3);
-const PER_TRANSACTION = 10_000;
+const PER_TRANSACTION = Number(process.argv[4] ?? 10_000);
 
 const reached = (p: { file: string; offset: number }, end: BinlogPosition) => p.file > end.file || (p.file === end.file && p.offset >= end.offset);
 
@@ -28,13 +28,23 @@ async function prepare(): Promise<{ from: BinlogPosition; end: BinlogPosition }>
     id BIGINT AUTO_INCREMENT PRIMARY KEY, customer_id INT NOT NULL, status VARCHAR(20) NOT NULL,
     amount DECIMAL(12,2) NOT NULL, note VARCHAR(100), created_at DATETIME(6) NOT NULL, flags TINYINT UNSIGNED NOT NULL)`);
   const from = await binlogEnd();
-  for (let k = 0; k < ROWS / PER_TRANSACTION; k++) {
-    await conn.query(
-      `INSERT INTO \`${DB}\`.orders (customer_id, status, amount, note, created_at, flags)
-       WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ${PER_TRANSACTION})
-       SELECT n % 977, ELT(1 + n % 3, 'new', 'paid', 'shipped'), n * 1.25, CONCAT('note ', n), '2024-05-01 10:00:00.123456' + INTERVAL n SECOND, n % 256 FROM s`,
-    );
-  }
+  // 8 writers in parallel, so that small transactions do not take all day
+  const writers = await Promise.all(Array.from({ length: 8 }, () => mysqlConnection()));
+  const transactions = ROWS / PER_TRANSACTION;
+  let next = 0;
+  await Promise.all(
+    writers.map(async (w) => {
+      await w.query('SET SESSION max_recursive_iterations = 10000000');
+      for (let k = next++; k < transactions; k = next++) {
+        await w.query(
+          `INSERT INTO \`${DB}\`.orders (customer_id, status, amount, note, created_at, flags)
+           WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ${PER_TRANSACTION})
+           SELECT n % 977, ELT(1 + n % 3, 'new', 'paid', 'shipped'), n * 1.25, CONCAT('note ', n), '2024-05-01 10:00:00.123456' + INTERVAL n SECOND, n % 256 FROM s`,
+        );
+      }
+      await w.end();
+    }),
+  );
   const end = await binlogEnd();
   await conn.end();
   return { from, end };
@@ -95,7 +105,7 @@ async function tunnelSource(from: BinlogPosition, end: BinlogPosition): Promise<
 }
 
 const { from, end } = await prepare();
-console.log(`binlog range ${from.file}:${from.offset} .. ${end.file}:${end.offset}, ${ROWS} rows, 7 columns`);
+console.log(`binlog range ${from.file}:${from.offset} .. ${end.file}:${end.offset}, ${ROWS} rows in transactions of ${PER_TRANSACTION}, 7 columns`);
 const results: { zongji: number[]; source: number[] } = { zongji: [], source: [] };
 for (let run = 0; run < RUNS; run++) {
   const z = await bareZongji(from, end);
