@@ -1,0 +1,351 @@
+// Shared pieces of the chaos suite (test/chaos): a task folder with its config, a `tunnel start`
+// with its status URL, CLI runs, reading every sink, comparing them with the table, and the one-line
+// outcome per fault (console + test-results/chaos-summary.jsonl).
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import type { Client as EsClient } from '@elastic/elasticsearch';
+import type { Redis } from 'ioredis';
+import type { Connection } from 'mysql2/promise';
+import { repoRoot, servers } from './servers.ts';
+import { TunnelProcess } from './tunnel-process.ts';
+import type { Row } from './compare-rows.ts';
+
+export type { Row };
+
+// ---------------------------------------------------------------------------------------------
+// folders, configs, processes
+
+/** A fresh folder under .data (git-ignored) that loads .ts files as ES modules. */
+export function taskDir(prefix: string): string {
+  mkdirSync(join(repoRoot, '.data'), { recursive: true });
+  const dir = mkdtempSync(join(repoRoot, '.data', `chaos-${prefix}-`));
+  writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
+  return dir;
+}
+
+export function removeDir(dir: string | undefined): void {
+  if (dir && !process.env.TUNNEL_CHAOS_KEEP) rmSync(dir, { recursive: true, force: true });
+}
+
+export interface TaskText {
+  name: string;
+  /** The `source` object literal as TS text; default: the test server as the tunnel user. */
+  source?: string;
+  db: string;
+  serverId: number;
+  startFrom?: { file: string; offset: number } | 'latest' | 'earliest';
+  /** TS expressions, one per plugin. */
+  plugins: string[];
+  /** Extra task fields as TS text, e.g. `onPluginError: 'dead-letter',`. */
+  extra?: string;
+}
+
+export interface ConfigText {
+  dir: string;
+  /** Import lines besides defineConfig, redis, webhook, elasticsearch. */
+  imports?: string[];
+  tasks: TaskText[];
+  /** Extra top-level fields as TS text. */
+  extra?: string;
+  status?: string;
+}
+
+export function sourceText(task: TaskText): string {
+  const start = task.startFrom === undefined ? "'latest'" : JSON.stringify(task.startFrom);
+  return (
+    task.source ??
+    `{ host: '${servers.mariadb.host}', port: ${servers.mariadb.port}, user: '${servers.mariadb.user}', password: '${servers.mariadb.password}', serverId: ${task.serverId}, include: ['${task.db}.*'], startFrom: ${start} }`
+  );
+}
+
+/** Writes `tunnel.config.ts` in `dir` and returns its path. */
+export function writeConfig(config: ConfigText, file = 'tunnel.config.ts'): string {
+  const text = `
+import { defineConfig, fromEnv, fromFile } from '${repoRoot}/core/index.ts';
+import { redis, redisDeadLetterStore } from '${repoRoot}/sinks/redis/index.ts';
+import { webhook } from '${repoRoot}/sinks/http/index.ts';
+import { elasticsearch } from '${repoRoot}/sinks/elasticsearch/index.ts';
+${(config.imports ?? []).join('\n')}
+void fromEnv; void fromFile; void redis; void redisDeadLetterStore; void webhook; void elasticsearch;
+
+export default defineConfig({
+  positions: { dir: '${config.dir}/positions' },
+  deadLetters: { dir: '${config.dir}/dead-letters' },
+  status: ${config.status ?? '{ port: 0 }'},
+  shutdownTimeoutMs: 10000,
+  ${config.extra ?? ''}
+  tasks: [${config.tasks
+    .map(
+      (task) => `{
+    name: '${task.name}',
+    source: ${sourceText(task)},
+    commitIntervalMs: 50,
+    batch: { maxEvents: 500, maxWaitMs: 20 },
+    retry: { initialDelayMs: 100, maxDelayMs: 2000 },
+    ${task.extra ?? ''}
+    plugins: [
+      ${task.plugins.join(',\n      ')}
+    ],
+  }`,
+    )
+    .join(', ')}],
+});
+`;
+  const path = join(config.dir, file);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** Plugin expressions for the usual sinks. */
+export const sinkText = {
+  redis: (port: number, key: string, extra = '') =>
+    `redis({ name: 'redis', connection: { host: '127.0.0.1', port: ${port} }, key: '${key}', value: 'json' ${extra ? `, ${extra}` : ''} })`,
+  webhook: (url: string, secret: string, extra = '') => `webhook({ name: 'webhook', url: '${url}', secret: '${secret}', retries: 1 ${extra ? `, ${extra}` : ''} })`,
+  elasticsearch: (url: string, extra = '') => `elasticsearch({ name: 'es', node: '${url}', maxRetries: 0, requestTimeoutMs: 5000 ${extra ? `, ${extra}` : ''} })`,
+};
+
+/** A started `tunnel start` and the URL of its status endpoint. */
+export interface RunningTunnel {
+  proc: TunnelProcess;
+  statusUrl: string;
+  startedAt: number;
+}
+
+export async function startTunnel(configFile: string, env: Record<string, string> = {}, timeoutMs = 60_000): Promise<RunningTunnel> {
+  const startedAt = Date.now();
+  const proc = new TunnelProcess(configFile, env);
+  const listening = await proc.waitForLog((l) => l.msg === 'status endpoint listening', timeoutMs);
+  await proc.waitForLog((l) => l.msg === 'tunnel started', timeoutMs);
+  return { proc, statusUrl: String(listening.url).replace(/\/$/, ''), startedAt };
+}
+
+/** SIGTERM and wait; the exit code. */
+export async function stopTunnel(tunnel: RunningTunnel | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (!tunnel || tunnel.proc.child.exitCode !== null || tunnel.proc.child.signalCode !== null) return tunnel?.proc.child.exitCode ?? null;
+  tunnel.proc.kill(signal);
+  const exit = await tunnel.proc.exited;
+  return exit.code;
+}
+
+export interface TaskStatusJson {
+  name: string;
+  state: string;
+  lastError?: string | null;
+  committedPosition?: { file: string; offset: number } | null;
+  readPosition?: { file: string; offset: number } | null;
+  [key: string]: unknown;
+}
+
+export async function apiStatus(tunnel: RunningTunnel, token?: string): Promise<{ tasks: TaskStatusJson[]; [key: string]: unknown }> {
+  const response = await fetch(`${tunnel.statusUrl}/api/status`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  if (!response.ok) throw new Error(`/api/status answered ${response.status}`);
+  return (await response.json()) as { tasks: TaskStatusJson[] };
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `tunnel <args>` (bin/tunnel.js) to the end. */
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliResult> {
+  return new Promise((done, reject) => {
+    const child = spawn(process.execPath, [resolve(repoRoot, 'bin/tunnel.js'), ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, TUNNEL_LOG_FORMAT: 'json', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((done, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => done(port));
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Peak and current resident memory of a process, MB (from /proc/<pid>/status). */
+export function memoryOf(pid: number): { hwmMb: number; rssMb: number } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+    return { hwmMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// source positions
+
+export async function masterPosition(conn: Connection): Promise<{ file: string; offset: number }> {
+  const [[row]] = (await conn.query('SHOW MASTER STATUS')) as unknown as [[{ File: string; Position: number }]];
+  return { file: row.File, offset: Number(row.Position) };
+}
+
+/** Binlog positions in order: file name (zero-padded sequence), then offset. */
+export function comparePositions(a: { file: string; offset: number }, b: { file: string; offset: number }): number {
+  if (a.file !== b.file) return a.file < b.file ? -1 : 1;
+  return a.offset - b.offset;
+}
+
+// ---------------------------------------------------------------------------------------------
+// reading sinks
+
+/** Every document of an index, by _id (refreshed first). */
+export async function esRows(es: EsClient, index: string): Promise<Map<string, Row>> {
+  await es.indices.refresh({ index });
+  const out = new Map<string, Row>();
+  let response = await es.search<Row>({ index, size: 5000, scroll: '30s', query: { match_all: {} } });
+  for (;;) {
+    const hits = response.hits.hits;
+    for (const hit of hits) out.set(hit._id!, hit._source!);
+    if (hits.length === 0 || !response._scroll_id) break;
+    response = await es.scroll<Row>({ scroll_id: response._scroll_id, scroll: '30s' });
+  }
+  if (response._scroll_id) await es.clearScroll({ scroll_id: response._scroll_id }).catch(() => undefined);
+  return out;
+}
+
+/** All `prefix*` keys of a Redis sink storing rows as JSON (SCAN, not KEYS), by id. */
+export async function redisRows(redis: Redis, prefix: string): Promise<Map<string, Row>> {
+  const out = new Map<string, Row>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 2000);
+    cursor = next;
+    if (keys.length > 0) {
+      const values = await redis.mget(...keys);
+      keys.forEach((key, i) => {
+        if (values[i] !== null) out.set(key.slice(prefix.length), JSON.parse(values[i]!) as Row);
+      });
+    }
+  } while (cursor !== '0');
+  return out;
+}
+
+export async function deleteRedisKeys(redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 2000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+// ---------------------------------------------------------------------------------------------
+// comparing
+
+export interface RowDiff {
+  missing: string[];
+  extra: string[];
+  different: string[];
+}
+
+export function canonicalRow(row: Row): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(row).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+}
+
+export function diff(expected: Map<string, Row>, actual: Map<string, Row>): RowDiff {
+  const missing: string[] = [];
+  const different: string[] = [];
+  for (const [id, row] of expected) {
+    const got = actual.get(id);
+    if (got === undefined) missing.push(id);
+    else if (canonicalRow(got) !== canonicalRow(row)) different.push(id);
+  }
+  const extra = [...actual.keys()].filter((id) => !expected.has(id));
+  return { missing, extra, different };
+}
+
+export const diffSize = (d: RowDiff) => d.missing.length + d.extra.length + d.different.length;
+
+export type SinkReaders = Record<string, () => Promise<Map<string, Row>>>;
+
+export interface Comparison {
+  /** Rows wrong in any sink (missing, extra or different), summed over the sinks. */
+  lost: number;
+  bySink: Record<string, RowDiff>;
+  /** From the call until every sink was equal (or the deadline). */
+  waitedMs: number;
+}
+
+/**
+ * Polls every sink until each equals `expected` row for row (all rows compared), or until the
+ * deadline; returns the last comparison either way, so a failing test still prints its numbers.
+ */
+export async function waitUntilEqual(expected: Map<string, Row>, sinks: SinkReaders, timeoutMs = 90_000): Promise<Comparison> {
+  const started = Date.now();
+  for (;;) {
+    const bySink: Record<string, RowDiff> = {};
+    let lost = 0;
+    for (const [name, read] of Object.entries(sinks)) {
+      try {
+        bySink[name] = diff(expected, await read());
+      } catch (error) {
+        bySink[name] = { missing: [`(cannot read: ${(error as Error).message})`], extra: [], different: [] };
+      }
+      lost += diffSize(bySink[name]!);
+    }
+    const waitedMs = Date.now() - started;
+    if (lost === 0 || waitedMs > timeoutMs) return { lost, bySink, waitedMs };
+    await sleep(250);
+  }
+}
+
+export function describeComparison(c: Comparison): string {
+  return Object.entries(c.bySink)
+    .map(([name, d]) => `${name}: missing ${d.missing.length} [${d.missing.slice(0, 5).join(',')}] extra ${d.extra.length} [${d.extra.slice(0, 5).join(',')}] different ${d.different.length} [${d.different.slice(0, 5).join(',')}]`)
+    .join('; ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// the outcome of a fault
+
+export interface FaultOutcome {
+  fault: string;
+  lost: number;
+  duplicates: number;
+  duplicatesBySink?: Record<string, number>;
+  /** From the end of the fault until every sink equalled the table. */
+  recoveryMs?: number;
+  rows?: number;
+  statements?: number;
+  [key: string]: unknown;
+}
+
+export const summaryFile = join(repoRoot, 'test-results', 'chaos-summary.jsonl');
+
+/** Prints `fault: <name>; lost: N; duplicates: N; ...` and appends the same as JSON to test-results/chaos-summary.jsonl. */
+export function reportFault(outcome: FaultOutcome): string {
+  const { fault, lost, duplicates, duplicatesBySink, recoveryMs, ...rest } = outcome;
+  const parts = [`fault: ${fault}`, `lost: ${lost}`, `duplicates: ${duplicates}`];
+  if (duplicatesBySink) parts.push(`duplicates by sink: ${Object.entries(duplicatesBySink).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (recoveryMs !== undefined) parts.push(`recovered in: ${(recoveryMs / 1000).toFixed(1)} s`);
+  for (const [key, value] of Object.entries(rest)) if (value !== undefined) parts.push(`${key}: ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
+  const line = parts.join('; ');
+  console.log(line);
+  mkdirSync(join(repoRoot, 'test-results'), { recursive: true });
+  appendFileSync(summaryFile, `${JSON.stringify({ at: new Date().toISOString(), ...outcome })}\n`);
+  return line;
+}
