@@ -213,6 +213,7 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
   private closing = false;
   private closed = false;
   private started = false;
+  private registered = false;
   private _assignment: Assignment = {};
   private firstRegistration: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void };
 
@@ -273,15 +274,23 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
   // ------------------------------------------------------------------------------------------------
   // lifecycle
 
-  /** Connect and register; resolves once this worker is in `nodes/` and in the election. */
+  /**
+   * Connect and register; resolves once this worker is in `nodes/` and in the election. Rejects (after
+   * closing) when the first registration cannot succeed, e.g. NO_AUTH on the registry paths.
+   */
   async start(): Promise<void> {
     if (this.started) return this.firstRegistration.promise;
     this.started = true;
     this.zk.on('state', (s) => this.safeEmit('sessionState', s));
     this.zk.on('session', ({ sessionId, generation }) => this.onSession(sessionId, generation));
     this.zk.on('sessionLost', ({ reason }) => this.onSessionLost(reason));
-    await this.zk.start();
-    await this.firstRegistration.promise;
+    try {
+      await this.zk.start();
+      await this.firstRegistration.promise;
+    } catch (err) {
+      await this.close().catch(() => undefined);
+      throw err;
+    }
   }
 
   /**
@@ -334,16 +343,27 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     this.scope?.end();
     const scope = new Scope(generation, sessionId);
     this.scope = scope;
-    void this.register(scope).then(
-      () => {
-        this.log.info({ sessionId }, 'registered in the group');
-        this.safeEmit('registered', { sessionId, nodeId: this.nodeId });
-        this.firstRegistration.resolve();
-      },
-      (err) => {
-        if (!(err instanceof ScopeEnded)) this.warn(err, 'registration failed');
-      },
-    );
+    void this.registerInScope(scope);
+  }
+
+  private async registerInScope(scope: Scope): Promise<void> {
+    try {
+      await this.register(scope);
+      this.registered = true;
+      this.log.info({ sessionId: scope.sessionId }, 'registered in the group');
+      this.safeEmit('registered', { sessionId: scope.sessionId, nodeId: this.nodeId });
+      this.firstRegistration.resolve();
+    } catch (err) {
+      if (err instanceof ScopeEnded || !scope.alive || this.closing) return;
+      this.warn(err, 'registration in the group failed');
+      if (!this.registered) {
+        // start() fails (and closes) on a first registration that cannot succeed, e.g. NO_AUTH.
+        this.firstRegistration.reject(err instanceof Error ? err : new ClusterError(String(err)));
+        return;
+      }
+      await Promise.race([sleep(1000), scope.ended]);
+      if (scope.alive && !this.closing) void this.registerInScope(scope);
+    }
   }
 
   /** Synchronous on purpose: the runtime hears `tasksLost` in the same tick the loss is detected. */
@@ -373,7 +393,8 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
   private async register(scope: Scope): Promise<void> {
     const p = this.paths;
     await this.retry(scope, 'create the group paths', async () => {
-      await this.zk.mkdirp(p.nodes);
+      const shared = p.groupRoot.slice(0, p.groupRoot.lastIndexOf('/')); // /tunnel/{cluster}
+      await this.zk.mkdirp(p.nodes, { shared });
       await this.zk.mkdirp(p.candidates);
       await this.zk.mkdirp(p.tasks);
     });

@@ -51,12 +51,12 @@ export class ZooKeeperPositionStore implements PositionStore {
       } catch (err) {
         this.known.delete(task);
         if (isZkCode(err, ZkCode.SESSION_EXPIRED)) throw this.fenced(task, lease, 'the ZooKeeper session was lost', err);
-        const failedOp = isZkCode(err) ? err.failedOp : undefined;
-        if (isZkCode(err, ZkCode.BAD_VERSION, ZkCode.NO_NODE) && (failedOp === 0 || failedOp === 1)) {
-          throw this.fenced(task, lease, failedOp === 0 ? 'another acquisition (or a reset) happened since this worker acquired the task' : 'this worker no longer holds the owner node', err);
-        }
         if (isRetryable(err)) await this.member.zk.waitConnected().catch(() => undefined);
-        else if (!(isZkCode(err, ZkCode.BAD_VERSION, ZkCode.NODE_EXISTS, ZkCode.NO_NODE) && failedOp === 2)) throw err;
+        else if (isZkCode(err, ZkCode.BAD_VERSION, ZkCode.NO_NODE, ZkCode.NODE_EXISTS)) {
+          const broken = err.failedOp === 0 || err.failedOp === 1 ? err.failedOp : err.failedOp === undefined ? await this.brokenFence(lease) : undefined;
+          if (broken === 0) throw this.fenced(task, lease, 'another acquisition (or a reset) happened since this worker acquired the task', err);
+          if (broken === 1) throw this.fenced(task, lease, 'this worker no longer holds the owner node', err);
+        } else throw err;
         // The write may have gone through with its reply lost, or the version we knew is stale.
         const current = this.requireLease(task, 'save its position');
         if (current.epoch !== lease.epoch) throw this.fenced(task, lease, 'the task was acquired again since');
@@ -81,8 +81,7 @@ export class ZooKeeperPositionStore implements PositionStore {
     try {
       await this.member.zk.multi([...this.fence(lease), { op: 'remove', path, version: -1 }]);
     } catch (err) {
-      const failedOp = isZkCode(err) ? err.failedOp : undefined;
-      if (isZkCode(err, ZkCode.NO_NODE) && failedOp === 2) {
+      if (isZkCode(err, ZkCode.NO_NODE) && (err.failedOp === 2 || (err.failedOp === undefined && (await this.brokenFence(lease)) === undefined))) {
         // nothing stored: fine
       } else if (isZkCode(err, ZkCode.BAD_VERSION, ZkCode.NO_NODE, ZkCode.SESSION_EXPIRED)) {
         throw this.fenced(task, lease, 'this worker no longer owns the task', err);
@@ -101,6 +100,17 @@ export class ZooKeeperPositionStore implements PositionStore {
       { op: 'check', path: this.member.paths.task(lease.task), version: lease.epoch },
       { op: 'check', path: lease.ownerPath, version: lease.ownerVersion },
     ];
+  }
+
+  /** Which fence op fails now (0: the epoch moved, 1: the owner node is gone or changed), if any. */
+  private async brokenFence(lease: TaskLease): Promise<0 | 1 | undefined> {
+    const [taskStat, ownerStat] = await Promise.all([
+      this.withReconnect(() => this.member.zk.exists(this.member.paths.task(lease.task))),
+      this.withReconnect(() => this.member.zk.exists(lease.ownerPath)),
+    ]);
+    if (!taskStat || taskStat.version !== lease.epoch) return 0;
+    if (!ownerStat || ownerStat.version !== lease.ownerVersion) return 1;
+    return undefined;
   }
 
   private requireLease(task: string, what: string): TaskLease {

@@ -109,15 +109,15 @@ export class ZkError extends ClusterError {
     options?: { cause?: unknown; failedOp?: number },
   ) {
     super(message ?? `ZooKeeper ${zkName}${path ? ` on ${path}` : ''}`, { zkCode, zkName, path, failedOp: options?.failedOp }, { cause: options?.cause });
+    this.failedOp = options?.failedOp;
   }
-  /** For a failed multi: index of the op that failed. */
-  get failedOp(): number | undefined {
-    return this.detail.failedOp as number | undefined;
-  }
+  /** For a failed multi: the index of the op that failed (when the server said). */
+  readonly failedOp: number | undefined;
 }
 
+/** True for a ZkError with one of `codes` (any ZkError when no code is given). */
 export function isZkCode(err: unknown, ...codes: number[]): err is ZkError {
-  return err instanceof ZkError && codes.includes(err.zkCode);
+  return err instanceof ZkError && (codes.length === 0 || codes.includes(err.zkCode));
 }
 
 /** The connection dropped or the session went away while the operation was in flight: retry later. */
@@ -177,7 +177,10 @@ interface Inflight {
 /** One process's connection to ZooKeeper: a chain of sessions, one at a time. */
 export class ZkConnection extends EventEmitter<ZkConnectionEvents> {
   readonly options: Readonly<ZkConnectionOptions>;
+  /** ACL of the nodes this connection creates (digest with auth, open without). */
   readonly acls: ACL[];
+  /** ACL of shared ancestors created by mkdirp's `shared` prefix: with auth, world may READ and CREATE. */
+  readonly sharedAcls: ACL[];
   private readonly log: Logger;
   private readonly requestedTimeout: number;
   private client: Client | undefined;
@@ -203,11 +206,14 @@ export class ZkConnection extends EventEmitter<ZkConnectionEvents> {
     this.requestedTimeout = options.sessionTimeoutMs ?? 10_000;
     this.negotiatedTimeout = this.requestedTimeout;
     if (options.auth) {
-      const perms = [new AclClass(Permission.ALL, new Id('digest', digestId(options.auth.user, options.auth.password)))];
-      if (options.worldReadable) perms.push(new AclClass(Permission.READ, new Id('world', 'anyone')));
-      this.acls = perms;
+      const owner = new AclClass(Permission.ALL, new Id('digest', digestId(options.auth.user, options.auth.password)));
+      this.acls = options.worldReadable ? [owner, new AclClass(Permission.READ, new Id('world', 'anyone'))] : [owner];
+      // Shared ancestors (/tunnel, /tunnel/{cluster}): other groups, maybe with other credentials, must
+      // be able to create their nodes beside ours; nobody else may change or delete them.
+      this.sharedAcls = [owner, new AclClass(Permission.READ | Permission.CREATE, new Id('world', 'anyone'))];
     } else {
       this.acls = (AclClass as unknown as { OPEN_ACL_UNSAFE: ACL[] }).OPEN_ACL_UNSAFE;
+      this.sharedAcls = this.acls;
     }
   }
 
@@ -452,19 +458,24 @@ export class ZkConnection extends EventEmitter<ZkConnectionEvents> {
     };
   }
 
-  /** Create a node with this connection's ACL; resolves to the created path. */
-  create(path: string, data?: Buffer, mode: CreateModeName = 'persistent'): Promise<string> {
-    return this.call<string>(path, (c, done) => c.create(path, data ?? Buffer.alloc(0), this.acls, MODES[mode], (err, p) => done(err, p)));
+  /** Create a node with this connection's ACL (or the shared one); resolves to the created path. */
+  create(path: string, data?: Buffer, mode: CreateModeName = 'persistent', acl: 'own' | 'shared' = 'own'): Promise<string> {
+    const acls = acl === 'shared' ? this.sharedAcls : this.acls;
+    return this.call<string>(path, (c, done) => c.create(path, data ?? Buffer.alloc(0), acls, MODES[mode], (err, p) => done(err, p)));
   }
 
-  /** Create a persistent node and its missing parents; an existing node is fine. */
-  async mkdirp(path: string): Promise<void> {
+  /**
+   * Create a persistent node and its missing parents; an existing node is fine. Missing nodes that are
+   * `shared` itself or its ancestors get the shared ACL, the others this connection's own ACL.
+   */
+  async mkdirp(path: string, options: { shared?: string } = {}): Promise<void> {
     const parts = path.split('/').filter(Boolean);
     let current = '';
     for (const part of parts) {
       current += `/${part}`;
+      const shared = options.shared !== undefined && (options.shared === current || options.shared.startsWith(current + '/'));
       try {
-        await this.create(current);
+        await this.create(current, undefined, 'persistent', shared ? 'shared' : 'own');
       } catch (err) {
         if (!isZkCode(err, ZkCode.NODE_EXISTS)) throw err;
       }
@@ -527,9 +538,8 @@ export class ZkConnection extends EventEmitter<ZkConnectionEvents> {
    * Run ops atomically (ZooKeeper multi). On failure throws ZkError with the failing op's code and
    * `failedOp` = its index.
    *
-   * The client library turns a version of 0 into -1 (`version || -1`) in its transaction builder, which
-   * would make a check/setData/remove on version 0 unconditional; the versions are set after the
-   * builder call to keep them exact.
+   * The library's transaction builder turns a version of 0 into -1 (`version || -1`), which would make a
+   * check/setData/remove on version 0 unconditional; the versions are set again after each builder call.
    */
   multi(ops: readonly ZkOp[]): Promise<ZkOpResult[]> {
     return this.call<ZkOpResult[]>(undefined, (c, done) => {
@@ -554,21 +564,16 @@ export class ZkConnection extends EventEmitter<ZkConnectionEvents> {
             break;
         }
       }
-      tx.commit((err, results: Array<{ type: number; err?: number; path?: string; stat?: Stat }> | undefined) => {
+      tx.commit((err, results: Array<{ err?: number; path?: string; stat?: Stat }> | undefined) => {
         if (err) {
-          // The op that failed is the first with an error other than OK/RUNTIME_INCONSISTENCY.
-          let failed: number | undefined;
-          results?.forEach((r, i) => {
-            if (failed === undefined && r.err !== undefined && r.err !== 0 && r.err !== Exception.RUNTIME_INCONSISTENCY) failed = i;
-          });
-          const e = toZkError(err, failed !== undefined ? ops[failed]?.path : undefined, failed);
-          done(e);
+          // The op that failed is the first whose error is neither OK nor RUNTIME_INCONSISTENCY (the
+          // code the server gives the ops after the failing one).
+          const failed = results?.findIndex((r) => r.err !== undefined && r.err !== 0 && r.err !== Exception.RUNTIME_INCONSISTENCY);
+          const index = failed === undefined || failed < 0 ? undefined : failed;
+          done(toZkError(err, index !== undefined ? ops[index]?.path : undefined, index));
           return;
         }
-        done(
-          null,
-          ops.map((op, i) => ({ op: op.op, path: results?.[i]?.path, stat: results?.[i]?.stat })),
-        );
+        done(null, ops.map((op, i) => ({ op: op.op, path: results?.[i]?.path, stat: results?.[i]?.stat })));
       });
     });
   }

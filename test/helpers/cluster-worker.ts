@@ -20,7 +20,9 @@ export interface WorkerConfig extends Pick<ClusterMemberOptions, 'connect' | 'cl
 /** The JSON lines a worker prints. */
 export type WorkerLine =
   | { ev: 'started'; node: string; t: number; sessionId: string | undefined }
-  | { ev: 'elected' | 'deposed' | 'closed'; node: string; t: number }
+  | { ev: 'elected'; node: string; t: number }
+  | { ev: 'deposed'; node: string; t: number }
+  | { ev: 'closed'; node: string; t: number }
   | { ev: 'sessionState'; node: string; t: number; state: string }
   | { ev: 'taskAcquired'; node: string; t: number; task: string; epoch: number }
   | { ev: 'taskStarted'; node: string; t: number; task: string; from: number }
