@@ -36,7 +36,11 @@ export interface BinlogPosition {
 interface EventBase {
   schema: string;
   table: string;
-  /** Position of the end of the transaction this event belongs to. */
+  /**
+   * Where this event's rows event ends (file, offset) and its transaction's GTID: ordered and unique,
+   * but never a resume point. Only a transaction's commit (SourceHandler.onCommit) is resumable, so a
+   * transaction of any size is streamed instead of being held until its end is known.
+   */
   position: BinlogPosition;
   /** Server timestamp of the binlog event, milliseconds since the epoch. */
   timestamp: number;

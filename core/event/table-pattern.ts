@@ -1,28 +1,31 @@
 /**
- * `schema.table` glob patterns: `*` matches any run of characters, `?` one character; a pattern
- * without a dot matches a whole schema (`shop` = `shop.*`). Compiled once, matched per table.
+ * `schema.table` glob patterns, one rule for the source, the snapshot and the plugins alike.
+ * A pattern matches the whole `schema.table`, case-sensitively (table names are case-sensitive on
+ * Linux): `*` matches any run of characters (the dot too, so `*` alone matches every table), `?`
+ * one character, everything else itself. A pattern without a dot names a whole schema (`shop` =
+ * `shop.*`). An empty include list includes every table; exclude wins over include.
  */
 export type TableMatcher = (schema: string, table: string) => boolean;
 
 export function compileTablePattern(pattern: string): RegExp {
-  const full = pattern.includes('.') ? pattern : `${pattern}.*`;
-  const source = full
-    .split('')
-    .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[\\^$+.()|[\]{}]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${source}$`);
+  const full = pattern.includes('.') || pattern.includes('*') ? pattern : `${pattern}.*`;
+  let source = '^';
+  for (const char of full) source += char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[\\^$.|+()[\]{}/-]/g, '\\$&');
+  return new RegExp(`${source}$`, 's');
 }
 
-/** A matcher for include/exclude lists: an empty include list includes every table; exclude wins. */
 export function tableMatcher(include: readonly string[] = [], exclude: readonly string[] = []): TableMatcher {
-  const inc = include.map(compileTablePattern);
-  const exc = exclude.map(compileTablePattern);
+  const includes = include.map(compileTablePattern);
+  const excludes = exclude.map(compileTablePattern);
+  if (includes.length === 0 && excludes.length === 0) return () => true;
+  // One decision per table, cached: table maps repeat for every transaction that touches a table.
   const cache = new Map<string, boolean>();
   return (schema, table) => {
     const name = `${schema}.${table}`;
     let verdict = cache.get(name);
     if (verdict === undefined) {
-      verdict = (inc.length === 0 || inc.some((re) => re.test(name))) && !exc.some((re) => re.test(name));
+      verdict = (includes.length === 0 || includes.some((re) => re.test(name))) && !excludes.some((re) => re.test(name));
+      if (cache.size > 100_000) cache.clear();
       cache.set(name, verdict);
     }
     return verdict;

@@ -21,7 +21,7 @@ import type { Logger } from '../log/index.ts';
 import { ColumnType, Cursor, DecodeError, columnDecoder, parseEnumSetDefinition, type ColumnSpec, type DecodeSupport, type LogicalType } from './decode.ts';
 import { EventType, ROWS_EVENTS, bitmapIsFull, decodeChangeRows, decodeValueRows, lengthEncoded, type TablePlan } from './rows.ts';
 import type { BinlogSource, SourceHandler, SourceOptions, StartFrom } from './source.ts';
-import { compileTableFilter, type TableFilter } from './table-filter.ts';
+import { tableMatcher, type TableMatcher } from '../event/index.ts';
 import {
   zongjiDecodeText,
   zongjiFormatLogical,
@@ -111,7 +111,7 @@ function describe(error: unknown): string {
 type State = 'idle' | 'starting' | 'running' | 'stopped' | 'failed';
 
 class ZongjiBinlogSource implements BinlogSource {
-  private readonly filter: TableFilter;
+  private readonly filter: TableMatcher;
   private readonly heartbeatMs: number;
   private readonly retry: { initialDelayMs: number; maxDelayMs: number; maxAttempts: number };
 
@@ -177,7 +177,7 @@ class ZongjiBinlogSource implements BinlogSource {
     private readonly options: SourceOptions,
     private readonly logger: Logger,
   ) {
-    this.filter = compileTableFilter(options.include, options.exclude);
+    this.filter = tableMatcher(options.include, options.exclude);
     this.heartbeatMs = options.heartbeatMs ?? 5000;
     this.retry = {
       initialDelayMs: options.reconnect?.initialDelayMs ?? 100,

@@ -1,5 +1,4 @@
 export * from './source.ts';
 export { createBinlogSource } from './binlog-source.ts';
-export { compileTableFilter, globToRegExp, type TableFilter } from './table-filter.ts';
 // The value rules, for code that must produce the same values by other means (e.g. a snapshot).
 export { decodeLatin1, float32Value, formatTimestamp, parseEnumSetDefinition, parseJsonExact } from './decode.ts';
