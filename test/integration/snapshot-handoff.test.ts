@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import mysql from 'mysql2/promise';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { FilePositionStore, type StoredPosition } from '../../core/checkpoint/index.ts';
 import { resolveConfig } from '../../core/config/index.ts';
 import type { BinlogPosition } from '../../core/event/index.ts';

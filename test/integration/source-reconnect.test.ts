@@ -95,7 +95,6 @@ describe('binlog source reconnects after KILL', () => {
     // The handler pauses the source on the 3rd rows event of the big transaction; the test kills the
     // dump thread while the source is paused mid-transaction, then resumes it.
     let bigEvents = 0;
-    let pausedAt: Promise<void> | undefined;
     let release!: () => void;
     const paused = new Promise<void>((resolve) => (release = resolve));
     const { logger, lines } = capturingLogger();
@@ -110,7 +109,7 @@ describe('binlog source reconnects after KILL', () => {
     source = createBinlogSource(killableOptions(), logger);
     await source.start({ kind: 'position', position: start }, recorder);
     await paused;
-    pausedAt = killDump(admin).then(() => undefined);
+    const pausedAt = killDump(admin).then(() => undefined);
     await pausedAt;
     await new Promise((r) => setTimeout(r, 300));
     source.resume();

@@ -27,7 +27,7 @@ async function runUntil(
   end: BinlogPosition,
   stopWhen: (event: RowEvent, recorder: Recorder) => boolean,
 ): Promise<{ recorder: Recorder; stoppedEarly: boolean }> {
-  let source: BinlogSource | undefined;
+  const source: BinlogSource | undefined;
   let stopped: Promise<void> | undefined;
   const recorder: Recorder = new Recorder({
     onEvent: (event) => {
