@@ -18,17 +18,7 @@ import { ClusterError } from '../errors/index.ts';
 import { silentLogger, type Logger } from '../log/index.ts';
 import { computeAssignment, movedTasks, parseAssignment, sameAssignment, type Assignment } from './assignment.ts';
 import { registryPaths, type RegistryPaths } from './registry-paths.ts';
-import {
-  ZkConnection,
-  ZkCode,
-  ZkError,
-  isRetryable,
-  isZkCode,
-  type SessionLossReason,
-  type SessionState,
-  type Stat,
-  type ZkAuth,
-} from './zk-client.ts';
+import { ZkConnection, ZkCode, ZkError, isRetryable, isZkCode, type SessionLossReason, type SessionState, type Stat, type ZkAuth } from './zk-client.ts';
 
 export interface ClusterMemberOptions {
   /** ZooKeeper connect string `host:port[,host:port...][/chroot]`. */
@@ -163,7 +153,10 @@ class Scope {
   memberDataBusy = false;
   memberDataDirty = false;
   nodesWatcher?: () => void;
-  constructor(readonly generation: number, readonly sessionId: string) {
+  constructor(
+    readonly generation: number,
+    readonly sessionId: string,
+  ) {
     this.ended = new Promise((resolve) => (this.endFn = resolve));
   }
   end(): void {
@@ -259,7 +252,10 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
   }
   /** Tasks this worker holds the owner node of (running or being released). */
   ownedTasks(): string[] {
-    return [...this.slots.values()].filter((s) => s.lease).map((s) => s.task).sort();
+    return [...this.slots.values()]
+      .filter((s) => s.lease)
+      .map((s) => s.task)
+      .sort();
   }
   /** The lease of a task this worker owns now, else undefined. */
   lease(task: string): TaskLease | undefined {
@@ -416,7 +412,9 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     const removeIfStale = async (path: string) => {
       const stat = await this.retry(scope, 'inspect ' + path, () => this.zk.exists(path));
       if (stat && this.zk.isOwnSession(stat.ephemeralOwner) && !this.zk.isCurrentSession(stat.ephemeralOwner)) {
-        await this.retry(scope, 'remove ' + path, () => this.zk.remove(path, stat.version).catch((err) => (isZkCode(err, ZkCode.BAD_VERSION) ? false : Promise.reject(err))));
+        await this.retry(scope, 'remove ' + path, () =>
+          this.zk.remove(path, stat.version).catch((err) => (isZkCode(err, ZkCode.BAD_VERSION) ? false : Promise.reject(err))),
+        );
         this.log.info({ path }, 'removed a node of an earlier session of this worker');
       }
     };
@@ -438,7 +436,10 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
       startedAt: this.startedAt,
       host: hostname(),
       pid: process.pid,
-      tasks: [...this.slots.values()].filter((s) => s.state === 'running').map((s) => s.task).sort(),
+      tasks: [...this.slots.values()]
+        .filter((s) => s.state === 'running')
+        .map((s) => s.task)
+        .sort(),
     };
   }
 
@@ -462,7 +463,13 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
       }
       if (!warned) {
         warned = true;
-        this.warn(new ClusterError(`node id "${this.nodeId}" is registered by another session (a previous process of this worker, or a second worker with the same id); waiting for it to go`, { path }), 'member node taken');
+        this.warn(
+          new ClusterError(
+            `node id "${this.nodeId}" is registered by another session (a previous process of this worker, or a second worker with the same id); waiting for it to go`,
+            { path },
+          ),
+          'member node taken',
+        );
       }
       await deleted.promise;
     }
@@ -539,7 +546,7 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
       const index = children.indexOf(myName);
       if (index < 0) {
         if (this.closing || !scope.alive) return;
-        this.warn(new ClusterError('this worker\'s election candidate disappeared; joining again', { path: mine }), 'election');
+        this.warn(new ClusterError("this worker's election candidate disappeared; joining again", { path: mine }), 'election');
         scope.candidatePath = undefined;
         await this.joinElection(scope);
         continue;
@@ -590,7 +597,7 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
         await this.retry(scope, 'remove an old election node', () => this.zk.remove(path));
         continue;
       }
-      this.log.info('the previous leader\'s election node is still there; waiting for it to go');
+      this.log.info("the previous leader's election node is still there; waiting for it to go");
       await gone.promise;
     }
   }
@@ -635,7 +642,11 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
         const guard = { op: 'check' as const, path: scope.candidatePath ?? this.paths.candidates + '/-', version: -1 };
         try {
           await this.retry(scope, 'write the assignment', () =>
-            this.zk.multi(current ? [guard, { op: 'setData', path: this.paths.assignment, data: bytes, version: current.stat.version }] : [guard, { op: 'create', path: this.paths.assignment, data: bytes }]),
+            this.zk.multi(
+              current
+                ? [guard, { op: 'setData', path: this.paths.assignment, data: bytes, version: current.stat.version }]
+                : [guard, { op: 'create', path: this.paths.assignment, data: bytes }],
+            ),
           );
         } catch (err) {
           if (isZkCode(err, ZkCode.BAD_VERSION, ZkCode.NODE_EXISTS, ZkCode.NO_NODE)) {
@@ -711,7 +722,8 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     for (const task of names) {
       const mine = this._assignment[task] === this.nodeId;
       if (mine && !this.tasks.has(task)) {
-        if (!this.slots.has(task)) this.warn(new ClusterError(`task "${task}" is assigned to this worker but not in its configuration; not running it`, { task }), 'unknown task');
+        if (!this.slots.has(task))
+          this.warn(new ClusterError(`task "${task}" is assigned to this worker but not in its configuration; not running it`, { task }), 'unknown task');
         this.slot(task); // remember we warned
         continue;
       }
@@ -794,7 +806,9 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
         continue;
       }
       if (this.zk.isOwnSession(stat.ephemeralOwner)) {
-        await this.retry(scope, 'remove an old owner node', () => this.zk.remove(ownerPath, stat.version).catch((e) => (isZkCode(e, ZkCode.BAD_VERSION) ? false : Promise.reject(e))));
+        await this.retry(scope, 'remove an old owner node', () =>
+          this.zk.remove(ownerPath, stat.version).catch((e) => (isZkCode(e, ZkCode.BAD_VERSION) ? false : Promise.reject(e))),
+        );
         continue;
       }
       if (!waitingLogged) {
@@ -847,7 +861,9 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
     this.log.info({ task: slot.task, reason }, 'releasing task');
     this.safeEmit('taskReleasing', { task: slot.task, reason, waitUntil: (p) => void waits.push(Promise.resolve(p)) });
     const results = await Promise.allSettled(waits);
-    for (const r of results) if (r.status === 'rejected') this.warn(r.reason instanceof Error ? r.reason : new Error(String(r.reason)), `stopping task "${slot.task}" failed; releasing it anyway`);
+    for (const r of results)
+      if (r.status === 'rejected')
+        this.warn(r.reason instanceof Error ? r.reason : new Error(String(r.reason)), `stopping task "${slot.task}" failed; releasing it anyway`);
     if (!scope.alive) throw new ScopeEnded(); // tasksLost covered it
     const lease = slot.lease;
     slot.lease = undefined; // from here on, position writes of this worker are refused locally too

@@ -102,7 +102,9 @@ export class PositionAdmin {
         if (posStat) ops.push({ op: 'remove', path: p.position(task), version: posStat.version });
       } else {
         const bytes = encodePosition(stored, ADMIN_WRITER);
-        ops.push(posStat ? { op: 'setData', path: p.position(task), data: bytes, version: posStat.version } : { op: 'create', path: p.position(task), data: bytes });
+        ops.push(
+          posStat ? { op: 'setData', path: p.position(task), data: bytes, version: posStat.version } : { op: 'create', path: p.position(task), data: bytes },
+        );
       }
       try {
         await this.zk.multi(ops);

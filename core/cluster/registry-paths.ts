@@ -54,7 +54,10 @@ export interface RegistryPaths {
 export function assertSegment(kind: string, value: string): void {
   // eslint-disable-next-line no-control-regex
   if (typeof value !== 'string' || value === '' || value === '.' || value === '..' || /[/\u0000-\u001f\u007f]/.test(value)) {
-    throw new ConfigError(`${kind} "${String(value)}" cannot be used in a ZooKeeper path: it must be non-empty, not "." or "..", and hold no "/" or control characters`, { [kind]: value });
+    throw new ConfigError(
+      `${kind} "${String(value)}" cannot be used in a ZooKeeper path: it must be non-empty, not "." or "..", and hold no "/" or control characters`,
+      { [kind]: value },
+    );
   }
 }
 

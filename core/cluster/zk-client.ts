@@ -315,7 +315,10 @@ export class ZkConnection extends EventEmitter<ZkConnectionEvents> {
       this.negotiatedTimeout = client.getSessionTimeout() || this.requestedTimeout;
       this.lastTick = performance.now();
       this.setState('connected');
-      this.log.info({ sessionId: sid, newSession, timeoutMs: this.negotiatedTimeout }, newSession ? 'zookeeper session established' : 'zookeeper reconnected within the session');
+      this.log.info(
+        { sessionId: sid, newSession, timeoutMs: this.negotiatedTimeout },
+        newSession ? 'zookeeper session established' : 'zookeeper reconnected within the session',
+      );
       this.emit('connected', { sessionId: sid, newSession });
       if (newSession) this.emit('session', { sessionId: sid, generation: gen });
       for (const w of this.connectWaiters.splice(0)) w.resolve();
@@ -421,7 +424,11 @@ export class ZkConnection extends EventEmitter<ZkConnectionEvents> {
   private call<T>(path: string | undefined, fn: (client: Client, done: (err: unknown, value?: T) => void) => void): Promise<T> {
     const client = this.client;
     if (!client || this.closing) {
-      return Promise.reject(this.closing ? new ClusterError('ZooKeeper connection is closed') : new ZkError(ZkCode.CONNECTION_LOSS, 'CONNECTION_LOSS', path, 'no ZooKeeper session at the moment'));
+      return Promise.reject(
+        this.closing
+          ? new ClusterError('ZooKeeper connection is closed')
+          : new ZkError(ZkCode.CONNECTION_LOSS, 'CONNECTION_LOSS', path, 'no ZooKeeper session at the moment'),
+      );
     }
     return new Promise<T>((resolve, reject) => {
       let settled = false;
@@ -573,7 +580,10 @@ export class ZkConnection extends EventEmitter<ZkConnectionEvents> {
           done(toZkError(err, index !== undefined ? ops[index]?.path : undefined, index));
           return;
         }
-        done(null, ops.map((op, i) => ({ op: op.op, path: results?.[i]?.path, stat: results?.[i]?.stat })));
+        done(
+          null,
+          ops.map((op, i) => ({ op: op.op, path: results?.[i]?.path, stat: results?.[i]?.stat })),
+        );
       });
     });
   }

@@ -11,7 +11,10 @@ import { pino } from 'pino';
 import { ClusterMember, ZooKeeperPositionStore, type ClusterMemberOptions } from '../../core/cluster/index.ts';
 import { FencedError } from '../../core/errors/index.ts';
 
-export interface WorkerConfig extends Pick<ClusterMemberOptions, 'connect' | 'cluster' | 'group' | 'nodeId' | 'tasks' | 'pins' | 'auth' | 'sessionTimeoutMs' | 'rebalanceDelayMs'> {
+export interface WorkerConfig extends Pick<
+  ClusterMemberOptions,
+  'connect' | 'cluster' | 'group' | 'nodeId' | 'tasks' | 'pins' | 'auth' | 'sessionTimeoutMs' | 'rebalanceDelayMs'
+> {
   /** Milliseconds between position writes of one task. Default 100. */
   intervalMs?: number;
   logLevel?: string;

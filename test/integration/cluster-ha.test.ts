@@ -23,7 +23,6 @@ function start(): WorkerProcess {
   return w;
 }
 const live = () => workers.filter((w) => w.alive);
-const byId = (id: string | undefined) => workers.find((w) => w.nodeId === id);
 
 function counts(owners: Record<string, string | undefined>): Record<string, number> {
   const out: Record<string, number> = {};
@@ -60,7 +59,10 @@ function currentLeader(): WorkerProcess | undefined {
 /** The offsets each task's position went through, in order of version, are strictly increasing. */
 function expectMonotonic(until = Infinity) {
   for (const t of tasks) {
-    const offsets = recorder.of(t).filter((w) => w.seenAt <= until).map((w) => w.position.offset);
+    const offsets = recorder
+      .of(t)
+      .filter((w) => w.seenAt <= until)
+      .map((w) => w.position.offset);
     for (let i = 1; i < offsets.length; i++) {
       if (!(offsets[i]! > offsets[i - 1]!)) throw new Error(`position of ${t} went from ${offsets[i - 1]} to ${offsets[i]}`);
     }
@@ -91,7 +93,11 @@ describe('a group of three workers and six tasks', () => {
     expect(Object.values(counts(s.owners))).toEqual([2, 2, 2]);
     // fixed layout + additions, nothing else
     expect(s.groupChildren).toEqual(['assignment', 'candidates', 'election', 'nodes', 'task']);
-    expect(s.nodes).toEqual(live().map((w) => w.nodeId).sort());
+    expect(s.nodes).toEqual(
+      live()
+        .map((w) => w.nodeId)
+        .sort(),
+    );
     const leader = currentLeader();
     expect(leader).toBeDefined();
     expect(live().filter((w) => w.of('elected').length > 0)).toHaveLength(1);
@@ -152,7 +158,13 @@ describe('a group of three workers and six tasks', () => {
 
     // resumed from the stored positions: the new owner starts at the killed worker's last write
     for (const t of orphans) {
-      const lastByKilled = Math.max(0, ...leader.of('saved').filter((l) => l.task === t).map((l) => l.offset));
+      const lastByKilled = Math.max(
+        0,
+        ...leader
+          .of('saved')
+          .filter((l) => l.task === t)
+          .map((l) => l.offset),
+      );
       const started = live().flatMap((w) => w.of('taskStarted', killedAt).filter((l) => l.task === t))[0]!;
       expect(started.from === lastByKilled || started.from === lastByKilled + 1).toBe(true);
     }
@@ -168,7 +180,15 @@ describe('a group of three workers and six tasks', () => {
     const victim = live().find((w) => w !== currentLeader() && w.running().size > 0)!;
     const before = await registry.snapshot();
     const moved = tasks.filter((t) => before.owners[t] === victim.nodeId);
-    const oldEpochs = new Map(moved.map((t) => [t, victim.of('taskAcquired').filter((l) => l.task === t).at(-1)!.epoch]));
+    const oldEpochs = new Map(
+      moved.map((t) => [
+        t,
+        victim
+          .of('taskAcquired')
+          .filter((l) => l.task === t)
+          .at(-1)!.epoch,
+      ]),
+    );
 
     const stoppedAt = Date.now();
     victim.kill('SIGSTOP');
@@ -296,7 +316,10 @@ describe('a group of three workers and six tasks', () => {
     // released only after the task stopped: its last write precedes the new owner's acquisition
     for (const t of itsTasks) {
       const released = leaver.of('taskReleased', termAt).find((l) => l.task === t)!;
-      const lastSave = leaver.of('saved').filter((l) => l.task === t).at(-1)!;
+      const lastSave = leaver
+        .of('saved')
+        .filter((l) => l.task === t)
+        .at(-1)!;
       expect(lastSave.t).toBeLessThanOrEqual(released.t);
     }
     await waitFor(() => settled(live()), { timeoutMs: 10_000, what: 'tasks spread over 2 workers' });

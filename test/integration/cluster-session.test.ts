@@ -82,7 +82,9 @@ describe('ZooKeeper digest ACLs', () => {
       );
       raw.connect();
     });
-    expect(acls).toEqual([expect.objectContaining({ permission: zookeeper.Permission.ALL, id: expect.objectContaining({ scheme: 'digest', id: digestId('tunnel', 's3cret') }) })]);
+    expect(acls).toEqual([
+      expect.objectContaining({ permission: zookeeper.Permission.ALL, id: expect.objectContaining({ scheme: 'digest', id: digestId('tunnel', 's3cret') }) }),
+    ]);
     expect(digestId('tunnel', 's3cret')).toMatch(/^tunnel:[A-Za-z0-9+/]{27}=$/);
 
     // the admin API works with the credentials
@@ -155,7 +157,12 @@ describe('ZooKeeperPositionStore', () => {
     await store.save('a', { position: { file: 'bin.000001', offset: 120 }, updatedAt: 2 });
     expect(await store.load('a')).toEqual({ position: { file: 'bin.000001', offset: 120 }, updatedAt: 2 });
     const raw = await m.zk.getData(m.paths.position('a'));
-    expect(JSON.parse(raw!.data.toString())).toEqual({ position: { file: 'bin.000001', offset: 120 }, updatedAt: 2, writtenBy: 'n1:1', epoch: m.lease('a')!.epoch });
+    expect(JSON.parse(raw!.data.toString())).toEqual({
+      position: { file: 'bin.000001', offset: 120 },
+      updatedAt: 2,
+      writtenBy: 'n1:1',
+      epoch: m.lease('a')!.epoch,
+    });
     expect(raw!.stat.version).toBe(1);
     await expect(store.save('other', { position: { file: 'x', offset: 1 }, updatedAt: 3 })).rejects.toBeInstanceOf(FencedError);
     await store.clear('a');
@@ -190,6 +197,5 @@ describe('ZooKeeperPositionStore', () => {
     const after = await other.getData(m.paths.position('a'));
     expect(after!.stat.version).toBe(before!.stat.version);
     expect(after!.data.equals(before!.data)).toBe(true);
-
   });
 });
