@@ -14,18 +14,15 @@ import { tableRows } from '../helpers/compare-rows.ts';
 import { ChaosReceiver } from '../helpers/chaos-receiver.ts';
 import { EsCountingProxy, PrivateRedis, RedisSetCounter } from '../helpers/chaos-servers.ts';
 import {
-  describeComparison,
   esRows,
   masterPosition,
   redisRows,
   removeDir,
-  reportFault,
+  runFault,
   sinkText,
-  sleep,
   startTunnel,
   stopTunnel,
   taskDir,
-  waitUntilEqual,
   writeConfig,
   type RunningTunnel,
 } from '../helpers/chaos-harness.ts';
@@ -58,50 +55,29 @@ describe('chaos: sink outages', () => {
     };
   };
 
-  /** Writes for 2 s, injects the fault, holds it, heals it, stops the writes, compares. */
+  const counters = {
+    webhook: { duplicates: () => receiver.duplicates, writes: () => receiver.eventsReceived },
+    redis: { duplicates: () => redisCounter.duplicates, writes: () => redisCounter.sets },
+    elasticsearch: { duplicates: () => proxy.duplicates, writes: () => proxy.acknowledged },
+  };
+
   async function underFault(name: string, inject: () => Promise<void>, holdMs: number, heal: () => Promise<void>, extra: Record<string, unknown> = {}) {
-    const before = { webhook: receiver.duplicates, redis: redisCounter.duplicates, elasticsearch: proxy.duplicates };
-    const writesBefore = { webhook: receiver.eventsReceived, redis: redisCounter.sets, elasticsearch: proxy.acknowledged };
-    const writer = new RowWriter(pool, `${DB}.orders`, { keys: 400, batch: 4, pauseMs: 5 });
-    writer.start();
-    let faultStarted = 0;
-    let faultEnded = 0;
-    try {
-      await sleep(2000);
-      faultStarted = Date.now();
-      await inject();
-      await sleep(Math.max(0, faultStarted + holdMs - Date.now()));
-      await heal();
-      faultEnded = Date.now();
-    } finally {
-      await writer.stop();
-    }
-    const compareStart = Date.now();
-    const expected = await tableRows(conn, `${DB}.orders`);
-    const { sinks, close } = readers();
-    const comparison = await waitUntilEqual(expected, sinks, 120_000);
-    close();
-    const duplicatesBySink = {
-      webhook: receiver.duplicates - before.webhook,
-      redis: redisCounter.duplicates - before.redis,
-      elasticsearch: proxy.duplicates - before.elasticsearch,
-    };
-    reportFault({
-      fault: name,
-      lost: comparison.lost,
-      duplicates: duplicatesBySink.webhook + duplicatesBySink.redis + duplicatesBySink.elasticsearch,
-      duplicatesBySink,
-      recoveryMs: compareStart - faultEnded + comparison.waitedMs,
-      faultSeconds: ((faultEnded - faultStarted) / 1000).toFixed(1),
-      rows: expected.size,
-      statements: writer.statements,
-      // what the duplicate counters saw during the fault: events received, SETs run, bulk actions acknowledged
-      writesSeen: `webhook ${receiver.eventsReceived - writesBefore.webhook}, redis ${redisCounter.sets - writesBefore.redis}, elasticsearch ${proxy.acknowledged - writesBefore.elasticsearch}`,
-      ...extra,
+    const result = await runFault({
+      name,
+      load: () => new RowWriter(pool, `${DB}.orders`, { keys: 400, batch: 4, pauseMs: 5 }),
+      inject,
+      holdMs,
+      heal,
+      expected: () => tableRows(conn, `${DB}.orders`),
+      sinks: () => {
+        const { sinks, close } = readers();
+        return { readers: sinks, close };
+      },
+      counters,
+      extra,
     });
-    if (comparison.lost > 0) console.log(describeComparison(comparison));
-    expect(writer.statements).toBeGreaterThan(300);
-    expect(comparison.lost).toBe(0);
+    expect(result.statements).toBeGreaterThan(300);
+    expect(result.comparison.lost).toBe(0);
     expect(tunnel!.proc.child.exitCode).toBeNull();
   }
 

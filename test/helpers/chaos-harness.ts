@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Client as EsClient } from '@elastic/elasticsearch';
 import type { Redis } from 'ioredis';
-import type { Connection } from 'mysql2/promise';
+import type { Connection, Pool } from 'mysql2/promise';
 import { repoRoot, servers } from './servers.ts';
 import { TunnelProcess } from './tunnel-process.ts';
 import type { Row } from './compare-rows.ts';
@@ -288,6 +288,8 @@ export interface Comparison {
   bySink: Record<string, RowDiff>;
   /** From the call until every sink was equal (or the deadline). */
   waitedMs: number;
+  /** When the last comparison ended (ms since the epoch). */
+  endedAt: number;
 }
 
 /**
@@ -307,8 +309,9 @@ export async function waitUntilEqual(expected: Map<string, Row>, sinks: SinkRead
       }
       lost += diffSize(bySink[name]!);
     }
-    const waitedMs = Date.now() - started;
-    if (lost === 0 || waitedMs > timeoutMs) return { lost, bySink, waitedMs };
+    const endedAt = Date.now();
+    const waitedMs = endedAt - started;
+    if (lost === 0 || waitedMs > timeoutMs) return { lost, bySink, waitedMs, endedAt };
     await sleep(250);
   }
 }
@@ -348,4 +351,120 @@ export function reportFault(outcome: FaultOutcome): string {
   mkdirSync(join(repoRoot, 'test-results'), { recursive: true });
   appendFileSync(summaryFile, `${JSON.stringify({ at: new Date().toISOString(), ...outcome })}\n`);
   return line;
+}
+
+// ---------------------------------------------------------------------------------------------
+// one fault under writes
+
+export interface WriteLoad {
+  start(): void;
+  stop(): Promise<void>;
+  statements: number;
+}
+
+export interface SinkCounter {
+  /** Duplicates counted so far. */
+  duplicates(): number;
+  /** Writes seen so far (events received, SETs run, bulk actions acknowledged). */
+  writes(): number;
+}
+
+export interface FaultRun {
+  name: string;
+  /** A new write load for this fault; started before the fault, stopped when it is healed. */
+  load: () => WriteLoad;
+  /** Writes before the fault begins. Default 2000 ms. */
+  warmupMs?: number;
+  inject: () => Promise<void>;
+  /** From the start of inject() to the start of heal(). */
+  holdMs: number;
+  heal: () => Promise<void>;
+  /** The source table's rows, read after the writes stopped. */
+  expected: () => Promise<Map<string, Row>>;
+  sinks: () => { readers: SinkReaders; close(): void };
+  counters: Record<string, SinkCounter>;
+  /** Fields for the summary line; may be filled in by inject/heal. */
+  extra?: Record<string, unknown>;
+  timeoutMs?: number;
+}
+
+export interface FaultResult {
+  comparison: Comparison;
+  outcome: FaultOutcome;
+  statements: number;
+}
+
+/**
+ * Starts the write load, lets it run, injects the fault, holds it, heals it, stops the writes at
+ * once, and waits until every sink equals the table; reports the outcome line. Recovery is from the
+ * end of the fault (heal() returned, writes stopped) to every sink equal.
+ */
+export async function runFault(run: FaultRun): Promise<FaultResult> {
+  const before = Object.fromEntries(Object.entries(run.counters).map(([name, c]) => [name, { duplicates: c.duplicates(), writes: c.writes() }]));
+  const load = run.load();
+  load.start();
+  let faultStarted = 0;
+  let faultEnded = 0;
+  try {
+    await sleep(run.warmupMs ?? 2000);
+    faultStarted = Date.now();
+    await run.inject();
+    await sleep(Math.max(0, faultStarted + run.holdMs - Date.now()));
+    await run.heal();
+    faultEnded = Date.now();
+  } finally {
+    await load.stop();
+  }
+  const expected = await run.expected();
+  const { readers, close } = run.sinks();
+  let comparison: Comparison;
+  try {
+    comparison = await waitUntilEqual(expected, readers, run.timeoutMs ?? 120_000);
+  } finally {
+    close();
+  }
+  const duplicatesBySink: Record<string, number> = {};
+  const writesSeen: string[] = [];
+  for (const [name, counter] of Object.entries(run.counters)) {
+    duplicatesBySink[name] = counter.duplicates() - before[name]!.duplicates;
+    writesSeen.push(`${name} ${counter.writes() - before[name]!.writes}`);
+  }
+  const outcome: FaultOutcome = {
+    fault: run.name,
+    lost: comparison.lost,
+    duplicates: Object.values(duplicatesBySink).reduce((a, b) => a + b, 0),
+    duplicatesBySink,
+    recoveryMs: comparison.endedAt - faultEnded,
+    faultSeconds: ((faultEnded - faultStarted) / 1000).toFixed(1),
+    rows: expected.size,
+    statements: load.statements,
+    writesSeen: writesSeen.join(', '),
+    ...run.extra,
+  };
+  reportFault(outcome);
+  if (comparison.lost > 0) console.log(describeComparison(comparison));
+  return { comparison, outcome, statements: load.statements };
+}
+
+/**
+ * A pool for RowWriter whose getConnection() waits (up to 60 s) while the server is down instead of
+ * failing: RowWriter takes its connection outside its own error handling.
+ */
+export function patientPool(pool: Pool): Pool {
+  return new Proxy(pool, {
+    get(target, prop, receiver) {
+      if (prop !== 'getConnection') return Reflect.get(target, prop, receiver) as unknown;
+      return async () => {
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          try {
+            return await target.getConnection();
+          } catch (error) {
+            if (Date.now() > deadline) throw error;
+            await sleep(200);
+          }
+        }
+      };
+    },
+  });
 }
