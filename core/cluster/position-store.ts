@@ -23,6 +23,7 @@ interface Known {
 
 export class ZooKeeperPositionStore implements PositionStore {
   private readonly known = new Map<string, Known>();
+  private readonly queues = new Map<string, Promise<void>>();
 
   constructor(private readonly member: ClusterMember) {}
 
@@ -36,8 +37,22 @@ export class ZooKeeperPositionStore implements PositionStore {
     return storedOnly(decodePosition(res.data, path));
   }
 
-  /** Fenced, version-conditional write; FencedError when this worker does not own the task (any more). */
-  async save(task: string, stored: StoredPosition): Promise<void> {
+  /**
+   * Fenced, version-conditional write; FencedError when this worker does not own the task (any more).
+   * Saves of one task are applied one after the other, in call order.
+   */
+  save(task: string, stored: StoredPosition): Promise<void> {
+    const previous = this.queues.get(task) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.saveNow(task, stored));
+    const tail = next.catch(() => undefined);
+    this.queues.set(task, tail);
+    void tail.then(() => {
+      if (this.queues.get(task) === tail) this.queues.delete(task);
+    });
+    return next;
+  }
+
+  private async saveNow(task: string, stored: StoredPosition): Promise<void> {
     const lease = this.requireLease(task, 'save its position');
     const path = this.member.paths.position(task);
     const bytes = encodePosition(stored, this.member.nodeId, lease.epoch);

@@ -120,18 +120,22 @@ describe('a session the server expires', () => {
     const registered = new Promise<string>((resolve) => m.once('registered', (r) => resolve(r.sessionId)));
     const again = Promise.all([acquiredOnce(m, 'a'), acquiredOnce(m, 'b')]);
 
-    // Expire the session for real: a second client attaches to it and closes it.
+    // Expire the session for real: a second client attaches to it and closes it. The member's own client
+    // may win the session back before the close arrives (a session has one connection at a time), so
+    // try again until the member hears `expired`.
     const raw = (m.zk as unknown as { client: zookeeper.Client }).client;
-    const hijack = zookeeper.createClient(zkConnect, {
-      sessionTimeout: 4000,
-      sessionId: raw.getSessionId(),
-      sessionPassword: raw.getSessionPassword(),
-    } as unknown as zookeeper.Option);
-    await new Promise<void>((resolve) => {
-      hijack.once('connected', () => resolve());
-      hijack.connect();
-    });
-    hijack.close();
+    const [sessionId, sessionPassword] = [raw.getSessionId(), raw.getSessionPassword()];
+    let heard = false;
+    void lost.then(() => (heard = true));
+    for (let attempt = 0; attempt < 10 && !heard; attempt++) {
+      const hijack = zookeeper.createClient(zkConnect, { sessionTimeout: 4000, sessionId, sessionPassword } as unknown as zookeeper.Option);
+      await new Promise<void>((resolve) => {
+        hijack.once('connected', () => resolve());
+        hijack.connect();
+      });
+      hijack.close();
+      await Promise.race([lost, new Promise((r) => setTimeout(r, 1500))]);
+    }
 
     expect(await lost).toEqual({ tasks: ['a', 'b'], reason: 'expired' });
     expect(events).toContain('state:expired');
@@ -165,6 +169,9 @@ describe('ZooKeeperPositionStore', () => {
     });
     expect(raw!.stat.version).toBe(1);
     await expect(store.save('other', { position: { file: 'x', offset: 1 }, updatedAt: 3 })).rejects.toBeInstanceOf(FencedError);
+    // saves of one task issued without waiting are applied in call order
+    await Promise.all([1, 2, 3, 4, 5].map((n) => store.save('a', { position: { file: 'bin.000002', offset: n }, updatedAt: n })));
+    expect((await store.load('a'))!.position).toEqual({ file: 'bin.000002', offset: 5 });
     await store.clear('a');
     expect(await store.load('a')).toBeUndefined();
   });
