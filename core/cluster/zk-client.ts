@@ -176,7 +176,7 @@ interface Inflight {
 
 /** One process's connection to ZooKeeper: a chain of sessions, one at a time. */
 export class ZkConnection extends EventEmitter<ZkConnectionEvents> {
-  readonly options: Readonly<ZkConnectionOptions>;
+  private readonly options: Readonly<ZkConnectionOptions>;
   /** ACL of the nodes this connection creates (digest with auth, open without). */
   readonly acls: ACL[];
   /** ACL of shared ancestors created by mkdirp's `shared` prefix: with auth, world may READ and CREATE. */
