@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from 'mysql2/promise';
 import type { BinlogPosition, RowEvent } from '../../core/event/index.ts';
-import { createBinlogSource, type BinlogSource } from '../../core/source/index.ts';
+import { createBinlogSource } from '../../core/source/index.ts';
 import { createTestDatabase, mysqlConnection } from '../helpers/servers.ts';
 import { Recorder, binlogEnd, silentLogger, sourceOptions } from '../helpers/source-harness.ts';
 
@@ -27,14 +27,13 @@ async function runUntil(
   end: BinlogPosition,
   stopWhen: (event: RowEvent, recorder: Recorder) => boolean,
 ): Promise<{ recorder: Recorder; stoppedEarly: boolean }> {
-  const source: BinlogSource | undefined;
   let stopped: Promise<void> | undefined;
   const recorder: Recorder = new Recorder({
     onEvent: (event) => {
-      if (!stopped && stopWhen(event, recorder)) stopped = source!.stop();
+      if (!stopped && stopWhen(event, recorder)) stopped = source.stop();
     },
   });
-  source = createBinlogSource(sourceOptions([`${DB}.*`]), silentLogger());
+  const source = createBinlogSource(sourceOptions([`${DB}.*`]), silentLogger());
   await source.start({ kind: 'position', position: from }, recorder);
   const deadline = Date.now() + 60_000;
   while (!stopped && !recorder.commits.some((c) => c.position.file === end.file && c.position.offset >= end.offset)) {
