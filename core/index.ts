@@ -9,3 +9,6 @@ export * from './config/index.ts';
 export * from './log/index.ts';
 export type { BinlogSource, SourceHandler, SourceOptions, StartFrom } from './source/source.ts';
 export { TaskRunner, type TaskStats, type TaskState } from './runtime/task-runner.ts';
+export { Worker, type TaskStatus } from './runtime/worker.ts';
+export { createBinlogSource } from './source/index.ts';
+export { ClusterMember, ZooKeeperPositionStore, PositionAdmin, registryPaths, type ClusterMemberOptions, type TaskLease } from './cluster/index.ts';

@@ -1,24 +1,49 @@
 import type { ResolvedConfig } from '../config/index.ts';
-import { createLogger } from '../log/index.ts';
+import { hostname } from 'node:os';
+import { createLogger, type Logger } from '../log/index.ts';
+import { ClusterMember, ZooKeeperPositionStore } from '../cluster/index.ts';
+import { bindWorkerToCluster } from '../runtime/cluster-binding.ts';
 import { Worker } from '../runtime/worker.ts';
 import { createBinlogSource } from '../source/index.ts';
 import { createSnapshotter } from '../snapshot/index.ts';
-import { collectStatus, formatStatus, startStatusServer, type StatusServer } from '../status/index.ts';
+import { collectStatus, formatStatus, startStatusServer, watchClusterView, type ClusterViewWatch, type StatusServer } from '../status/index.ts';
 import { ConfigError } from '../errors/index.ts';
 import { openPositionAdmin } from './position-admin.ts';
 
 /** `tunnel start`: run until SIGINT/SIGTERM, then close in order and exit 0. */
 export async function runWorker(config: ResolvedConfig, snapshotter = createSnapshotter()): Promise<number> {
   const logger = createLogger(config.log);
-  const worker = new Worker(config, { createSource: createBinlogSource, snapshot: snapshotter, logger });
+  const statusUrl = config.status.port ? `http://${config.status.host}:${config.status.port}` : undefined;
+  const member = config.cluster ? createMember(config, logger, statusUrl) : undefined;
+  const worker = new Worker(config, {
+    createSource: createBinlogSource,
+    snapshot: snapshotter,
+    logger,
+    ...(member ? { positionStore: new ZooKeeperPositionStore(member), nodeId: member.nodeId } : {}),
+  });
   let status: StatusServer | undefined;
+  let clusterView: ClusterViewWatch | undefined;
+  if (member) {
+    clusterView = watchClusterView(member, { tasks: config.tasks.map((t) => t.name) });
+    bindWorkerToCluster(worker, member);
+  }
   if (config.status.port !== false) {
     status = await startStatusServer(worker, {
       host: config.status.host,
       port: config.status.port,
       ...(config.status.token ? { token: config.status.token } : {}),
+      ...(clusterView ? { cluster: clusterView.get } : {}),
     });
   }
+
+  // Ordered close: the member hands its tasks back (each drains and commits before its owner node
+  // goes, so the leader reassigns at once), then what is left of the worker, then the endpoint.
+  const close = async () => {
+    if (member) await member.close();
+    clusterView?.close();
+    await worker.close();
+    await status?.close();
+  };
   let exitCode = 0;
   const closed = new Promise<void>((resolve) => {
     let signals = 0;
@@ -29,10 +54,7 @@ export async function runWorker(config: ResolvedConfig, snapshotter = createSnap
         process.exit(1);
       }
       logger.info({ signal, deadlineMs: config.shutdownTimeoutMs }, 'shutting down: draining in-flight batches');
-      worker
-        .close()
-        .then(() => status?.close())
-        .then(resolve, (error: unknown) => {
+      close().then(resolve, (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
         exitCode = 1;
         resolve();
@@ -42,11 +64,34 @@ export async function runWorker(config: ResolvedConfig, snapshotter = createSnap
     process.on('SIGTERM', onSignal);
   });
   worker.on('taskFailed', (task, error) => logger.error({ task, err: error }, 'task failed'));
-  await worker.startAll();
-  logger.info({ tasks: config.tasks.map((t) => t.name) }, 'tunnel started');
+  if (member) {
+    await member.start();
+    logger.info({ node: member.nodeId, cluster: config.cluster!.name, group: config.cluster!.group }, 'tunnel started: joined its group');
+  } else {
+    await worker.startAll();
+    logger.info({ tasks: config.tasks.map((t) => t.name) }, 'tunnel started');
+  }
   await closed;
   logger.info('tunnel stopped');
   return exitCode;
+}
+
+function createMember(config: ResolvedConfig, logger: Logger, statusUrl: string | undefined): ClusterMember {
+  const cluster = config.cluster!;
+  const nodeId = cluster.node ?? (config.status.port ? `${hostname()}:${config.status.port}` : `${hostname()}-${process.pid}`);
+  const pins = Object.fromEntries(config.tasks.filter((t) => t.pin).map((t) => [t.name, t.pin!]));
+  return new ClusterMember({
+    connect: cluster.zookeeper.connect,
+    cluster: cluster.name,
+    group: cluster.group,
+    nodeId,
+    ...(statusUrl ? { address: statusUrl, advertise: { statusUrl } } : {}),
+    sessionTimeoutMs: cluster.zookeeper.sessionTimeoutMs,
+    ...(cluster.zookeeper.auth ? { auth: cluster.zookeeper.auth } : {}),
+    tasks: config.tasks.map((t) => t.name),
+    pins,
+    logger,
+  });
 }
 
 export async function statusCommand(config: ResolvedConfig, json: boolean): Promise<number> {
@@ -57,6 +102,11 @@ export async function statusCommand(config: ResolvedConfig, json: boolean): Prom
 
 /** `tunnel snapshot <task>`: re-read the task's tables, then stream on from the recorded position. */
 export async function snapshotCommand(config: ResolvedConfig, task: string, tables?: string[]): Promise<number> {
+  if (config.cluster) {
+    throw new ConfigError(
+      `in a cluster, re-snapshot a task through its owner: stop the task's worker, run \`tunnel reset-position ${task} --to none\`, and start it with snapshot: 'initial'`,
+    );
+  }
   const taskConfig = config.tasks.find((t) => t.name === task);
   if (!taskConfig) throw new ConfigError(`unknown task "${task}"; the tasks are ${config.tasks.map((t) => t.name).join(', ')}`);
   const admin = await openPositionAdmin(config);

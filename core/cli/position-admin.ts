@@ -11,6 +11,23 @@ export interface PositionAdmin {
 }
 
 export async function openPositionAdmin(config: ResolvedConfig): Promise<PositionAdmin> {
+  if (config.cluster) {
+    // Positions live in ZooKeeper; a task runs wherever its owner node is held.
+    const { PositionAdmin: ZooKeeperAdmin } = await import('../cluster/index.ts');
+    const zk = await ZooKeeperAdmin.connect({
+      connect: config.cluster.zookeeper.connect,
+      cluster: config.cluster.name,
+      group: config.cluster.group,
+      sessionTimeoutMs: config.cluster.zookeeper.sessionTimeoutMs,
+      ...(config.cluster.zookeeper.auth ? { auth: config.cluster.zookeeper.auth } : {}),
+    });
+    return {
+      read: async (task) => (await zk.readPosition(task)).stored,
+      isRunning: async (task) => (await zk.readPosition(task)).owner !== undefined,
+      reset: async (task, position) => void (await zk.resetPosition(task, position)),
+      close: () => zk.close(),
+    };
+  }
   const store = new FilePositionStore(config.positions.dir);
   return {
     read: (task) => store.load(task),

@@ -11,6 +11,8 @@ export interface WorkerDeps {
   /** Standalone default: files under `positions.dir`. The cluster passes its ZooKeeper store. */
   positionStore?: PositionStore;
   snapshot?: (runner: TaskRunner, stored: StoredPosition | undefined) => Promise<StoredPosition | undefined>;
+  /** This worker's id; by default `cluster.node`, else `<hostname>:<status port>`. */
+  nodeId?: string;
   logger: Logger;
 }
 
@@ -45,7 +47,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     super();
     this.positionStore = deps.positionStore ?? new FilePositionStore(config.positions.dir);
     const port = config.status.port === false ? 0 : config.status.port;
-    this.nodeId = config.cluster?.node ?? `${hostname()}:${port}`;
+    this.nodeId = deps.nodeId ?? config.cluster?.node ?? `${hostname()}:${port}`;
   }
 
   get logger(): Logger {
