@@ -344,9 +344,18 @@ export interface Comparison {
  * Polls every sink until each equals `expected` row for row (all rows compared), or until the
  * deadline; returns the last comparison either way, so a failing test still prints its numbers.
  */
-export async function waitUntilEqual(
+export function waitUntilEqual(
   expected: Map<string, Row>,
   sinks: SinkReaders,
+  timeoutMs = 90_000,
+  done: (c: Omit<Comparison, 'waitedMs' | 'endedAt'>) => boolean = (c) => c.lost === 0,
+): Promise<Comparison> {
+  return waitUntilAllEqual(Object.fromEntries(Object.entries(sinks).map(([name, read]) => [name, { expected, read }])), timeoutMs, done);
+}
+
+/** As waitUntilEqual, with an expectation of its own per sink (e.g. the table minus a rejected row). */
+export async function waitUntilAllEqual(
+  checks: Record<string, { expected: Map<string, Row>; read: () => Promise<Map<string, Row>> }>,
   timeoutMs = 90_000,
   done: (c: Omit<Comparison, 'waitedMs' | 'endedAt'>) => boolean = (c) => c.lost === 0,
 ): Promise<Comparison> {
@@ -354,7 +363,7 @@ export async function waitUntilEqual(
   for (;;) {
     const bySink: Record<string, RowDiff> = {};
     let lost = 0;
-    for (const [name, read] of Object.entries(sinks)) {
+    for (const [name, { expected, read }] of Object.entries(checks)) {
       try {
         bySink[name] = diff(expected, await read());
       } catch (error) {
