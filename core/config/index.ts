@@ -2,3 +2,4 @@ export * from './schema.ts';
 export * from './define-config.ts';
 export * from './resolve.ts';
 export * from './option-issues.ts';
+export * from './validators.ts';

@@ -63,9 +63,9 @@ export interface DeleteEvent extends EventBase {
 
 export type RowEvent = InsertEvent | UpdateEvent | DeleteEvent;
 
-/** The JSON every sink and webhook receiver sees: the canonical fields first, metadata after. */
-export function toCanonicalJson(event: RowEvent): string {
-  return JSON.stringify({
+/** The canonical object every sink and webhook receiver sees: the canonical fields first, metadata after. */
+export function canonicalObject(event: RowEvent): Record<string, unknown> {
+  return {
     schema: event.schema,
     table: event.table,
     action: event.action,
@@ -73,5 +73,9 @@ export function toCanonicalJson(event: RowEvent): string {
     position: event.position,
     timestamp: event.timestamp,
     primaryKey: event.primaryKey,
-  });
+  };
+}
+
+export function toCanonicalJson(event: RowEvent): string {
+  return JSON.stringify(canonicalObject(event));
 }

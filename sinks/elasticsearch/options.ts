@@ -1,20 +1,12 @@
 import { z } from 'zod';
 import { ConfigError } from '../../core/errors/index.ts';
 import { formatOptionIssues } from '../../core/config/option-issues.ts';
+import { isHttpUrl } from '../../core/config/validators.ts';
 import { compileTemplate, type RowEvent } from '../../core/event/index.ts';
 import type { BatchLimits } from '../../core/sink/index.ts';
 
 /** Picks an index per row: e.g. `(event) => \`${event.schema}-${event.table}\``. */
 export type IndexFunction = (event: RowEvent, rowIndex: number) => string;
-
-const isHttpUrl = (value: string): boolean => {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    return false;
-  }
-};
 
 const url = z.string({ error: 'expected a URL' }).refine(isHttpUrl, { error: 'expected a URL' });
 const positiveInt = z.number().int().positive();

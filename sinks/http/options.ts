@@ -1,17 +1,9 @@
 import { z } from 'zod';
 import { ConfigError } from '../../core/errors/index.ts';
 import { formatOptionIssues } from '../../core/config/option-issues.ts';
+import { isHttpUrl } from '../../core/config/validators.ts';
 
 const positiveInt = z.number().int().positive();
-
-const isHttpUrl = (value: string): boolean => {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    return false;
-  }
-};
 
 export const webhookOptionsSchema = z
   .object({

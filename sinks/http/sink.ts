@@ -1,24 +1,11 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError } from '../../core/errors/index.ts';
-import type { RowEvent } from '../../core/event/index.ts';
+import { canonicalObject, type RowEvent } from '../../core/event/index.ts';
 import { acquireSharedSerializer, createSerializer, estimateJsonBytes, type Serializer } from '../../core/serialize/index.ts';
 import type { BatchLimits, DeliveryResult, Sink, SinkBatch } from '../../core/sink/index.ts';
 import type { ResolvedWebhookOptions } from './options.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signatureHeader } from './signature.ts';
-
-/** The canonical JSON shape (same fields and order as toCanonicalJson in core/event). */
-export function canonicalObject(event: RowEvent): Record<string, unknown> {
-  return {
-    schema: event.schema,
-    table: event.table,
-    action: event.action,
-    rows: event.rows,
-    position: event.position,
-    timestamp: event.timestamp,
-    primaryKey: event.primaryKey,
-  };
-}
 
 /** The outcome of one HTTP exchange, with Retry-After when the receiver gave one. */
 interface Attempt {

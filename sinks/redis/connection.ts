@@ -62,3 +62,13 @@ export function redisErrorText(error: unknown): string {
   const text = error instanceof Error ? `${error.name === 'ReplyError' || error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
   return text.replace(/\/\/[^/\s:@]*:[^/\s@]+@/g, '//[redacted]@').slice(0, 300);
 }
+
+/** Close politely (QUIT waits for replies in flight); a client that cannot QUIT is cut off. */
+export async function closeRedisClient(client: RedisClient | undefined): Promise<void> {
+  if (!client) return;
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}

@@ -1,6 +1,6 @@
 import { compileTemplate, type CompiledTemplate } from '../../core/event/index.ts';
 import type { DeadLetter, DeadLetterStore } from '../../core/dead-letter/index.ts';
-import { connectRedis, createRedisClient, type RedisClient } from './connection.ts';
+import { closeRedisClient, connectRedis, createRedisClient, type RedisClient } from './connection.ts';
 import type { ResolvedRedisDeadLetterStoreOptions } from './options.ts';
 
 /**
@@ -71,11 +71,6 @@ export class RedisDeadLetterStore implements DeadLetterStore {
   async close(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
-    if (!client) return;
-    try {
-      await client.quit();
-    } catch {
-      client.disconnect();
-    }
+    await closeRedisClient(client);
   }
 }

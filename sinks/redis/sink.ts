@@ -13,7 +13,7 @@ import {
 } from '../../core/event/index.ts';
 import type { BatchLimits, DeliveryResult, Sink, SinkBatch } from '../../core/sink/index.ts';
 import type { Logger } from '../../core/log/index.ts';
-import { connectRedis, createRedisClient, redisErrorText, type RedisClient } from './connection.ts';
+import { closeRedisClient, connectRedis, createRedisClient, redisErrorText, type RedisClient } from './connection.ts';
 import type { ResolvedRedisOptions } from './options.ts';
 
 type Command = [name: string, ...args: (string | number)[]];
@@ -250,11 +250,6 @@ export class RedisSink implements Sink {
   async close(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
-    if (!client) return;
-    try {
-      await client.quit();
-    } catch {
-      client.disconnect();
-    }
+    await closeRedisClient(client);
   }
 }

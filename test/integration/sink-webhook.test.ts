@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { webhook, verifyWebhookSignature, canonicalObject, backoffWithJitter, type WebhookOptions, type WebhookSink } from '../../sinks/http/index.ts';
-import { documentId, keyValues, toCanonicalJson, type RowEvent } from '../../core/event/index.ts';
+import { webhook, verifyWebhookSignature, backoffWithJitter, type WebhookOptions, type WebhookSink } from '../../sinks/http/index.ts';
+import { canonicalObject, documentId, keyValues, toCanonicalJson, type RowEvent } from '../../core/event/index.ts';
 import type { DeliveryResult } from '../../core/sink/index.ts';
 import { ConfigError } from '../../core/errors/index.ts';
 import { expectedTables, history, insert, itemRow, ITEM_KEY } from './sink-fixtures.ts';
