@@ -69,6 +69,11 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   private lastSaved: BinlogPosition | undefined;
   private fatal: Error | undefined;
   private stopping: Promise<void> | undefined;
+  /** Events of a transaction whose commit is not read yet were accepted. */
+  private insideTransaction = false;
+  /** Set once a graceful stop reached a transaction boundary (or gave up waiting for one). */
+  private closedToBinlog = false;
+  private onBoundary: (() => void) | undefined;
 
   constructor(
     readonly config: ResolvedTask,
@@ -164,9 +169,17 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     await this.source.start(from, {
       onEvent: (event) => this.accept(event),
       onCommit: (position, timestamp) => {
+        if (this.closedToBinlog) return;
         this.stats.readPosition = position;
         this.stats.readTimestamp = timestamp;
         this.tracker.commit(position, timestamp);
+        this.insideTransaction = false;
+        if (this.onBoundary) {
+          // Close before the source hands over anything after this commit in the same tick.
+          this.closedToBinlog = true;
+          this.source?.pause();
+          this.onBoundary();
+        }
       },
       onError: (error) => this.fail(error),
     });
@@ -194,6 +207,12 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
    * a segment of its own (the snapshot's chunk) instead of the binlog transaction.
    */
   accept(event: RowEvent, segment = this.tracker.current()): void {
+    if (segment === this.tracker.current()) {
+      // Binlog events after the stop boundary are read again after the restart: sending them now
+      // would only deliver them twice.
+      if (this.closedToBinlog) return;
+      this.insideTransaction = true;
+    }
     this.stats.eventsIn++;
     const { hooks } = this;
     let routed: RowEvent;
@@ -317,6 +336,19 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   private shutdown(deadlineMs: number, immediate: boolean): Promise<void> {
     this.stopping ??= (async () => {
       if (this.stats.state !== 'failed') this.setState('stopping');
+      if (!immediate && this.insideTransaction && this.source) {
+        // Read on to the end of the transaction in progress, so that everything sent is covered by
+        // the position committed below and a restart delivers nothing twice (bounded by the deadline).
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(deadlineMs / 2, 10_000)).unref();
+          this.onBoundary = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.onBoundary = undefined;
+      }
+      this.closedToBinlog = true;
       await this.source?.stop().catch((error: unknown) => this.logger.warn({ err: error }, 'source stop failed'));
       if (!immediate) {
         const drained = Promise.all([...this.dispatchers.values()].map((d) => d.drain()));

@@ -117,4 +117,57 @@ describe('standalone runtime end to end', () => {
     }
     await pool.end();
   });
+
+  it('SIGTERM under load exits 0 within the deadline and a restart delivers nothing twice', async () => {
+    const receiverAfter = new WebhookReceiver(SECRET);
+    const db2 = `${DB}_term`;
+    await createTestDatabase(db2);
+    await conn.query(RowWriter.createTableSql(`${db2}.orders`));
+    const stale = await redis.keys(`${DB}:*`);
+    if (stale.length) await redis.del(...stale);
+    const [[master]] = (await conn.query('SHOW MASTER STATUS')) as unknown as [[{ File: string; Position: number }]];
+    const dir = mkdtempSync(join(repoRoot, '.data', 'e2e-term-'));
+    writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
+    writeFileSync(join(dir, 'plugin.ts'), PLUGIN);
+    const configFile = join(dir, 'tunnel.config.ts');
+    writeFileSync(configFile, configText(dir, { file: master.File, offset: Number(master.Position) }, await receiverAfter.start()).replaceAll(`'${DB}.*'`, `'${db2}.*'`));
+
+    const pool = mysql.createPool({ ...servers.mariadb, connectionLimit: 4 });
+    // Transactions of 50 statements, so a SIGTERM nearly always lands inside one.
+    const writer = new RowWriter(pool, `${db2}.orders`, { keys: 300, batch: 50 });
+    writer.start();
+    const first = new TunnelProcess(configFile);
+    await first.waitForLog((l) => l.msg === 'tunnel started');
+    await new Promise((r) => setTimeout(r, 2500));
+    // A 100,000-row transaction just committed: the SIGTERM lands while it is being read.
+    await conn.query(`CREATE TABLE ${db2}.bulk (id INT PRIMARY KEY, note VARCHAR(20))`);
+    await conn.query(`INSERT INTO ${db2}.bulk SELECT seq, 'bulk' FROM ${db2}.seq_1_to_100000`);
+    await new Promise((r) => setTimeout(r, 50));
+    const termAt = Date.now();
+    first.kill('SIGTERM');
+    const exit = await first.exited;
+    const stopMs = Date.now() - termAt;
+    const deliveredBefore = receiverAfter.events.length;
+
+    const second = new TunnelProcess(configFile);
+    await second.waitForLog((l) => l.msg === 'tunnel started');
+    await new Promise((r) => setTimeout(r, 1500));
+    await writer.stop();
+    await pool.end();
+    const expected = new Map<string, Row>();
+    for (const [id, row] of await tableRows(conn, `${db2}.orders`)) if (Number(id) % 10 !== 0) expected.set(id, { ...row, origin: 'tunnel' });
+    const orders = () => applyEvents(receiverAfter.events.filter((e) => e.table === 'orders'));
+    await waitFor(async () => (diffRows(expected, orders()).missing.length === 0 ? true : undefined), { timeoutMs: 60_000 }).catch(() => undefined);
+    second.kill('SIGTERM');
+    await second.exited;
+    await receiverAfter.close();
+
+    console.log(`graceful stop: exit ${exit.code} after ${stopMs} ms under load; ${deliveredBefore} events before, ${receiverAfter.events.length} in all; duplicates after the restart ${receiverAfter.duplicates()}`);
+    expect(exit.code).toBe(0);
+    expect(stopMs).toBeLessThan(10_000);
+    expect(deliveredBefore).toBeGreaterThan(0);
+    expect(diffRows(expected, orders())).toEqual({ missing: [], extra: [], different: [] });
+    expect(receiverAfter.events.filter((e) => e.table === 'bulk').reduce((n, e) => n + e.rows.length, 0)).toBe(100_000);
+    expect(receiverAfter.duplicates()).toBe(0);
+  });
 });
