@@ -40,6 +40,7 @@ const source = z
 
 const batch = z
   .object({
+    /** Most row changes in one batch (an event of a multi-row statement counts its rows). */
     maxEvents: positiveInt.default(2000),
     maxBytes: positiveInt.default(8 * 1024 * 1024),
     maxWaitMs: z.number().int().nonnegative().default(50),
@@ -68,7 +69,10 @@ export const taskSchema = z
     source,
     plugins: z.array(plugin).default([]),
     batch: batch.default({ maxEvents: 2000, maxBytes: 8 * 1024 * 1024, maxWaitMs: 50 }),
-    /** Events read but not yet acknowledged by every sink; at the cap the source pauses. */
+    /**
+     * Row changes read but not yet acknowledged by every sink (counted per sink it goes to); at the
+     * cap the source pauses. Counted in rows, not rows-events, so memory is bounded by it.
+     */
     maxInFlightEvents: positiveInt.default(20_000),
     retry: retry.default({ initialDelayMs: 100, maxDelayMs: 30_000 }),
     /** What a plugin that throws on an event does: stop the task, or dead-letter the event and go on. */

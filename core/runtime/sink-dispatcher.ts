@@ -46,6 +46,8 @@ export class SinkDispatcher {
   readonly stats: SinkStats = { eventsOut: 0, batches: 0, retries: 0, deadLetters: 0, lastBatchMs: 0 };
   private queue: Delivery[] = [];
   private queuedBytes = 0;
+  /** Rows of the queued events: `maxEvents` counts row changes, not rows-events (one can carry ~100 rows). */
+  private queuedRows = 0;
   private writing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
@@ -59,9 +61,10 @@ export class SinkDispatcher {
   enqueue(delivery: Delivery): void {
     this.queue.push(delivery);
     this.queuedBytes += delivery.bytes;
+    this.queuedRows += delivery.event.rows.length;
     if (this.writing) return;
     const { limits } = this.options;
-    if (this.queue.length >= limits.maxEvents || this.queuedBytes >= limits.maxBytes) this.flush();
+    if (this.queuedRows >= limits.maxEvents || this.queuedBytes >= limits.maxBytes) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), limits.maxWaitMs);
   }
 
@@ -88,6 +91,7 @@ export class SinkDispatcher {
         if (this.options.signal.aborted) {
           this.queue = [];
           this.queuedBytes = 0;
+          this.queuedRows = 0;
         }
         // Events queued during the write have already waited a write's time: send them now.
         if (this.queue.length > 0) this.flush();
@@ -99,14 +103,17 @@ export class SinkDispatcher {
     const { maxEvents, maxBytes } = this.options.limits;
     let count = 0;
     let bytes = 0;
-    while (count < this.queue.length && count < maxEvents) {
-      const next = this.queue[count]!.bytes;
-      if (count > 0 && bytes + next > maxBytes) break;
-      bytes += next;
+    let rows = 0;
+    while (count < this.queue.length) {
+      const next = this.queue[count]!;
+      if (count > 0 && (bytes + next.bytes > maxBytes || rows + next.event.rows.length > maxEvents)) break;
+      bytes += next.bytes;
+      rows += next.event.rows.length;
       count++;
     }
     const batch = this.queue.splice(0, count);
     this.queuedBytes -= bytes;
+    this.queuedRows -= rows;
     return batch;
   }
 

@@ -74,6 +74,11 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   /** Set once a graceful stop reached a transaction boundary (or gave up waiting for one). */
   private closedToBinlog = false;
   private onBoundary: (() => void) | undefined;
+  /**
+   * Row changes in flight, what back-pressure counts (`maxInFlightEvents`): an event carries one
+   * binlog rows-event, which holds up to ~100 rows of a narrow table.
+   */
+  private inFlightRows = 0;
 
   constructor(
     readonly config: ResolvedTask,
@@ -233,7 +238,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       this.onPluginError(event, error, segment);
       return;
     }
-    if (this.stats.inFlight >= this.config.maxInFlightEvents && !this.stats.sourcePaused) {
+    if (this.inFlightRows >= this.config.maxInFlightEvents && !this.stats.sourcePaused) {
       this.stats.sourcePaused = true;
       this.source?.pause();
     }
@@ -250,14 +255,16 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       }
       segment.pending++;
       this.stats.inFlight++;
+      this.inFlightRows += event.rows.length;
       dispatcher.enqueue({ event, segment, bytes });
     }
   }
 
   private settle(delivery: Delivery): void {
     this.stats.inFlight--;
+    this.inFlightRows -= delivery.event.rows.length;
     this.tracker.acknowledge(delivery.segment);
-    if (this.stats.sourcePaused && this.stats.inFlight <= this.config.maxInFlightEvents / 2) {
+    if (this.stats.sourcePaused && this.inFlightRows <= this.config.maxInFlightEvents / 2) {
       this.stats.sourcePaused = false;
       this.source?.resume();
     }
@@ -272,6 +279,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       // Counted as a delivery so the position waits until the dead letter is stored.
       segment.pending++;
       this.stats.inFlight++;
+      this.inFlightRows += event.rows.length;
       const delivery: Delivery = { event, segment, bytes: 0 };
       this.deadLetters
         .put([{ task: this.name, origin: `plugin:${wrapped.plugin}`, reason: wrapped.message, at: new Date().toISOString(), event }])
