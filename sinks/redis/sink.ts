@@ -130,8 +130,21 @@ export class RedisSink implements Sink {
   #valueCommands(event: RowEvent, row: number, key: string, image: Record<string, ColumnValue>, out: Command[]): void {
     const o = this.#options;
     let value: string | Record<string, string | null | undefined>;
+    if (o.value === 'hash') {
+      // The hot path (the default): HSET/HDEL arguments straight from the image, no copies.
+      const hset: Command = ['hset', key];
+      let hdel: Command | undefined;
+      for (const column in image) {
+        const text = redisText(image[column]);
+        if (text === undefined) (hdel ??= ['hdel', key]).push(column);
+        else hset.push(column, text);
+      }
+      if (hset.length > 2) out.push(hset);
+      // NULL columns have no field: remove the ones an earlier image had.
+      if (hdel) out.push(hdel);
+      return;
+    }
     if (o.value === 'json') value = JSON.stringify(image);
-    else if (o.value === 'hash') value = Object.fromEntries(Object.entries(image).map(([column, v]) => [column, redisText(v)]));
     else value = o.value(event, row);
 
     if (typeof value === 'string') {
