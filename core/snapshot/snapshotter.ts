@@ -341,7 +341,8 @@ async function connect(runner: TaskRunner): Promise<SnapshotConnection> {
     user: source.user,
     password: source.password,
     charset: 'utf8mb4_general_ci',
-    ...(source.ssl ? { ssl: source.ssl as SslOptions } : {}),
+    // a copy: mysql2 writes rejectUnauthorized into it, and the resolved config is frozen
+    ...(source.ssl ? { ssl: { ...source.ssl } as SslOptions } : {}),
   });
   core.on('error', () => undefined); // surfaced by the next query
   const conn = core.promise();

@@ -268,7 +268,8 @@ class ZongjiBinlogSource implements BinlogSource {
       port,
       user,
       password,
-      ...(ssl ? { ssl: ssl as mysql.SslOptions } : {}),
+      // a copy: mysql2 writes rejectUnauthorized into it, and the resolved config is frozen
+      ...(ssl ? { ssl: { ...ssl } as mysql.SslOptions } : {}),
       charset: 'utf8mb4',
       connectTimeout: 10_000,
       supportBigNumbers: true,

@@ -153,7 +153,7 @@ export class StatusCollector {
       current.readAt = this.now();
       current.reading = (async () => {
         try {
-          current.conn ??= mysql.createConnection({ host, port, user, password, ...(ssl ? { ssl: ssl as mysql.SslOptions } : {}), connectTimeout: 3000 });
+          current.conn ??= mysql.createConnection({ host, port, user, password, ...(ssl ? { ssl: { ...ssl } as mysql.SslOptions } : {}), connectTimeout: 3000 });
           const conn = await current.conn;
           const [rows] = await conn.query<RowDataPacket[]>('SHOW BINARY LOGS');
           current.files = rows.map((row) => ({ name: String(row.Log_name), size: Number(row.File_size) }));
