@@ -165,7 +165,8 @@ export async function startTunnel(configFile: string, env: Record<string, string
   const startedAt = Date.now();
   const proc = new TunnelCommand([...command, '-c', configFile], env);
   const listening = await proc.waitForLog((l) => l.msg === 'status endpoint listening', timeoutMs);
-  await proc.waitForLog((l) => l.msg === 'tunnel started', timeoutMs);
+  // standalone: 'tunnel started'; cluster mode: 'tunnel started: joined its group'
+  await proc.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('tunnel started'), timeoutMs);
   return { proc, statusUrl: String(listening.url).replace(/\/$/, ''), startedAt };
 }
 
