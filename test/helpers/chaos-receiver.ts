@@ -31,6 +31,8 @@ export class ChaosReceiver {
   /** Every request's headers and body text, with `recordRequests` (the secrets test greps them). */
   recordRequests = false;
   readonly recorded: string[] = [];
+  /** Every request: when it arrived, its URL (a query can name the sender) and its answer. */
+  readonly requestLog: Array<{ at: number; url: string; status: number; events: number }> = [];
   private readonly seen = new Set<string>();
   private server: Server | undefined;
   url = '';
@@ -43,6 +45,8 @@ export class ChaosReceiver {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         this.requests++;
+        const at = Date.now();
+        res.on('finish', () => this.requestLog.push({ at, url: req.url ?? '', status: res.statusCode, events: Number(req.headers['x-tunnel-events'] ?? 0) }));
         const raw = Buffer.concat(chunks);
         if (this.recordRequests) this.recorded.push(`${JSON.stringify(req.headers)}\n${raw.toString('utf8')}`);
         if (this.failing) return void res.writeHead(500).end('receiver down');
