@@ -52,7 +52,11 @@ describe('chaos: cluster mode', () => {
     return worker;
   };
   const ownerOf = async (): Promise<string | undefined> => (await zk.getData(paths.owner(TASK)).catch(() => undefined))?.data.toString('utf8');
-  const running = (node: string) => workers.get(node)?.proc.logs().some((l) => l.msg === 'task starting to read the binlog') ?? false;
+  const running = (node: string) =>
+    workers
+      .get(node)
+      ?.proc.logs()
+      .some((l) => l.msg === 'task starting to read the binlog') ?? false;
   const counters = () => ({ webhook: receiver.duplicates, redis: redisCounter.duplicates });
   const readers = () => ({ redis: () => redisRows(redis, `${DB}:orders:`), webhook: async () => receiver.rows(`${DB}.orders`) });
   const writer = () => new RowWriter(pool, `${DB}.orders`, { keys: 400, batch: 4, pauseMs: 5 });
@@ -89,10 +93,13 @@ describe('chaos: cluster mode', () => {
     });
     await startWorker('n1');
     await startWorker('n2');
-    await waitFor(async () => {
-      const owner = await ownerOf();
-      return owner && running(owner) ? owner : undefined;
-    }, { timeoutMs: 30_000, what: 'the task owned and running' });
+    await waitFor(
+      async () => {
+        const owner = await ownerOf();
+        return owner && running(owner) ? owner : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the task owned and running' },
+    );
   });
 
   afterAll(async () => {
@@ -190,7 +197,14 @@ describe('chaos: cluster mode', () => {
       // the task runs again on some worker
       await waitFor(
         () =>
-          [...workers].some(([node, w]) => w.proc.logs().slice(logsBefore.get(node)).some((l) => l.msg === 'task starting to read the binlog')) ? true : undefined,
+          [...workers].some(([node, w]) =>
+            w.proc
+              .logs()
+              .slice(logsBefore.get(node))
+              .some((l) => l.msg === 'task starting to read the binlog'),
+          )
+            ? true
+            : undefined,
         { timeoutMs: 60_000, what: 'the task started again after ZooKeeper came back' },
       );
       resumedAt = Date.now();
@@ -224,10 +238,13 @@ describe('chaos: cluster mode', () => {
     let takeoverMs = 0;
     try {
       await sleep(2000);
-      owner = await waitFor(async () => {
-        const o = await ownerOf();
-        return o && running(o) ? o : undefined;
-      }, { timeoutMs: 30_000, what: 'an owner' });
+      owner = await waitFor(
+        async () => {
+          const o = await ownerOf();
+          return o && running(o) ? o : undefined;
+        },
+        { timeoutMs: 30_000, what: 'an owner' },
+      );
       const paused = workers.get(owner)!;
       const logsAtStop = paused.proc.logs().length;
       process.kill(paused.proc.child.pid!, 'SIGSTOP');
@@ -243,10 +260,17 @@ describe('chaos: cluster mode', () => {
       await sleep(Math.max(0, stoppedAt + SESSION_TIMEOUT_MS * 2.5 - Date.now()));
       process.kill(paused.proc.child.pid!, 'SIGCONT');
       continuedAt = Date.now();
-      await waitFor(() => paused.proc.logs().slice(logsAtStop).some((l) => l.msg === 'ZooKeeper session lost: stopping these tasks at once'), {
-        timeoutMs: 10_000,
-        what: 'the paused worker noticing it lost its session',
-      });
+      await waitFor(
+        () =>
+          paused.proc
+            .logs()
+            .slice(logsAtStop)
+            .some((l) => l.msg === 'ZooKeeper session lost: stopping these tasks at once'),
+        {
+          timeoutMs: 10_000,
+          what: 'the paused worker noticing it lost its session',
+        },
+      );
       await sleep(3000);
     } finally {
       await load.stop();
@@ -257,7 +281,9 @@ describe('chaos: cluster mode', () => {
       .logs()
       .filter((l) => l.msg === 'task acquired: starting it from its stored position' && Number(l.time) > continuedAt)
       .map((l) => Number(l.time))[0];
-    const lateWrites = receiver.requestLog.filter((r) => r.url.includes(`node=${owner}`) && r.at >= continuedAt && (reacquired === undefined || r.at < reacquired) && r.status < 300);
+    const lateWrites = receiver.requestLog.filter(
+      (r) => r.url.includes(`node=${owner}`) && r.at >= continuedAt && (reacquired === undefined || r.at < reacquired) && r.status < 300,
+    );
     const comparison = await compareAndReport('owner SIGSTOPped past its session in a cluster', before, continuedAt, {
       pausedSeconds: ((SESSION_TIMEOUT_MS * 2.5) / 1000).toFixed(0),
       takeoverSeconds: (takeoverMs / 1000).toFixed(1),

@@ -96,7 +96,10 @@ describe('bad input: rows a sink rejects permanently are dead-lettered where the
           startFrom: start,
           source: `{ host: '${servers.mariadb.host}', port: ${servers.mariadb.port}, user: '${servers.mariadb.user}', password: '${servers.mariadb.password}', serverId: 7907, include: ['${DB}.items'], startFrom: ${JSON.stringify(start)} }`,
           extra: `deadLetter: { type: 'plugin' },`,
-          plugins: [esSink('{schema}_{table}_r'), `redisDeadLetterStore({ connection: { host: '127.0.0.1', port: ${redisServer.port} }, key: 'chaos:dlq:{task}' })`],
+          plugins: [
+            esSink('{schema}_{table}_r'),
+            `redisDeadLetterStore({ connection: { host: '127.0.0.1', port: ${redisServer.port} }, key: 'chaos:dlq:{task}' })`,
+          ],
         },
         {
           // dead letters into another sink of the task (a Redis sink that gets nothing else)
@@ -215,4 +218,3 @@ describe('bad input: rows a sink rejects permanently are dead-lettered where the
     expect(cli.stdout).toContain('document_parsing_exception');
   });
 });
-

@@ -46,9 +46,9 @@ describe('chaos: MariaDB faults', () => {
 
   /** The ids of this task's replication threads. */
   async function dumpThreads(): Promise<number[]> {
-    const [rows] = (await conn.query(`SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ? AND COMMAND LIKE 'Binlog Dump%'`, [USER])) as unknown as [
-      Array<{ id: number }>,
-    ];
+    const [rows] = (await conn.query(`SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ? AND COMMAND LIKE 'Binlog Dump%'`, [
+      USER,
+    ])) as unknown as [Array<{ id: number }>];
     return rows.map((r) => Number(r.id));
   }
 
@@ -68,7 +68,10 @@ describe('chaos: MariaDB faults', () => {
       expected: () => tableRows(conn, `${DB}.orders`),
       sinks: () => {
         const redis = redisServer.client();
-        return { readers: { redis: () => redisRows(redis, `${DB}:orders:`), webhook: async () => receiver.rows(`${DB}.orders`) }, close: () => redis.disconnect() };
+        return {
+          readers: { redis: () => redisRows(redis, `${DB}:orders:`), webhook: async () => receiver.rows(`${DB}.orders`) },
+          close: () => redis.disconnect(),
+        };
       },
       counters,
       extra,
@@ -126,10 +129,13 @@ describe('chaos: MariaDB faults', () => {
       async () => {
         const killed: number[] = [];
         for (let i = 0; i < 4; i++) {
-          const threads = await waitFor(async () => {
-            const ids = (await dumpThreads()).filter((id) => !killed.includes(id));
-            return ids.length > 0 ? ids : undefined;
-          }, { timeoutMs: 30_000, what: 'the task reconnected (a new Binlog Dump thread)' });
+          const threads = await waitFor(
+            async () => {
+              const ids = (await dumpThreads()).filter((id) => !killed.includes(id));
+              return ids.length > 0 ? ids : undefined;
+            },
+            { timeoutMs: 30_000, what: 'the task reconnected (a new Binlog Dump thread)' },
+          );
           for (const id of threads) {
             await conn.query(`KILL ${id}`);
             killed.push(id);

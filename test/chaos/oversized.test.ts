@@ -172,7 +172,12 @@ describe('bad input: oversized rows, a huge transaction, a table without a prima
    * own to Redis (db `db`) and the webhook; waits for every row, samples the worker's memory, then
    * compares every row, 20,000 at a time.
    */
-  async function bulkRun(table: string, db: number, serverId: number, options: { maxInFlightEvents?: number; nodeOptions?: string; label: string }): Promise<BulkRun> {
+  async function bulkRun(
+    table: string,
+    db: number,
+    serverId: number,
+    options: { maxInFlightEvents?: number; nodeOptions?: string; label: string },
+  ): Promise<BulkRun> {
     await conn.query(`CREATE TABLE ${DB}.${table} (id INT PRIMARY KEY, note VARCHAR(32) NOT NULL, n INT NOT NULL)`);
     const configFile = writeConfig(
       {
@@ -205,7 +210,8 @@ describe('bad input: oversized rows, a huge transaction, a table without a prima
     const deadline = Date.now() + 150_000;
     for (;;) {
       const child = tunnel.proc.child;
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the worker exited (${child.exitCode ?? child.signalCode}): ${tunnel.proc.output.slice(-1500)}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`the worker exited (${child.exitCode ?? child.signalCode}): ${tunnel.proc.output.slice(-1500)}`);
       const task = (await apiStatus(tunnel).catch(() => undefined))?.tasks[0];
       maxInFlight = Math.max(maxInFlight, Number(task?.inFlight ?? 0));
       paused ||= task?.sourcePaused === true;

@@ -89,7 +89,8 @@ describe('bad input: a plugin that throws on one event', () => {
     await writer.stop();
     return writer.statements;
   };
-  const storedPosition = () => (JSON.parse(readFileSync(join(dir, 'positions', `${TASK}.json`), 'utf8')) as { position: { file: string; offset: number } }).position;
+  const storedPosition = () =>
+    (JSON.parse(readFileSync(join(dir, 'positions', `${TASK}.json`), 'utf8')) as { position: { file: string; offset: number } }).position;
 
   beforeAll(async () => {
     await redisServer.start();
@@ -178,7 +179,11 @@ describe('bad input: a plugin that throws on one event', () => {
     expect(list.code, list.stderr).toBe(0);
     expect(list.stdout).toMatch(/plugin:poison-pill\s+chaos_plugin\.orders\s+insert\s+plugin "poison-pill" failed in hook "transform"/);
     const json = await runCli(['dead-letters', TASK, '--json', '-c', configFile]);
-    const letters = JSON.parse(json.stdout) as Array<{ origin: string; reason: string; event: { position: { file: string; offset: number }; rows: Array<Array<{ column: string; value: unknown }>> } }>;
+    const letters = JSON.parse(json.stdout) as Array<{
+      origin: string;
+      reason: string;
+      event: { position: { file: string; offset: number }; rows: Array<Array<{ column: string; value: unknown }>> };
+    }>;
     expect(letters).toHaveLength(1);
     expect(letters[0]!.origin).toBe('plugin:poison-pill');
     expect(letters[0]!.reason).toContain('poison row 777');

@@ -49,7 +49,12 @@ function insertEvent(id: number): RowEvent {
     schema: DB,
     table: 'tls',
     action: 'insert',
-    rows: [[{ column: 'id', value: id }, { column: 'note', value: `over tls ${id}` }]],
+    rows: [
+      [
+        { column: 'id', value: id },
+        { column: 'note', value: `over tls ${id}` },
+      ],
+    ],
     position: { file: 'mariadb-bin.000001', offset: 4 },
     timestamp: Date.now(),
     primaryKey: ['id'],
@@ -148,9 +153,21 @@ export const failOn13 = definePlugin({ name: 'fail-on-13', apply(hooks) {
             ],
           },
           // a wrong MariaDB password: the task cannot start
-          { name: 'bad_mariadb', db: DB, serverId: 7921, source: source(7921, `fromEnv('CHAOS_WRONG_MARIADB_PASSWORD')`), plugins: [redisSink(`fromFile('${dir}/redis-password')`)] },
+          {
+            name: 'bad_mariadb',
+            db: DB,
+            serverId: 7921,
+            source: source(7921, `fromEnv('CHAOS_WRONG_MARIADB_PASSWORD')`),
+            plugins: [redisSink(`fromFile('${dir}/redis-password')`)],
+          },
           // a wrong Redis password: the sink cannot start
-          { name: 'bad_redis', db: DB, serverId: 7922, source: source(7922, `fromFile('${dir}/mariadb-password')`), plugins: [redisSink(`fromEnv('CHAOS_WRONG_REDIS_PASSWORD')`)] },
+          {
+            name: 'bad_redis',
+            db: DB,
+            serverId: 7922,
+            source: source(7922, `fromFile('${dir}/mariadb-password')`),
+            plugins: [redisSink(`fromEnv('CHAOS_WRONG_REDIS_PASSWORD')`)],
+          },
         ],
       });
 
@@ -169,7 +186,9 @@ export const failOn13 = definePlugin({ name: 'fail-on-13', apply(hooks) {
       });
       redis.disconnect();
       // what went wrong, went wrong: 401s dead-lettered, the plugin failed, the bad tasks failed
-      await waitFor(() => tunnel!.proc.logs().filter((l) => l.msg === 'events dead-lettered' && l.sink === 'wrong-url').length > 0, { what: '401s dead-lettered' });
+      await waitFor(() => tunnel!.proc.logs().filter((l) => l.msg === 'events dead-lettered' && l.sink === 'wrong-url').length > 0, {
+        what: '401s dead-lettered',
+      });
       const logs = tunnel.proc.logs();
       expect(logs.some((l) => l.msg === 'plugin failed on an event; it goes to the dead letters')).toBe(true);
       expect(stranger.badSignatures).toBeGreaterThan(0);
@@ -182,7 +201,9 @@ export const failOn13 = definePlugin({ name: 'fail-on-13', apply(hooks) {
       const unauthorized = await fetch(`${tunnel.statusUrl}/api/status`);
       expect(unauthorized.status).toBe(401);
       outputs['GET /api/status without token'] = await unauthorized.text();
-      const status = JSON.parse(outputs['GET /api/status']!.split('\n').slice(2).join('\n')) as { tasks: Array<{ name: string; state: string; lastError?: string }> };
+      const status = JSON.parse(outputs['GET /api/status']!.split('\n').slice(2).join('\n')) as {
+        tasks: Array<{ name: string; state: string; lastError?: string }>;
+      };
       expect(status.tasks.find((t) => t.name === 'bad_mariadb')?.lastError).toMatch(/Access denied/);
       // ioredis closes the connection on a failed AUTH; the task says "Connection is closed." (not WRONGPASS)
       const badRedisError = status.tasks.find((t) => t.name === 'bad_redis')?.lastError ?? '';
@@ -307,7 +328,10 @@ export const failOn13 = definePlugin({ name: 'fail-on-13', apply(hooks) {
         const anonymous = await connect();
         const wrong = await connect({ user: 'tunnel', password: 'not-the-password' });
         const refusals: string[] = [];
-        for (const [who, zk] of [['anonymous', anonymous], ['wrong password', wrong]] as const) {
+        for (const [who, zk] of [
+          ['anonymous', anonymous],
+          ['wrong password', wrong],
+        ] as const) {
           const attempts: Array<[string, () => Promise<unknown>]> = [
             ['overwrite the position', () => zk.setData(p.position('acl'), Buffer.from('{"position":{"file":"x","offset":4}}'))],
             ['overwrite the assignment', () => zk.setData(p.assignment, Buffer.from('{"acl":"intruder"}'))],
@@ -331,7 +355,12 @@ export const failOn13 = definePlugin({ name: 'fail-on-13', apply(hooks) {
         expect(tunnel.proc.child.exitCode).toBeNull();
         expect(await stopTunnel(tunnel)).toBe(0);
         expect(tunnel.proc.output).not.toContain(zkPassword);
-        reportFault({ fault: 'ZooKeeper digest ACLs: writes without the credentials', lost: 0, duplicates: 0, refused: `${refusals.length} of ${refusals.length} (NO_AUTH)` });
+        reportFault({
+          fault: 'ZooKeeper digest ACLs: writes without the credentials',
+          lost: 0,
+          duplicates: 0,
+          refused: `${refusals.length} of ${refusals.length} (NO_AUTH)`,
+        });
       } finally {
         await redisServer.stop();
       }
@@ -357,18 +386,28 @@ export const failOn13 = definePlugin({ name: 'fail-on-13', apply(hooks) {
       await t.start();
       return t;
     };
-    const write = (sink: { write: (b: { events: RowEvent[]; attempt: number; signal: AbortSignal }) => Promise<Array<{ status: string; reason?: string }>> }, id: number) =>
-      sink.write({ events: [insertEvent(id)], attempt: 1, signal: new AbortController().signal });
+    const write = (
+      sink: { write: (b: { events: RowEvent[]; attempt: number; signal: AbortSignal }) => Promise<Array<{ status: string; reason?: string }>> },
+      id: number,
+    ) => sink.write({ events: [insertEvent(id)], attempt: 1, signal: new AbortController().signal });
 
     it('Redis: tls.ca makes the sink talk TLS to a TLS endpoint; without the CA it is refused', async () => {
       const tls = await terminate(tlsRedis.port);
-      const good = redisPlugin({ connection: { host: '127.0.0.1', port: tls.port, tls: { ca: certs.ca, servername: 'localhost' } }, key: 'tls:{id}', value: 'json' }).sink;
+      const good = redisPlugin({
+        connection: { host: '127.0.0.1', port: tls.port, tls: { ca: certs.ca, servername: 'localhost' } },
+        key: 'tls:{id}',
+        value: 'json',
+      }).sink;
       expect(await write(good, 1)).toEqual([{ status: 'ok' }]);
       await good.close();
       const plain = tlsRedis.client();
       expect(JSON.parse((await plain.get('tls:1'))!)).toMatchObject({ id: 1, note: 'over tls 1' });
       plain.disconnect();
-      const noCa = redisPlugin({ connection: { host: '127.0.0.1', port: tls.port, tls: {}, connectTimeoutMs: 2000, commandTimeoutMs: 2000 }, key: 'tls:{id}', value: 'json' }).sink;
+      const noCa = redisPlugin({
+        connection: { host: '127.0.0.1', port: tls.port, tls: {}, connectTimeoutMs: 2000, commandTimeoutMs: 2000 },
+        key: 'tls:{id}',
+        value: 'json',
+      }).sink;
       const refused = await write(noCa, 2);
       noCa.client.disconnect();
       expect(refused[0]!.status).toBe('retry');
@@ -388,7 +427,12 @@ export const failOn13 = definePlugin({ name: 'fail-on-13', apply(hooks) {
       const withFingerprint = esPlugin({ node, index, refresh: 'wait_for', tls: { caFingerprint: fingerprint, rejectUnauthorized: false } }).sink;
       expect(await write(withFingerprint, 2)).toEqual([{ status: 'ok' }]);
       await withFingerprint.close();
-      const wrongFingerprint = esPlugin({ node, index, maxRetries: 0, tls: { caFingerprint: fingerprint.replace(/^../, '00'), rejectUnauthorized: false } }).sink;
+      const wrongFingerprint = esPlugin({
+        node,
+        index,
+        maxRetries: 0,
+        tls: { caFingerprint: fingerprint.replace(/^../, '00'), rejectUnauthorized: false },
+      }).sink;
       const [mismatch] = await write(wrongFingerprint, 3);
       await wrongFingerprint.close();
       expect(mismatch!.status).toBe('retry');
@@ -406,7 +450,9 @@ export const failOn13 = definePlugin({ name: 'fail-on-13', apply(hooks) {
 
     it('MariaDB: source.ssl validates and reaches mysql2 (the test server has no TLS, so asking for it fails the start)', async () => {
       const config = resolveConfig({
-        tasks: [{ name: 't', source: { host: 'h', user: 'u', serverId: 1, ssl: { ca: certs.ca, rejectUnauthorized: true } }, plugins: [{ name: 'p', apply() {} }] }],
+        tasks: [
+          { name: 't', source: { host: 'h', user: 'u', serverId: 1, ssl: { ca: certs.ca, rejectUnauthorized: true } }, plugins: [{ name: 'p', apply() {} }] },
+        ],
       });
       expect(config.tasks[0]!.source.ssl).toMatchObject({ rejectUnauthorized: true });
       const redisServer = new PrivateRedis(`${dir}/redis-ssl`);

@@ -101,8 +101,10 @@ export default defineConfig({
 export const sinkText = {
   redis: (port: number, key: string, extra = '') =>
     `redis({ name: 'redis', connection: { host: '127.0.0.1', port: ${port} }, key: '${key}', value: 'json' ${extra ? `, ${extra}` : ''} })`,
-  webhook: (url: string, secret: string, extra = '') => `webhook({ name: 'webhook', url: '${url}', secret: '${secret}', retries: 1 ${extra ? `, ${extra}` : ''} })`,
-  elasticsearch: (url: string, extra = '') => `elasticsearch({ name: 'es', node: '${url}', maxRetries: 0, requestTimeoutMs: 5000 ${extra ? `, ${extra}` : ''} })`,
+  webhook: (url: string, secret: string, extra = '') =>
+    `webhook({ name: 'webhook', url: '${url}', secret: '${secret}', retries: 1 ${extra ? `, ${extra}` : ''} })`,
+  elasticsearch: (url: string, extra = '') =>
+    `elasticsearch({ name: 'es', node: '${url}', maxRetries: 0, requestTimeoutMs: 5000 ${extra ? `, ${extra}` : ''} })`,
 };
 
 /**
@@ -161,7 +163,12 @@ export interface RunningTunnel {
   startedAt: number;
 }
 
-export async function startTunnel(configFile: string, env: Record<string, string> = {}, timeoutMs = 60_000, command: string[] = ['start']): Promise<RunningTunnel> {
+export async function startTunnel(
+  configFile: string,
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+  command: string[] = ['start'],
+): Promise<RunningTunnel> {
   const startedAt = Date.now();
   const proc = new TunnelCommand([...command, '-c', configFile], env);
   const listening = await proc.waitForLog((l) => l.msg === 'status endpoint listening', timeoutMs);
@@ -381,7 +388,10 @@ export async function waitUntilAllEqual(
 
 export function describeComparison(c: Comparison): string {
   return Object.entries(c.bySink)
-    .map(([name, d]) => `${name}: missing ${d.missing.length} [${d.missing.slice(0, 5).join(',')}] extra ${d.extra.length} [${d.extra.slice(0, 5).join(',')}] different ${d.different.length} [${d.different.slice(0, 5).join(',')}]`)
+    .map(
+      ([name, d]) =>
+        `${name}: missing ${d.missing.length} [${d.missing.slice(0, 5).join(',')}] extra ${d.extra.length} [${d.extra.slice(0, 5).join(',')}] different ${d.different.length} [${d.different.slice(0, 5).join(',')}]`,
+    )
     .join('; ');
 }
 
@@ -406,9 +416,15 @@ export const summaryFile = join(repoRoot, 'test-results', 'chaos-summary.jsonl')
 export function reportFault(outcome: FaultOutcome): string {
   const { fault, lost, duplicates, duplicatesBySink, recoveryMs, ...rest } = outcome;
   const parts = [`fault: ${fault}`, `lost: ${lost}`, `duplicates: ${duplicates}`];
-  if (duplicatesBySink) parts.push(`duplicates by sink: ${Object.entries(duplicatesBySink).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (duplicatesBySink)
+    parts.push(
+      `duplicates by sink: ${Object.entries(duplicatesBySink)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
   if (recoveryMs !== undefined) parts.push(`recovered in: ${(recoveryMs / 1000).toFixed(1)} s`);
-  for (const [key, value] of Object.entries(rest)) if (value !== undefined) parts.push(`${key}: ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
+  for (const [key, value] of Object.entries(rest))
+    if (value !== undefined) parts.push(`${key}: ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
   const line = parts.join('; ');
   console.log(line);
   mkdirSync(join(repoRoot, 'test-results'), { recursive: true });

@@ -62,7 +62,10 @@ export class ChaosReceiver {
             ? (JSON.parse(text) as RowEvent[])
             : trimmed.startsWith('{') && !text.trim().includes('\n')
               ? [JSON.parse(text) as RowEvent]
-              : text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as RowEvent);
+              : text
+                  .split('\n')
+                  .filter(Boolean)
+                  .map((l) => JSON.parse(l) as RowEvent);
         } catch (error) {
           return void res.writeHead(400).end(`bad body: ${(error as Error).message}`);
         }

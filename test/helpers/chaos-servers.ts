@@ -29,8 +29,24 @@ export class PrivateRedis {
     if (!this.port) this.port = await freePort();
     mkdirSync(this.dir, { recursive: true });
     const args = [
-      '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--protected-mode', 'no',
-      '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--daemonize', 'no', '--logfile', join(this.dir, 'redis.log'),
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dir,
+      '--protected-mode',
+      'no',
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--daemonize',
+      'no',
+      '--logfile',
+      join(this.dir, 'redis.log'),
       ...(this.options.password ? ['--requirepass', this.options.password] : []),
     ];
     const proc = spawn('redis-server', args, { stdio: 'ignore' });
@@ -64,7 +80,13 @@ export class PrivateRedis {
   }
 
   client(options: RedisOptions = {}): Redis {
-    return new Redis({ host: '127.0.0.1', port: this.port, maxRetriesPerRequest: 3, ...(this.options.password ? { password: this.options.password } : {}), ...options });
+    return new Redis({
+      host: '127.0.0.1',
+      port: this.port,
+      maxRetriesPerRequest: 3,
+      ...(this.options.password ? { password: this.options.password } : {}),
+      ...options,
+    });
   }
 }
 
@@ -153,7 +175,13 @@ export class EsCountingProxy {
       req.on('end', () => {
         const body = Buffer.concat(chunks);
         const upstream = request(
-          { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...stripHopHeaders(req.headers), 'content-length': String(body.length) } },
+          {
+            host: target.hostname,
+            port: target.port,
+            method: req.method,
+            path: req.url,
+            headers: { ...stripHopHeaders(req.headers), 'content-length': String(body.length) },
+          },
           (answer) => {
             const parts: Buffer[] = [];
             answer.on('data', (c: Buffer) => parts.push(c));
@@ -182,14 +210,17 @@ export class EsCountingProxy {
     } catch {
       return;
     }
-    const lines = body.toString('utf8').split('\n').filter((l) => l.length > 0);
+    const lines = body
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l.length > 0);
     let item = 0;
     for (let i = 0; i < lines.length; i++) {
       const action = JSON.parse(lines[i]!) as Record<string, { _index?: string; _id?: string }>;
       const [op, meta] = Object.entries(action)[0]!;
       const source = op === 'delete' ? '' : lines[++i]!;
       const answer = items[item++];
-      const status = answer ? Object.values(answer)[0]?.status ?? 0 : 0;
+      const status = answer ? (Object.values(answer)[0]?.status ?? 0) : 0;
       if (status < 200 || status >= 300 || !meta._index?.startsWith(this.indexPrefix)) continue;
       this.acknowledged++;
       if (op === 'delete') continue; // a delete of a key can legitimately repeat (delete, insert, delete)
@@ -224,7 +255,11 @@ export function makeCertificates(dir: string): TestCertificates {
   run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
   writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext');
-  return { ca: readFileSync(join(dir, 'ca.pem'), 'utf8'), cert: readFileSync(join(dir, 'server.pem'), 'utf8'), key: readFileSync(join(dir, 'server.key'), 'utf8') };
+  return {
+    ca: readFileSync(join(dir, 'ca.pem'), 'utf8'),
+    cert: readFileSync(join(dir, 'server.pem'), 'utf8'),
+    key: readFileSync(join(dir, 'server.key'), 'utf8'),
+  };
 }
 
 /** Terminates TLS on a free port and forwards the plain bytes to 127.0.0.1:`targetPort`. */
