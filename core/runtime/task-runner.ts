@@ -202,7 +202,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     if (choice?.type === 'sink') {
       const sink = this.pipeline.sinks.get(choice.sink);
       if (!sink) throw new ConfigError(`task "${this.name}": deadLetter.sink names "${choice.sink}", but the sinks are ${this.allSinkNames.join(', ')}`);
-      return sinkDeadLetterStore(choice.sink, sink);
+      return sinkDeadLetterStore(choice.sink, sink, new FileDeadLetterStore(join(this.deps.deadLetterDir, `${this.name}.jsonl`)));
     }
     return new FileDeadLetterStore(choice?.type === 'file' ? choice.path : join(this.deps.deadLetterDir, `${this.name}.jsonl`));
   }
@@ -388,17 +388,21 @@ function samePosition(a: BinlogPosition, b: BinlogPosition): boolean {
   return a.file === b.file && a.offset === b.offset;
 }
 
-/** Dead letters written to another sink of the task (e.g. an index of rejects). */
-function sinkDeadLetterStore(name: string, sink: import('../sink/index.ts').Sink): DeadLetterStore {
+/**
+ * Dead letters written to another sink of the task (e.g. an index of rejects), each event carrying
+ * `deadLetter: {origin, reason, at}` beside its canonical fields; a record of them also goes to the
+ * task's file so `tunnel dead-letters` lists them.
+ */
+function sinkDeadLetterStore(name: string, sink: import('../sink/index.ts').Sink, record: DeadLetterStore): DeadLetterStore {
   return {
     async put(letters) {
-      const results = await sink.write({ events: letters.map((l) => l.event), attempt: 1, signal: new AbortController().signal });
+      const events: RowEvent[] = letters.map((l) => Object.assign({}, l.event, { deadLetter: { origin: l.origin, reason: l.reason, at: l.at } }));
+      const results = await sink.write({ events, attempt: 1, signal: new AbortController().signal });
       const failed = results.find((r) => r.status !== 'ok');
       if (failed) throw new SinkError(`dead-letter sink "${name}" refused: ${(failed as { reason: string }).reason}`);
+      await record.put(letters);
     },
-    async list() {
-      return [];
-    },
-    async close() {},
+    list: (task, limit) => record.list(task, limit),
+    close: () => record.close(),
   };
 }

@@ -209,10 +209,8 @@ describe('bad input: rows a sink rejects permanently are dead-lettered where the
     });
   });
 
-  // Known gap: dead letters sent to another sink are not listed by `tunnel dead-letters` (the CLI
-  // falls back to the task's default file, which is empty), and their reason is not kept (the sink
-  // gets the event only). When this starts passing, turn `it.fails` into `it`.
-  it.fails('tunnel dead-letters lists the dead letters of a task whose deadLetter is another sink', async () => {
+  // Dead letters sent to another sink are recorded in the task's file too, so the CLI lists them.
+  it('tunnel dead-letters lists the dead letters of a task whose deadLetter is another sink', async () => {
     const cli = await runCli(['dead-letters', 'dlq_sink', '-c', configFile]);
     console.log(`tunnel dead-letters dlq_sink (deadLetter {type: 'sink'}) printed: ${JSON.stringify(cli.stdout.trim())}`);
     expect(cli.stdout).toContain('document_parsing_exception');
