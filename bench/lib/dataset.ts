@@ -39,6 +39,15 @@ export const rowValuesSql = (n: string) =>
 
 export const INSERT_COLUMNS = '(customer_id, status, amount, note, created_at, updated_at, flags, score, attrs)';
 
+/** A fresh `table` (10 columns) in the bench database, created if missing. */
+export async function freshTable(conn: Awaited<ReturnType<typeof mysqlConnection>>, table: string): Promise<string> {
+  const qualified = `\`${BENCH.database}\`.\`${table}\``;
+  await conn.query(`CREATE DATABASE IF NOT EXISTS \`${BENCH.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);
+  await conn.query(`DROP TABLE IF EXISTS ${qualified}`);
+  await conn.query(ordersDdl(qualified));
+  return qualified;
+}
+
 export async function prepareDataset(rows: number): Promise<Dataset> {
   const started = performance.now();
   const db = BENCH.database;

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { mysqlConnection, servers, zkClient } from '../../test/helpers/servers.ts';
 import { binlogEnd } from '../../test/helpers/source-harness.ts';
 import { BENCH, benchRoot, log, sleep, tmpRoot } from './common.ts';
-import { ordersDdl } from './dataset.ts';
+import { freshTable } from './dataset.ts';
 import { taskConfigExpression } from './catchup.ts';
 import { resetSink, sinkPlugin } from './sinks.ts';
 import { writeConfig } from './tunnel-child.ts';
@@ -24,6 +24,8 @@ export interface FailoverRun {
   ms: number;
   /** Kill → taskAcquired on the new owner, ms. */
   acquiredMs: number;
+  /** Kill → the killed owner's ephemeral owner node deleted by ZooKeeper (its session expired), ms. */
+  expiredMs: number;
   ownerWasLeader: boolean;
   mode: 'tunnel start' | 'bench/cluster-node.ts';
 }
@@ -103,11 +105,9 @@ async function until<T>(fn: () => T | undefined, timeoutMs: number, what: string
 
 export async function runFailover(run: number, mode: FailoverRun['mode'], sessionTimeoutMs = 4000): Promise<FailoverRun> {
   const table = BENCH.latencyTable;
-  const qualified = `\`${BENCH.database}\`.\`${table}\``;
   await resetSink('redis', table);
   const conn = await mysqlConnection();
-  await conn.query(`DROP TABLE IF EXISTS ${qualified}`);
-  await conn.query(ordersDdl(qualified));
+  const qualified = await freshTable(conn, table);
   const from = await binlogEnd();
   const clusterName = `${BENCH.zkCluster}-${Date.now().toString(36)}-${run}`;
   const name = `failover-${run}`;
@@ -139,6 +139,19 @@ export async function runFailover(run: number, mode: FailoverRun['mode'], sessio
     await sleep(2000); // steady state: the owner delivers, positions are committed
     const ownerWasLeader = owner.has((m) => m.type === 'member' && m.ev === 'elected') !== undefined;
     const others = nodes.filter((n) => n !== owner);
+    // ZooKeeper's own part: when the killed worker's session expires, its ephemeral owner node goes.
+    const zk = await zkClient(10_000);
+    let expiredAt = NaN;
+    const ownerPath = `/tunnel/${clusterName}/g/task/bench/owner`;
+    await new Promise<void>((ok) =>
+      zk.exists(
+        ownerPath,
+        (event) => {
+          if (event.getName() === 'NODE_DELETED') expiredAt = Date.now();
+        },
+        () => ok(),
+      ),
+    );
     const killedAt = Date.now();
     owner.proc.kill('SIGKILL');
     const acked = await until(
@@ -147,10 +160,17 @@ export async function runFailover(run: number, mode: FailoverRun['mode'], sessio
       'a delivery by the new owner',
     );
     const acquired = others.flatMap((n) => n.messages).find((m) => m.type === 'member' && m.ev === 'acquired' && m.at >= killedAt);
-    const result: FailoverRun = { ms: acked.at - killedAt, acquiredMs: acquired ? acquired.at - killedAt : NaN, ownerWasLeader, mode };
+    zk.close();
+    const result: FailoverRun = {
+      ms: acked.at - killedAt,
+      acquiredMs: acquired ? acquired.at - killedAt : NaN,
+      expiredMs: expiredAt - killedAt,
+      ownerWasLeader,
+      mode,
+    };
     log(
-      `failover run ${run}: kill of ${owner.id}${ownerWasLeader ? ' (the leader)' : ''} → ${acked.node} acquired after ${result.acquiredMs} ms, ` +
-        `first delivery after ${result.ms} ms`,
+      `failover run ${run}: kill of ${owner.id}${ownerWasLeader ? ' (the leader)' : ''}: its session expired after ${result.expiredMs} ms, ` +
+        `${acked.node} acquired after ${result.acquiredMs} ms, first delivery after ${result.ms} ms`,
     );
     return result;
   } finally {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { mysqlConnection } from '../../test/helpers/servers.ts';
 import { binlogEnd } from '../../test/helpers/source-harness.ts';
 import { BENCH, log, quantile, sleep, spread, tmpRoot, type Spread } from './common.ts';
-import { ordersDdl } from './dataset.ts';
+import { freshTable } from './dataset.ts';
 import { PacedWriter } from './writer.ts';
 import { taskConfigExpression } from './catchup.ts';
 import { resetSink, sinkPlugin, type Receiver, type SinkKind } from './sinks.ts';
@@ -36,11 +36,9 @@ export async function runLatency(
   receiver: Receiver | undefined,
 ): Promise<LatencyResult> {
   const table = BENCH.latencyTable;
-  const qualified = `\`${BENCH.database}\`.\`${table}\``;
   await resetSink(kind, table, receiver);
   const conn = await mysqlConnection();
-  await conn.query(`DROP TABLE IF EXISTS ${qualified}`);
-  await conn.query(ordersDdl(qualified));
+  const qualified = await freshTable(conn, table);
   const from = await binlogEnd();
 
   const name = `latency-${kind}`;
