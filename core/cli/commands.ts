@@ -19,7 +19,9 @@ export async function runWorker(config: ResolvedConfig, snapshotter = createSnap
     createSource: createBinlogSource,
     snapshot: snapshotter,
     logger,
-    ...(member ? { positionStore: new ZooKeeperPositionStore(member), nodeId: member.nodeId } : {}),
+    // canWrite: checkAlive() declares the session lost when this process was frozen past it, so a
+    // worker that wakes up after SIGSTOP sends none of its queued batches to the sinks
+    ...(member ? { positionStore: new ZooKeeperPositionStore(member), nodeId: member.nodeId, canWrite: () => member.zk.checkAlive() } : {}),
   });
   let status: StatusServer | undefined;
   let clusterView: ClusterViewWatch | undefined;

@@ -36,6 +36,11 @@ export interface SinkDispatcherOptions {
   onSettled(delivery: Delivery): void;
   /** Aborted when in-flight work must stop (shutdown deadline, lost ownership). */
   signal: AbortSignal;
+  /**
+   * Asked right before every sink write (cluster mode: is the ZooKeeper session surely alive?). False
+   * means ownership may be gone: nothing is written; the batch waits until the task is abandoned.
+   */
+  canWrite?: () => boolean;
 }
 
 /**
@@ -125,6 +130,14 @@ export class SinkDispatcher {
     let firstResults: DeliveryResult[] | undefined;
     while (pending.length > 0) {
       if (signal.aborted) throw new AbortedError(`sink "${name}" aborted`);
+      // A worker frozen past its session wakes up with batches queued: they must not reach the sink
+      // once another worker may own the task. The check itself declares the session lost when the
+      // process was paused too long, which abandons the task (the signal aborts); until then, wait.
+      if (this.options.canWrite && !this.options.canWrite()) {
+        this.stats.lastError = `sink "${name}": ownership of task "${task}" is not certain; nothing is written`;
+        await sleep(backoffDelay(attempt, retry), signal);
+        continue;
+      }
       let results: DeliveryResult[];
       try {
         results = await sink.write({ events: pending.map((d) => d.event), attempt, signal });

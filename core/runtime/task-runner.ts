@@ -47,6 +47,8 @@ export interface TaskRunnerDeps {
   snapshot?: (runner: TaskRunner, stored: StoredPosition | undefined) => Promise<StoredPosition | undefined>;
   deadLetterDir: string;
   logger: Logger;
+  /** Cluster mode: whether this worker may still write to sinks (asked before every write). */
+  canWrite?: () => boolean;
 }
 
 /**
@@ -132,6 +134,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
         logger: this.logger,
         onSettled: (delivery) => this.settle(delivery),
         signal: this.abort.signal,
+        ...(deps.canWrite ? { canWrite: deps.canWrite } : {}),
       });
       this.dispatchers.set(name, dispatcher);
       this.stats.sinks[name] = dispatcher.stats;

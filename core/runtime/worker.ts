@@ -14,6 +14,8 @@ export interface WorkerDeps {
   /** This worker's id; by default `cluster.node`, else `<hostname>:<status port>`. */
   nodeId?: string;
   logger: Logger;
+  /** Cluster mode: whether this worker may still write a task's sinks (asked before every write). */
+  canWrite?: (task: string) => boolean;
 }
 
 export interface WorkerEvents {
@@ -73,6 +75,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       deadLetterDir: this.config.deadLetters.dir,
       logger: this.deps.logger,
       ...(this.deps.snapshot ? { snapshot: this.deps.snapshot } : {}),
+      ...(this.deps.canWrite ? { canWrite: () => this.deps.canWrite!(name) } : {}),
     });
     this.tasks.set(name, runner);
     this.failures.delete(name);
