@@ -98,28 +98,62 @@ export class PrivateRedis {
 export class RedisSetCounter {
   duplicates = 0;
   sets = 0;
+  /** With `attribute`: every SET/DEL of a key under the prefix, with the connection that sent it. */
+  readonly writes: Array<{ at: number; addr: string; command: string; key: string }> = [];
+  /** With `attribute`: connection address -> Redis user (from CLIENT LIST, polled). */
+  readonly users = new Map<string, string>();
   private readonly seen = new Set<string>();
   private monitor: Redis | undefined;
   private base: Redis | undefined;
+  private poller: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly redis: PrivateRedis,
     private readonly prefix: string,
+    private readonly options: { attribute?: boolean } = {},
   ) {}
 
   async start(): Promise<void> {
     this.base = this.redis.client({ lazyConnect: true, retryStrategy: () => null });
     await this.base.connect();
+    if (this.options.attribute) {
+      const lister = this.redis.client({ lazyConnect: true, retryStrategy: () => null });
+      lister.on('error', () => undefined);
+      await lister.connect();
+      const poll = async () => {
+        const text = (await lister.client('LIST').catch(() => '')) as string;
+        for (const line of text.split('\n')) {
+          const addr = /\baddr=(\S+)/.exec(line)?.[1];
+          const user = /\buser=(\S+)/.exec(line)?.[1];
+          if (addr && user) this.users.set(addr, user);
+        }
+      };
+      await poll();
+      this.poller = setInterval(() => void poll(), 100);
+      this.poller.unref();
+      const stopLister = () => lister.disconnect();
+      this.stopLister = stopLister;
+    }
     const monitor = await this.base.monitor();
     this.monitor = monitor;
-    monitor.on('monitor', (_time: string, args: string[]) => {
-      if (args.length < 3 || args[0]!.toLowerCase() !== 'set' || !args[1]!.startsWith(this.prefix)) return;
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      const command = args[0]?.toLowerCase();
+      if (args.length < 2 || !args[1]!.startsWith(this.prefix)) return;
+      if (this.options.attribute && (command === 'set' || command === 'del')) this.writes.push({ at: Date.now(), addr: source, command, key: args[1]! });
+      if (command !== 'set' || args.length < 3) return;
       this.sets++;
       const id = createHash('sha1').update(args[1]!).update('\u0000').update(args[2]!).digest('base64');
       if (this.seen.has(id)) this.duplicates++;
       else this.seen.add(id);
     });
     monitor.on('error', () => undefined);
+  }
+
+  private stopLister: (() => void) | undefined;
+
+  /** The writes sent by connections of Redis user `user` within [from, to). */
+  writesBy(user: string, from: number, to = Infinity): Array<{ at: number; command: string; key: string }> {
+    return this.writes.filter((w) => this.users.get(w.addr) === user && w.at >= from && w.at < to);
   }
 
   /** After the server restarted: monitor again. */
@@ -129,6 +163,8 @@ export class RedisSetCounter {
   }
 
   stop(): void {
+    if (this.poller) clearInterval(this.poller);
+    this.stopLister?.();
     this.monitor?.disconnect();
     this.base?.disconnect();
     this.monitor = undefined;
