@@ -122,6 +122,39 @@ async function withDataset<T>(what: string, fn: (d: Dataset) => Promise<T>): Pro
   }
 }
 
+/**
+ * Another process (Tunnel's chaos tests) may stop a server or purge the binlog in the middle of a run.
+ * A run that throws, or whose result `valid` refuses (a sink short of rows), is tried once more after
+ * `scripts/services up`; what happened is kept in `incidents` (and in the JSON line). Undefined when
+ * the second try fails too: that figure is missing from the table, not the whole report.
+ */
+const incidents: Array<{ what: string; error: string }> = [];
+async function resilient<T>(what: string, fn: () => Promise<T>, valid: (r: T) => string | undefined = () => undefined): Promise<T | undefined> {
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    let problem: string;
+    try {
+      const result = await fn();
+      const invalid = valid(result);
+      if (invalid === undefined) return result;
+      problem = invalid;
+    } catch (error) {
+      problem = String((error as Error)?.message ?? error)
+        .split('\n')[0]!
+        .slice(0, 300);
+    }
+    incidents.push({ what: `${what} (try ${attempt})`, error: problem });
+    log(`${what}: ${problem}${attempt === 1 ? '; scripts/services up, then once more' : '; left out'}`);
+    if (attempt === 1) {
+      try {
+        execFileSync('bash', [resolve(repoRoot, 'scripts/services'), 'up'], { stdio: 'ignore', timeout: 300_000 });
+      } catch {
+        /* the retry says whether it helped */
+      }
+    }
+  }
+  return undefined;
+}
+
 // ------------------------------------------------------------------------------------------------
 // phases
 
@@ -183,7 +216,12 @@ async function catchupPhase(receiver: Receiver): Promise<Record<SinkKind, Catchu
   for (let run = 1; run <= RUNS; run++) {
     for (const kind of SINKS) {
       const flags = PROFILE && run === 1 ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, kind)}`] : [];
-      runs[kind].push(await withDataset(`catch-up ${kind}`, (d) => runCatchup(kind, d, run, kind === 'webhook' ? receiver : undefined, flags)));
+      const r = await resilient(
+        `catch-up ${kind} run ${run}`,
+        () => withDataset(`catch-up ${kind}`, (d) => runCatchup(kind, d, run, kind === 'webhook' ? receiver : undefined, flags)),
+        (x) => (x.count === ROWS ? undefined : `${kind} holds ${x.count} rows, not ${ROWS}`),
+      );
+      if (r) runs[kind].push(r);
     }
   }
   const out = {} as Record<SinkKind, CatchupFigures>;
@@ -214,12 +252,13 @@ async function catchupPhase(receiver: Receiver): Promise<Record<SinkKind, Catchu
  * The peak RSS target with the V8 old generation capped: one catch-up per sink with the worker started
  * with --max-old-space-size=128 (what NODE_OPTIONS would set), rate and peak RSS.
  */
-async function memoryCapPhase(receiver: Receiver): Promise<Record<SinkKind, CatchupRun>> {
-  const out = {} as Record<SinkKind, CatchupRun>;
+async function memoryCapPhase(receiver: Receiver): Promise<Partial<Record<SinkKind, CatchupRun>>> {
+  const out: Partial<Record<SinkKind, CatchupRun>> = {};
   for (const kind of SINKS) {
-    out[kind] = await withDataset(`catch-up ${kind} (old space 128 MB)`, (d) =>
-      runCatchup(kind, d, 0, kind === 'webhook' ? receiver : undefined, [`--max-old-space-size=${OLD_SPACE_MB}`]),
+    const r = await resilient(`catch-up ${kind} (old space ${OLD_SPACE_MB} MB)`, () =>
+      withDataset(`catch-up ${kind}`, (d) => runCatchup(kind, d, 0, kind === 'webhook' ? receiver : undefined, [`--max-old-space-size=${OLD_SPACE_MB}`])),
     );
+    if (r) out[kind] = r;
   }
   return out;
 }
@@ -231,11 +270,11 @@ interface BaselineFigures {
 }
 
 async function baselinesPhase(): Promise<BaselineFigures> {
-  const redisBenchmarkHset = await redisBenchmark(ROWS);
+  const redisBenchmarkHset = (await resilient('baseline redis-benchmark', () => redisBenchmark(ROWS))) ?? NaN;
   log(`baseline: redis-benchmark HSET of the same 10 fields, pipelined 1000: ${fmtInt(redisBenchmarkHset)}/s`);
-  const ioredisPipeline = await redisRawPipeline(ROWS, 1000);
+  const ioredisPipeline = (await resilient('baseline ioredis', () => redisRawPipeline(ROWS, 1000))) ?? NaN;
   log(`baseline: ioredis, pipelines of 1000 HSETs one at a time, nothing else on the thread: ${fmtInt(ioredisPipeline)} rows/s`);
-  const esBulk = await esRawBulk(ROWS, `${BENCH.esIndexPrefix}raw`, { bulk: 1000, lanes: 2 });
+  const esBulk = (await resilient('baseline ES bulk', () => esRawBulk(ROWS, `${BENCH.esIndexPrefix}raw`, { bulk: 1000, lanes: 2 }))) ?? NaN;
   log(`baseline: Elasticsearch alone, the same documents in bulks of 1000, 2 in flight: ${fmtInt(esBulk)} docs/s`);
   return { redisBenchmarkHset, ioredisPipeline, esBulk };
 }
@@ -298,33 +337,37 @@ async function main() {
   let decode: DecodeFigures | undefined;
   let catchup: Record<SinkKind, CatchupFigures> | undefined;
   let baselines: BaselineFigures | undefined;
-  let memoryCap: Record<SinkKind, CatchupRun> | undefined;
+  let memoryCap: Partial<Record<SinkKind, CatchupRun>> | undefined;
   const latency: Partial<Record<SinkKind, LatencyResult>> = {};
   let serialize: SerializeCase[] | undefined;
   let failover: FailoverRun[] | undefined;
   try {
     if (wants('decode') || wants('catchup') || wants('memory')) await phase('prepare', () => dataset());
-    if (wants('decode')) decode = await phase('decode', decodePhase);
+    if (wants('decode')) decode = await phase('decode', () => resilient('decode', decodePhase));
     if (wants('catchup')) catchup = await phase('catchup', () => catchupPhase(receiver));
     if (wants('memory')) memoryCap = await phase('memory', () => memoryCapPhase(receiver));
     if (wants('baselines')) baselines = await phase('baselines', baselinesPhase);
     if (wants('latency')) {
       await phase('latency', async () => {
         for (const kind of SINKS) {
-          latency[kind] = await runLatency(
-            kind,
-            { seconds: LATENCY_SECONDS, rate: LATENCY_RATE, rowsPerTx: ROWS_PER_TX, windows: 3 },
-            kind === 'webhook' ? receiver : undefined,
+          latency[kind] = await resilient(
+            `latency ${kind}`,
+            () =>
+              runLatency(kind, { seconds: LATENCY_SECONDS, rate: LATENCY_RATE, rowsPerTx: ROWS_PER_TX, windows: 3 }, kind === 'webhook' ? receiver : undefined),
+            (l) => (l.acked === l.rows ? undefined : `only ${l.acked} of ${l.rows} rows acknowledged`),
           );
         }
       });
     }
-    if (wants('serialize')) serialize = await phase('serialize', serializePhase);
+    if (wants('serialize')) serialize = await phase('serialize', () => resilient('serialize', serializePhase));
     if (wants('failover')) {
       const mode = clusterModeInTunnelStart() ? 'tunnel start' : 'bench/cluster-node.ts';
       failover = await phase('failover', async () => {
         const runs: FailoverRun[] = [];
-        for (let run = 1; run <= RUNS; run++) runs.push(await runFailover(run, mode));
+        for (let run = 1; run <= RUNS; run++) {
+          const r = await resilient(`failover run ${run}`, () => runFailover(run, mode));
+          if (r) runs.push(r);
+        }
         return runs;
       });
     }
@@ -373,6 +416,7 @@ async function main() {
   if (memoryCap) {
     for (const kind of SINKS) {
       const c = memoryCap[kind];
+      if (!c) continue;
       rows.push(
         row(`  with --max-old-space-size=${OLD_SPACE_MB}: peak RSS, ${sinkName[kind]}`, spread([c.peakRssMB]), 'MB', '1 run', c.peakRssMB <= TARGETS.peakRssMB),
       );
@@ -400,7 +444,7 @@ async function main() {
       );
     }
   }
-  if (failover) {
+  if (failover && failover.length > 0) {
     const s = spread(failover.map((f) => f.ms));
     rows.push(row(`failover: kill -9 owner -> first delivery (${failover[0]!.mode})`, s, 'ms', `<= ${TARGETS.failoverMs}`, s.median <= TARGETS.failoverMs));
     rows.push(row('  kill -> session expired (ZooKeeper, 4 s timeout)', spread(failover.map((f) => f.expiredMs)), 'ms', '', undefined));
@@ -462,6 +506,7 @@ async function main() {
     },
     peakRssMB: catchup && spread(SINKS.flatMap((k) => catchup![k].peakRssMB.runs)),
     loadAverage: load,
+    incidents,
     durationsSeconds: { ...durations, total: total + (setup ?? 0) },
   });
   console.log(JSON.stringify(results));
