@@ -39,4 +39,3 @@ function imageOf(row: ReadonlyArray<ValueCell | ChangeCell>, side: 'value' | 'be
   for (const cell of row) image[cell.column] = (cell as unknown as Record<string, ColumnValue>)[side] ?? null;
   return image;
 }
-

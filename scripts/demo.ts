@@ -27,7 +27,8 @@ for (let i = 1; i <= 200; i++) {
   await db.query('INSERT INTO shop.customers VALUES (?, ?, ?, ?, ?)', [i, `Customer ${i} 🛒`, `c${i}@example.com`, '$2b$12$'.padEnd(60, 'x'), 'active']);
 }
 const newOrder = () => [1 + Math.floor(Math.random() * 200), 'new', 1 + Math.floor(Math.random() * 5), (Math.random() * 100).toFixed(2)];
-for (let i = 0; i < 500; i++) await db.query('INSERT INTO shop.orders (customer_id, status, quantity, unit_price, created_at) VALUES (?, ?, ?, ?, NOW(3))', newOrder());
+for (let i = 0; i < 500; i++)
+  await db.query('INSERT INTO shop.orders (customer_id, status, quantity, unit_price, created_at) VALUES (?, ?, ?, ?, NOW(3))', newOrder());
 
 // A fresh start: no stored position, no documents or keys from an earlier demo.
 rmSync('.tunnel/positions/shop.json', { force: true });
@@ -42,7 +43,10 @@ const exited = new Promise<number | null>((resolve) => tunnel.on('exit', (code) 
 const counts = async () => {
   const [[row]] = (await db.query('SELECT COUNT(*) AS n FROM shop.orders')) as unknown as [[{ n: number }]];
   await es.indices.refresh({ index: 'shop_orders', ignore_unavailable: true }).catch(() => undefined);
-  const docs = await es.count({ index: 'shop_orders', ignore_unavailable: true }).then((r) => r.count).catch(() => 0);
+  const docs = await es
+    .count({ index: 'shop_orders', ignore_unavailable: true })
+    .then((r) => r.count)
+    .catch(() => 0);
   const keys = (await redis.keys('shop:orders:*')).filter((k) => !k.includes(':by:')).length;
   return { orders: Number(row.n), docs, keys };
 };
@@ -55,7 +59,10 @@ let lastReport = 0;
 while (Date.now() < end) {
   const roll = Math.random();
   if (roll < 0.6) await db.query('INSERT INTO shop.orders (customer_id, status, quantity, unit_price, created_at) VALUES (?, ?, ?, ?, NOW(3))', newOrder());
-  else if (roll < 0.9) await db.query('UPDATE shop.orders SET status = ? WHERE id = (SELECT id FROM (SELECT id FROM shop.orders ORDER BY RAND() LIMIT 1) t)', [statuses[Math.floor(Math.random() * 3)]]);
+  else if (roll < 0.9)
+    await db.query('UPDATE shop.orders SET status = ? WHERE id = (SELECT id FROM (SELECT id FROM shop.orders ORDER BY RAND() LIMIT 1) t)', [
+      statuses[Math.floor(Math.random() * 3)],
+    ]);
   else await db.query('DELETE FROM shop.orders ORDER BY RAND() LIMIT 1');
   writes++;
   if (Date.now() - lastReport > 3000) {
@@ -77,7 +84,7 @@ const sample = await es.search({ index: 'shop_orders', size: 1, sort: [{ id: 'de
 say(`newest order in Elasticsearch: ${JSON.stringify(sample.hits.hits[0]?._source)}`);
 const [sampleKey] = await redis.keys('shop:customers:*');
 if (sampleKey) say(`a customer in Redis (${sampleKey}): ${JSON.stringify(await redis.hgetall(sampleKey))}`);
-say(`ids of paid orders (Redis set shop:orders:by:status:paid): ${(await redis.scard('shop:orders:by:status:paid'))} members`);
+say(`ids of paid orders (Redis set shop:orders:by:status:paid): ${await redis.scard('shop:orders:by:status:paid')} members`);
 
 say('stopping Tunnel with SIGTERM (drain, commit, exit)');
 tunnel.kill('SIGTERM');

@@ -144,7 +144,9 @@ async function positions(file: string, json: boolean): Promise<number> {
   const { config } = await loadConfig(file);
   const admin = await openPositionAdmin(config);
   try {
-    const rows = await Promise.all(config.tasks.map(async (task) => ({ task: task.name, stored: await admin.read(task.name), running: await admin.isRunning(task.name) })));
+    const rows = await Promise.all(
+      config.tasks.map(async (task) => ({ task: task.name, stored: await admin.read(task.name), running: await admin.isRunning(task.name) })),
+    );
     if (json) {
       process.stdout.write(`${JSON.stringify(rows)}\n`);
     } else {

@@ -52,4 +52,3 @@ export async function openPositionAdmin(config: ResolvedConfig): Promise<Positio
     close: () => store.close(),
   };
 }
-

@@ -70,14 +70,18 @@ function formatIssue(issue: z.core.$ZodIssue, input: unknown): string {
         .map((key) => `${formatPath([...issue.path, key])}: unknown field (check the spelling; allowed fields are in the README's configuration reference)`)
         .join('\n');
     case 'invalid_type':
-      return got === undefined
-        ? `${path}: missing, expected ${issue.expected}`
-        : `${path}: expected ${issue.expected}, got ${describeValue(got)}`;
+      return got === undefined ? `${path}: missing, expected ${issue.expected}` : `${path}: expected ${issue.expected}, got ${describeValue(got)}`;
     case 'invalid_union': {
       const options = issue.errors
         .map((branch) => branch[0])
         .filter((first): first is z.core.$ZodIssue => first !== undefined)
-        .map((first) => (first.code === 'invalid_value' ? first.values.map((v) => JSON.stringify(v)).join(' or ') : first.code === 'invalid_type' ? first.expected : first.message));
+        .map((first) =>
+          first.code === 'invalid_value'
+            ? first.values.map((v) => JSON.stringify(v)).join(' or ')
+            : first.code === 'invalid_type'
+              ? first.expected
+              : first.message,
+        );
       return `${path}: expected ${[...new Set(options)].join(' or ')}, got ${describeValue(got)}`;
     }
     case 'invalid_value':

@@ -63,9 +63,7 @@ const deadLetter = z.discriminatedUnion('type', [
 
 export const taskSchema = z
   .object({
-    name: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a task name of letters, digits, ".", "_" and "-"'),
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a task name of letters, digits, ".", "_" and "-"'),
     source,
     plugins: z.array(plugin).default([]),
     batch: batch.default({ maxEvents: 2000, maxBytes: 8 * 1024 * 1024, maxWaitMs: 50 }),
@@ -91,7 +89,10 @@ const zookeeper = z
   .object({
     connect: z.string().min(1),
     sessionTimeoutMs: positiveInt.default(10_000),
-    auth: z.object({ user: z.string().min(1), password: z.string().min(1) }).strict().optional(),
+    auth: z
+      .object({ user: z.string().min(1), password: z.string().min(1) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -100,16 +101,28 @@ export const configSchema = z
     /** Without this section Tunnel runs standalone: one worker, every task, positions in local files. */
     cluster: z
       .object({
-        name: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('default'),
-        group: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('default'),
+        name: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]+$/)
+          .default('default'),
+        group: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]+$/)
+          .default('default'),
         /** This worker's id in the registry; defaults to host:port of its status endpoint. */
         node: z.string().min(1).optional(),
         zookeeper,
       })
       .strict()
       .optional(),
-    positions: z.object({ dir: z.string().min(1).default('.tunnel/positions') }).strict().default({ dir: '.tunnel/positions' }),
-    deadLetters: z.object({ dir: z.string().min(1).default('.tunnel/dead-letters') }).strict().default({ dir: '.tunnel/dead-letters' }),
+    positions: z
+      .object({ dir: z.string().min(1).default('.tunnel/positions') })
+      .strict()
+      .default({ dir: '.tunnel/positions' }),
+    deadLetters: z
+      .object({ dir: z.string().min(1).default('.tunnel/dead-letters') })
+      .strict()
+      .default({ dir: '.tunnel/dead-letters' }),
     status: z
       .object({
         host: z.string().default('127.0.0.1'),

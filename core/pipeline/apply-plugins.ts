@@ -68,7 +68,9 @@ export function applyPlugins(task: string, plugins: readonly TunnelPlugin[], log
       logger: logger.child({ plugin: plugin.name }),
       registerSink(name: string, sink: Sink) {
         if (sinks.has(name)) {
-          throw new ConfigError(`task "${task}": plugins[${index}] (${plugin.name}) registers sink "${name}", but a sink of that name already exists; give each sink a unique name`);
+          throw new ConfigError(
+            `task "${task}": plugins[${index}] (${plugin.name}) registers sink "${name}", but a sink of that name already exists; give each sink a unique name`,
+          );
         }
         sinks.set(name, sink);
       },

@@ -88,7 +88,13 @@ export function createProgress(options: ProgressOptions): Progress {
       const width = Math.max(40, (stream.columns || 100) - 1); // a pty without a size says 0
       const others = [...(activeBars.get(stream) ?? [])];
       // Several bars on one terminal line (tasks snapshotting at once): a compact part for each.
-      const line = others.length <= 1 ? formatProgressLine(state(), { width, unit }) : others.map((bar) => formatCompact(bar())).join(' | ').slice(0, width);
+      const line =
+        others.length <= 1
+          ? formatProgressLine(state(), { width, unit })
+          : others
+              .map((bar) => formatCompact(bar()))
+              .join(' | ')
+              .slice(0, width);
       stream.write(`\r${line}\x1b[K`);
       drawn = true;
     } else if (mode === 'log' && options.logger) {
@@ -188,7 +194,9 @@ function formatCompact(s: ProgressSnapshot): string {
 }
 
 export function formatCount(n: number): string {
-  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return Math.round(n)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
 /** 75 → "1:15", 3725 → "1:02:05". */

@@ -253,7 +253,11 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     for (const name of sinks) {
       const dispatcher = this.dispatchers.get(name);
       if (!dispatcher) {
-        this.fail(new ConfigError(`task "${this.name}": an event of ${event.schema}.${event.table} was routed to unknown sink "${name}"; the sinks are ${this.allSinkNames.join(', ')}`));
+        this.fail(
+          new ConfigError(
+            `task "${this.name}": an event of ${event.schema}.${event.table} was routed to unknown sink "${name}"; the sinks are ${this.allSinkNames.join(', ')}`,
+          ),
+        );
         return;
       }
       segment.pending++;
@@ -363,10 +367,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       await this.source?.stop().catch((error: unknown) => this.logger.warn({ err: error }, 'source stop failed'));
       if (!immediate) {
         const drained = Promise.all([...this.dispatchers.values()].map((d) => d.drain()));
-        const timedOut = await Promise.race([
-          drained.then(() => false),
-          new Promise<boolean>((resolve) => setTimeout(resolve, deadlineMs, true).unref()),
-        ]);
+        const timedOut = await Promise.race([drained.then(() => false), new Promise<boolean>((resolve) => setTimeout(resolve, deadlineMs, true).unref())]);
         if (timedOut) this.logger.warn({ deadlineMs }, 'shutdown deadline passed with batches in flight; they are retried after restart');
       }
       this.abort.abort();

@@ -167,7 +167,12 @@ async function runSnapshot(runner: TaskRunner, stored: StoredPosition | undefine
     if (stored?.snapshot) {
       progress = { ...stored.snapshot, pendingTables: [...stored.snapshot.pendingTables] };
       log.info(
-        { startPosition: formatPosition(progress.startPosition), table: progress.pendingTables[0] ?? null, lastKey: progress.lastKey ?? null, rowsDone: progress.rowsDone },
+        {
+          startPosition: formatPosition(progress.startPosition),
+          table: progress.pendingTables[0] ?? null,
+          lastKey: progress.lastKey ?? null,
+          rowsDone: progress.rowsDone,
+        },
         'resuming the snapshot at the last acknowledged chunk',
       );
     } else {
@@ -178,7 +183,10 @@ async function runSnapshot(runner: TaskRunner, stored: StoredPosition | undefine
       // A subset of the tables, for a task that already streams: keep its position (nothing is skipped).
       const start = only && stored ? stored.position : position;
       progress = { startPosition: start, pendingTables: tables.map((t) => `${t.schema}.${t.table}`), rowsDone: 0 };
-      log.info({ startPosition: formatPosition(start), method, tables: progress.pendingTables.length }, 'snapshot starts; binlog streaming will start at the recorded position');
+      log.info(
+        { startPosition: formatPosition(start), method, tables: progress.pendingTables.length },
+        'snapshot starts; binlog streaming will start at the recorded position',
+      );
       await store.save(runner.name, { position: start, updatedAt: Date.now(), snapshot: progress });
     }
     const start = progress.startPosition;
@@ -236,7 +244,8 @@ async function runSnapshot(runner: TaskRunner, stored: StoredPosition | undefine
             await handOver({ segment: reader.send(runner, rows), progress: undefined, rows: rows.length });
           }
         } else {
-          if (info.primaryKey.length === 0) log.warn({ table: name, chunkKey: info.chunkKey }, 'table has no primary key: chunked by a unique NOT NULL key; sinks key its rows by all columns');
+          if (info.primaryKey.length === 0)
+            log.warn({ table: name, chunkKey: info.chunkKey }, 'table has no primary key: chunked by a unique NOT NULL key; sinks key its rows by all columns');
           for (;;) {
             if (stopping()) throw new Aborted();
             const after = lastKey;
@@ -245,7 +254,11 @@ async function runSnapshot(runner: TaskRunner, stored: StoredPosition | undefine
             lastKey = reader.keyOf(rows[rows.length - 1]!);
             live.rowsSent += rows.length;
             const segment = reader.send(runner, rows);
-            await handOver({ segment, progress: { startPosition: start, pendingTables: [name, ...rest], lastKey, rowsDone: live.rowsSent }, rows: rows.length });
+            await handOver({
+              segment,
+              progress: { startPosition: start, pendingTables: [name, ...rest], lastKey, rowsDone: live.rowsSent },
+              rows: rows.length,
+            });
             if (rows.length < chunkRows) break;
           }
         }
@@ -266,7 +279,10 @@ async function runSnapshot(runner: TaskRunner, stored: StoredPosition | undefine
     live.finishedAt = Date.now();
     delete live.table;
     progressBar?.finish(`snapshot ${runner.name}: ${formatCount(live.rowsDone)} rows in ${((live.finishedAt - live.startedAt) / 1000).toFixed(1)} s`);
-    log.info({ rows: live.rowsDone, seconds: (live.finishedAt - live.startedAt) / 1000, startPosition: formatPosition(start) }, 'snapshot done; streaming the binlog from the recorded position');
+    log.info(
+      { rows: live.rowsDone, seconds: (live.finishedAt - live.startedAt) / 1000, startPosition: formatPosition(start) },
+      'snapshot done; streaming the binlog from the recorded position',
+    );
     await untilAbortedWhenStopping(runner);
     return done;
   } catch (error) {
@@ -402,11 +418,14 @@ class TableReader {
       }
       where = ` WHERE ${terms.join(' OR ')}`;
     }
-    const [rows] = (await conn.query({
-      sql: `${this.select}${where} ORDER BY ${order} LIMIT ${this.chunkRows}`,
-      rowsAsArray: true,
-      typeCast: this.typeCast as never,
-    }, params)) as [ColumnValue[][], FieldPacket[]];
+    const [rows] = (await conn.query(
+      {
+        sql: `${this.select}${where} ORDER BY ${order} LIMIT ${this.chunkRows}`,
+        rowsAsArray: true,
+        typeCast: this.typeCast as never,
+      },
+      params,
+    )) as [ColumnValue[][], FieldPacket[]];
     return rows;
   }
 

@@ -51,10 +51,10 @@ export async function listTables(conn: Connection, matches: (schema: string, tab
 }
 
 export async function estimateRows(conn: Connection, schema: string, table: string): Promise<number> {
-  const [rows] = await conn.query<RowDataPacket[]>(
-    'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
-    [schema, table],
-  );
+  const [rows] = await conn.query<RowDataPacket[]>('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [
+    schema,
+    table,
+  ]);
   return Number(rows[0]?.n ?? 0);
 }
 

@@ -41,22 +41,7 @@ export interface ColumnInfo {
 }
 
 export type ValueKind =
-  | 'int'
-  | 'bigint'
-  | 'decimal'
-  | 'float'
-  | 'double'
-  | 'bit'
-  | 'date'
-  | 'datetime'
-  | 'timestamp'
-  | 'time'
-  | 'year'
-  | 'text'
-  | 'enum'
-  | 'set'
-  | 'binary'
-  | 'json';
+  'int' | 'bigint' | 'decimal' | 'float' | 'double' | 'bit' | 'date' | 'datetime' | 'timestamp' | 'time' | 'year' | 'text' | 'enum' | 'set' | 'binary' | 'json';
 
 /** How a column's values are read: text (the server's text) or bytes (binary types, BIT). */
 export function valueKind(column: ColumnInfo): ValueKind {

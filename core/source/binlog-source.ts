@@ -305,10 +305,9 @@ class ZongjiBinlogSource implements BinlogSource {
       throw new SourceError(`binary logging is off on ${this.where()} (log_bin=${row.logBin}); Tunnel reads the binlog`);
     }
     if (String(row.format).toUpperCase() !== 'ROW') {
-      throw new SourceError(
-        `binlog_format is ${row.format} on ${this.where()}; Tunnel needs ROW (statement-logged changes would be missed)`,
-        { binlogFormat: row.format },
-      );
+      throw new SourceError(`binlog_format is ${row.format} on ${this.where()}; Tunnel needs ROW (statement-logged changes would be missed)`, {
+        binlogFormat: row.format,
+      });
     }
     if (String(row.image).toUpperCase() !== 'FULL') {
       throw new SourceError(`binlog_row_image is ${row.image} on ${this.where()}; Tunnel needs FULL (every column of every row)`, {
@@ -327,9 +326,7 @@ class ZongjiBinlogSource implements BinlogSource {
     } catch {
       this.logger.warn('the server has no binlog_row_metadata: column names come from INFORMATION_SCHEMA');
     }
-    const [collationRows] = await control.query<mysql.RowDataPacket[]>(
-      'SELECT ID AS id, CHARACTER_SET_NAME AS charset FROM information_schema.COLLATIONS',
-    );
+    const [collationRows] = await control.query<mysql.RowDataPacket[]>('SELECT ID AS id, CHARACTER_SET_NAME AS charset FROM information_schema.COLLATIONS');
     const collations = new Map<number, string>();
     for (const c of collationRows) collations.set(Number(c.id), String(c.charset));
     return { version, isMariaDb, collations };
@@ -374,10 +371,11 @@ class ZongjiBinlogSource implements BinlogSource {
       );
     }
     if (position.offset < 4 || position.offset > log.size) {
-      throw new PositionUnavailableError(
-        `position ${position.file}:${position.offset} is outside ${position.file} (4..${log.size}) on ${this.where()}`,
-        { requested: position, fileSize: log.size, oldestAvailable: oldest },
-      );
+      throw new PositionUnavailableError(`position ${position.file}:${position.offset} is outside ${position.file} (4..${log.size}) on ${this.where()}`, {
+        requested: position,
+        fileSize: log.size,
+        oldestAvailable: oldest,
+      });
     }
   }
 
@@ -625,10 +623,9 @@ class ZongjiBinlogSource implements BinlogSource {
     const [columnCount, used] = lengthEncoded(buf, q);
     q += used;
     if (columnCount !== plan.decoders.length) {
-      throw new SourceError(
-        `rows event for ${plan.schema}.${plan.table} has ${columnCount} columns, its table map ${plan.decoders.length}`,
-        { position: { file: this.file, offset: this.cursor } },
-      );
+      throw new SourceError(`rows event for ${plan.schema}.${plan.table} has ${columnCount} columns, its table map ${plan.decoders.length}`, {
+        position: { file: this.file, offset: this.cursor },
+      });
     }
     const bitmapBytes = (columnCount + 7) >>> 3;
     const images = action === 'update' ? 2 : 1;
@@ -937,9 +934,13 @@ class ZongjiBinlogSource implements BinlogSource {
     this.delivered = 0;
     if (this.attempts >= this.retry.maxAttempts) {
       this.fail(
-        new SourceError(`lost the binlog connection to ${this.where()} and could not reconnect after ${this.attempts} attempts: ${describe(error)}`, {
-          lastCommit: this.lastCommit,
-        }, { cause: error }),
+        new SourceError(
+          `lost the binlog connection to ${this.where()} and could not reconnect after ${this.attempts} attempts: ${describe(error)}`,
+          {
+            lastCommit: this.lastCommit,
+          },
+          { cause: error },
+        ),
       );
       return;
     }
@@ -1006,9 +1007,13 @@ class ZongjiBinlogSource implements BinlogSource {
     const wrapped =
       error instanceof TunnelError
         ? error
-        : new SourceError(`binlog source failed at ${this.file}:${this.cursor}: ${describe(error)}`, { position: { file: this.file, offset: this.cursor } }, {
-            cause: error,
-          });
+        : new SourceError(
+            `binlog source failed at ${this.file}:${this.cursor}: ${describe(error)}`,
+            { position: { file: this.file, offset: this.cursor } },
+            {
+              cause: error,
+            },
+          );
     const starting = this.state === 'starting';
     this.state = 'failed';
     this.failure = wrapped;

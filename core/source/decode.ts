@@ -252,10 +252,7 @@ export function readDatetime2(buf: Buffer, pos: number, fsp: number): string {
   const hour = hms >>> 12;
   const minute = (hms >>> 6) & 63;
   const second = hms & 63;
-  return (
-    `${pad4(year)}-${pad2(month)}-${pad2(day)} ${pad2(hour)}:${pad2(minute)}:${pad2(second)}` +
-    fractionString(readFraction(buf, pos + 5, fsp), fsp)
-  );
+  return `${pad4(year)}-${pad2(month)}-${pad2(day)} ${pad2(hour)}:${pad2(minute)}:${pad2(second)}` + fractionString(readFraction(buf, pos + 5, fsp), fsp);
 }
 
 /** TIME2(fsp): 3 bytes big-endian (offset 0x800000) + fraction; '[-]HH:MM:SS[.f]'. */
@@ -416,7 +413,8 @@ const UTF8_CHARSETS = new Set(['utf8', 'utf8mb3', 'utf8mb4', 'ascii']);
  * undefined, which stay U+0081, U+008D, U+008F, U+0090, U+009D. (Node 20's TextDecoder decodes
  * 'windows-1252' as ISO-8859-1, so the table is spelled out.)
  */
-const CP1252_HIGH = '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
+const CP1252_HIGH =
+  '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
   '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
 const C1_RANGE = /[\u0080-\u009f]/g;
 

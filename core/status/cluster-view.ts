@@ -93,7 +93,12 @@ export async function readClusterView(options: ReadClusterViewOptions): Promise<
         timer = setTimeout(() => reject(new ClusterError(`ZooKeeper at ${options.connect} did not answer within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
-    return await readRegistry(zk, { paths: registryPaths(options.cluster, options.group), node: 'tunnel-status', session: 'connected', ...(options.tasks ? { tasks: options.tasks } : {}) });
+    return await readRegistry(zk, {
+      paths: registryPaths(options.cluster, options.group),
+      node: 'tunnel-status',
+      session: 'connected',
+      ...(options.tasks ? { tasks: options.tasks } : {}),
+    });
   } finally {
     clearTimeout(timer);
     await zk.close();
@@ -117,7 +122,12 @@ export function watchClusterView(member: ClusterMember, options: { intervalMs?: 
   let closed = false;
   const refresh = () => {
     if (closed || reading || member.sessionState !== 'connected') return;
-    reading = readRegistry(member.zk, { paths: member.paths, node: member.nodeId, session: member.sessionState, ...(options.tasks ? { tasks: options.tasks } : {}) })
+    reading = readRegistry(member.zk, {
+      paths: member.paths,
+      node: member.nodeId,
+      session: member.sessionState,
+      ...(options.tasks ? { tasks: options.tasks } : {}),
+    })
       .then((next) => {
         view = next;
       })
@@ -137,7 +147,14 @@ export function watchClusterView(member: ClusterMember, options: { intervalMs?: 
   return {
     get() {
       if (!view) {
-        return { cluster: member.paths.cluster, group: member.paths.group, node: member.nodeId, session: member.sessionState, nodes: [], assignment: { ...member.assignment } };
+        return {
+          cluster: member.paths.cluster,
+          group: member.paths.group,
+          node: member.nodeId,
+          session: member.sessionState,
+          nodes: [],
+          assignment: { ...member.assignment },
+        };
       }
       return { ...view, session: member.sessionState, ...(member.isLeader ? { leader: member.nodeId } : {}) };
     },

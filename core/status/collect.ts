@@ -135,7 +135,15 @@ export async function collectStatus(options: CollectStatusOptions): Promise<Clus
     return {
       name: task.name,
       owner,
-      state: view ? (owner === null ? 'unassigned' : ownerReachable ? (live?.state ?? 'idle') : 'unknown (owner unreachable)') : nodes[0]!.reachable ? (live?.state ?? 'idle') : 'unknown (worker unreachable)',
+      state: view
+        ? owner === null
+          ? 'unassigned'
+          : ownerReachable
+            ? (live?.state ?? 'idle')
+            : 'unknown (owner unreachable)'
+        : nodes[0]!.reachable
+          ? (live?.state ?? 'idle')
+          : 'unknown (worker unreachable)',
       position: view?.positions?.[task.name] ?? stored?.get(task.name) ?? null,
       lagSeconds: null,
       lagBytes: null,
@@ -200,7 +208,12 @@ export function formatStatus(status: ClusterStatus): string {
   const lines: string[] = [];
   if (status.standalone) {
     const node = status.nodes[0];
-    lines.push(`standalone worker ${node?.reachable ? (status.leader ?? '') : ''}${node?.statusUrl ? ` at ${node.statusUrl}` : ''}${node && !node.reachable ? ` — not reachable: ${node.error}` : ''}`.replace(/ {2,}/g, ' '));
+    lines.push(
+      `standalone worker ${node?.reachable ? (status.leader ?? '') : ''}${node?.statusUrl ? ` at ${node.statusUrl}` : ''}${node && !node.reachable ? ` — not reachable: ${node.error}` : ''}`.replace(
+        / {2,}/g,
+        ' ',
+      ),
+    );
   } else {
     lines.push(`cluster ${status.cluster}  group ${status.group}  leader ${status.leader ?? '(none elected)'}`);
     lines.push('');

@@ -153,7 +153,14 @@ export class StatusCollector {
       current.readAt = this.now();
       current.reading = (async () => {
         try {
-          current.conn ??= mysql.createConnection({ host, port, user, password, ...(ssl ? { ssl: { ...ssl } as mysql.SslOptions } : {}), connectTimeout: 3000 });
+          current.conn ??= mysql.createConnection({
+            host,
+            port,
+            user,
+            password,
+            ...(ssl ? { ssl: { ...ssl } as mysql.SslOptions } : {}),
+            connectTimeout: 3000,
+          });
           const conn = await current.conn;
           const [rows] = await conn.query<RowDataPacket[]>('SHOW BINARY LOGS');
           current.files = rows.map((row) => ({ name: String(row.Log_name), size: Number(row.File_size) }));
@@ -262,8 +269,10 @@ export class StatusCollector {
     if (view && view.session !== 'connected') reasons.push(`zookeeper session ${view.session}`);
     for (const stats of this.taskStatuses()) {
       if (stats.state === 'failed') reasons.push(`task ${stats.name} failed${stats.lastError ? `: ${this.redact(stats.lastError)}` : ''}`);
-      else if (this.worker.tasks.has(stats.name) && stats.state !== 'running' && stats.state !== 'snapshotting') reasons.push(`task ${stats.name} is ${stats.state}`);
-      else if (this.stalled(stats.name)) reasons.push(`task ${stats.name} stalled: ${stats.inFlight} events in flight, none acknowledged for ${Math.round(this.stallAfterMs / 1000)} s`);
+      else if (this.worker.tasks.has(stats.name) && stats.state !== 'running' && stats.state !== 'snapshotting')
+        reasons.push(`task ${stats.name} is ${stats.state}`);
+      else if (this.stalled(stats.name))
+        reasons.push(`task ${stats.name} stalled: ${stats.inFlight} events in flight, none acknowledged for ${Math.round(this.stallAfterMs / 1000)} s`);
       else if (!this.worker.tasks.has(stats.name) && !this.worker.config.cluster) reasons.push(`task ${stats.name} is not running`);
     }
     return { ready: reasons.length === 0, reasons };

@@ -5,4 +5,11 @@ export { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 export { dashboardHtml } from './dashboard.ts';
 export { redactText, configSecrets, REDACTED } from './redact.ts';
 export * from './types.ts';
-export { readClusterView, readRegistry, watchClusterView, type ClusterViewWatch, type ReadClusterViewOptions, type RegistryReadOptions } from './cluster-view.ts';
+export {
+  readClusterView,
+  readRegistry,
+  watchClusterView,
+  type ClusterViewWatch,
+  type ReadClusterViewOptions,
+  type RegistryReadOptions,
+} from './cluster-view.ts';

@@ -19,7 +19,11 @@ export interface WorkerMetrics {
  * observed from each runner's `batchWritten` hook. Counters restart at 0 when a task restarts on
  * this worker or moves to another (a counter reset, which rate() handles).
  */
-export function createWorkerMetrics(collector: StatusCollector, cluster?: () => ClusterView | undefined, options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
+export function createWorkerMetrics(
+  collector: StatusCollector,
+  cluster?: () => ClusterView | undefined,
+  options: { defaultMetrics?: boolean } = {},
+): WorkerMetrics {
   const { worker } = collector;
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tunnel_process_' });

@@ -9,7 +9,8 @@ import type { ResolvedConfig } from '../config/index.ts';
 export const REDACTED = '[redacted]';
 
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:/@]+):([^\s/@]+)@/gi;
-const SECRET_PAIRS = /\b(password|passwd|pwd|secret|token|api[_-]?key|apikey|authorization|auth|credentials?)(["']?\s*[:=]\s*["']?)(bearer\s+|basic\s+|apikey\s+)?[^\s"',;&}]+/gi;
+const SECRET_PAIRS =
+  /\b(password|passwd|pwd|secret|token|api[_-]?key|apikey|authorization|auth|credentials?)(["']?\s*[:=]\s*["']?)(bearer\s+|basic\s+|apikey\s+)?[^\s"',;&}]+/gi;
 
 /** Secret values of a config: source passwords, the status token, ZooKeeper auth. */
 export function configSecrets(config: ResolvedConfig): string[] {

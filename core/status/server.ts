@@ -91,7 +91,8 @@ export async function startStatusServer(worker: Worker, options: StatusServerOpt
         return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(collector.report())}\n`);
       default:
         return send(res, 200, 'text/html; charset=utf-8', dashboardHtml(), {
-          'Content-Security-Policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+          'Content-Security-Policy':
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
           'Referrer-Policy': 'no-referrer',
         });
     }

@@ -51,7 +51,10 @@ export interface TaskStatusReport {
   sourcePaused: boolean;
   stalled: boolean;
   lastError: string | null;
-  sinks: Record<string, { eventsOut: number; eventsPerSecond: number; batches: number; retries: number; deadLetters: number; lastBatchMs: number; lastError: string | null }>;
+  sinks: Record<
+    string,
+    { eventsOut: number; eventsPerSecond: number; batches: number; retries: number; deadLetters: number; lastBatchMs: number; lastError: string | null }
+  >;
   snapshot: {
     state: string;
     rowsDone: number;

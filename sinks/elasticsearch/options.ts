@@ -86,10 +86,18 @@ export const elasticsearchOptionsSchema = z
     templates: z.record(z.string().min(1), indexTemplate).optional(),
     /** Payload serialization: false keeps it on the main thread; otherwise pool settings. */
     serialize: z
-      .union([z.literal(false), z.object({ threshold: z.number().nonnegative().optional(), minItemBytes: z.number().nonnegative().optional(), maxThreads: positiveInt.optional() }).strict()])
+      .union([
+        z.literal(false),
+        z
+          .object({ threshold: z.number().nonnegative().optional(), minItemBytes: z.number().nonnegative().optional(), maxThreads: positiveInt.optional() })
+          .strict(),
+      ])
       .optional(),
     /** Batch limits this sink asks of the runtime (the task's `batch` config wins). */
-    batch: z.object({ maxEvents: positiveInt.optional(), maxBytes: positiveInt.optional(), maxWaitMs: z.number().int().nonnegative().optional() }).strict().optional(),
+    batch: z
+      .object({ maxEvents: positiveInt.optional(), maxBytes: positiveInt.optional(), maxWaitMs: z.number().int().nonnegative().optional() })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((options, ctx) => {

@@ -1,14 +1,6 @@
 import { Client, errors as esErrors } from '@elastic/elasticsearch';
 import { AbortedError, SinkError } from '../../core/errors/index.ts';
-import {
-  compileTemplate,
-  documentId,
-  keyChanged,
-  keyValues,
-  rowImage,
-  type ColumnValue,
-  type RowEvent,
-} from '../../core/event/index.ts';
+import { compileTemplate, documentId, keyChanged, keyValues, rowImage, type ColumnValue, type RowEvent } from '../../core/event/index.ts';
 import { acquireSharedSerializer, createSerializer, estimateJsonBytes, type Serializer } from '../../core/serialize/index.ts';
 import type { BatchLimits, DeliveryResult, Sink, SinkBatch } from '../../core/sink/index.ts';
 import { classifyBulkItem, classifyRequestStatus, errorText, foldResults, type BulkAction, type BulkResponseItem } from './classify.ts';
@@ -95,11 +87,24 @@ export class ElasticsearchSink implements Sink {
   get client(): Client {
     if (!this.#client) {
       const o = this.#options;
-      const auth = o.auth && ('bearer' in o.auth ? { bearer: o.auth.bearer } : 'apiKey' in o.auth ? { apiKey: o.auth.apiKey } : { username: o.auth.username, password: o.auth.password });
+      const auth =
+        o.auth &&
+        ('bearer' in o.auth
+          ? { bearer: o.auth.bearer }
+          : 'apiKey' in o.auth
+            ? { apiKey: o.auth.apiKey }
+            : { username: o.auth.username, password: o.auth.password });
       this.#client = new Client({
         node: o.node,
         ...(auth ? { auth } : {}),
-        ...(o.tls ? { tls: { ...(o.tls.ca ? { ca: o.tls.ca } : {}), ...(o.tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.tls.rejectUnauthorized } : {}) } } : {}),
+        ...(o.tls
+          ? {
+              tls: {
+                ...(o.tls.ca ? { ca: o.tls.ca } : {}),
+                ...(o.tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.tls.rejectUnauthorized } : {}),
+              },
+            }
+          : {}),
         ...(o.tls?.caFingerprint ? { caFingerprint: o.tls.caFingerprint } : {}),
         requestTimeout: o.requestTimeoutMs,
         maxRetries: o.maxRetries,
@@ -117,8 +122,7 @@ export class ElasticsearchSink implements Sink {
   get #encoder(): Serializer {
     if (!this.#serializer) {
       const s = this.#options.serialize;
-      this.#serializer =
-        s === undefined ? acquireSharedSerializer() : s === false ? createSerializer({ threshold: Infinity }) : createSerializer(s);
+      this.#serializer = s === undefined ? acquireSharedSerializer() : s === false ? createSerializer({ threshold: Infinity }) : createSerializer(s);
     }
     return this.#serializer;
   }
@@ -229,8 +233,7 @@ export class ElasticsearchSink implements Sink {
     } catch (error) {
       if (signal.aborted || error instanceof AbortedError) throw new AbortedError('elasticsearch: write aborted');
       const { status, text } = describeClientError(error);
-      const result: DeliveryResult =
-        status === undefined ? { status: 'retry', reason: `bulk request failed: ${text}` } : classifyRequestStatus(status, text);
+      const result: DeliveryResult = status === undefined ? { status: 'retry', reason: `bulk request failed: ${text}` } : classifyRequestStatus(status, text);
       for (const op of chunk) set(op, result);
       return result.status === 'retry' ? result.reason : undefined;
     }

@@ -29,9 +29,17 @@ export const webhookOptionsSchema = z
     /** Most estimated body bytes in one POST (batch mode). */
     maxBytes: positiveInt.default(4 * 1024 * 1024),
     serialize: z
-      .union([z.literal(false), z.object({ threshold: z.number().nonnegative().optional(), minItemBytes: z.number().nonnegative().optional(), maxThreads: positiveInt.optional() }).strict()])
+      .union([
+        z.literal(false),
+        z
+          .object({ threshold: z.number().nonnegative().optional(), minItemBytes: z.number().nonnegative().optional(), maxThreads: positiveInt.optional() })
+          .strict(),
+      ])
       .optional(),
-    batch: z.object({ maxEvents: positiveInt.optional(), maxBytes: positiveInt.optional(), maxWaitMs: z.number().int().nonnegative().optional() }).strict().optional(),
+    batch: z
+      .object({ maxEvents: positiveInt.optional(), maxBytes: positiveInt.optional(), maxWaitMs: z.number().int().nonnegative().optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -76,7 +76,11 @@ export class WebhookSink implements Sink {
 
     for (let g = 0; g < groups.length; g++) {
       const group = groups[g] as number[];
-      const result = await this.#deliver(group.map((i) => events[i] as RowEvent), estimates[g] as number, signal);
+      const result = await this.#deliver(
+        group.map((i) => events[i] as RowEvent),
+        estimates[g] as number,
+        signal,
+      );
       for (const i of group) results[i] = result;
       if (result.status === 'retry') {
         // Later events wait: the runtime resends everything from the first retry on, in order.

@@ -112,7 +112,10 @@ export const redisOptionsSchema = z
      * until the key is fixed; 'reject' dead-letters only the events whose commands failed.
      */
     onReplyError: z.enum(['retry', 'reject']).default('retry'),
-    batch: z.object({ maxEvents: positiveInt.optional(), maxBytes: positiveInt.optional(), maxWaitMs: z.number().int().nonnegative().optional() }).strict().optional(),
+    batch: z
+      .object({ maxEvents: positiveInt.optional(), maxBytes: positiveInt.optional(), maxWaitMs: z.number().int().nonnegative().optional() })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -124,9 +127,11 @@ export const redisOptionsSchema = z
       }
     };
     check(o.key, ['schema', 'table', 'id'], ['key']);
-    o.indexes.forEach((index, i) => check(index.key, index.type === 'set' ? ['schema', 'table', 'column', 'value'] : ['schema', 'table', 'column'], ['indexes', i, 'key']));
+    o.indexes.forEach((index, i) =>
+      check(index.key, index.type === 'set' ? ['schema', 'table', 'column', 'value'] : ['schema', 'table', 'column'], ['indexes', i, 'key']),
+    );
     if (o.transaction && typeof o.connection === 'object' && o.connection.cluster) {
-      ctx.addIssue({ code: 'custom', path: ['transaction'], message: 'not available with `cluster` (a batch\'s keys live on several nodes)', input: true });
+      ctx.addIssue({ code: 'custom', path: ['transaction'], message: "not available with `cluster` (a batch's keys live on several nodes)", input: true });
     }
   });
 

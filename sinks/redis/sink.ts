@@ -233,7 +233,10 @@ export class RedisSink implements Sink {
     const failed = new Map<number, string>();
     replies.forEach(([error], i) => {
       if (error && !failed.has(owner[i] as number)) {
-        failed.set(owner[i] as number, `redis reply error on ${(commands[i] as Command)[0].toUpperCase()} ${(commands[i] as Command)[1]}: ${redisErrorText(error)}`);
+        failed.set(
+          owner[i] as number,
+          `redis reply error on ${(commands[i] as Command)[0].toUpperCase()} ${(commands[i] as Command)[1]}: ${redisErrorText(error)}`,
+        );
       }
     });
     if (failed.size === 0) return events.map(() => ({ status: 'ok' }));

@@ -42,7 +42,9 @@ export function applyEvents(events: readonly RowEvent[], key = 'id'): Map<string
 export function diffRows(expected: Map<string, Row>, actual: Map<string, Row>): { missing: string[]; extra: string[]; different: string[] } {
   const missing = [...expected.keys()].filter((id) => !actual.has(id));
   const extra = [...actual.keys()].filter((id) => !expected.has(id));
-  const different = [...expected.keys()].filter((id) => actual.has(id) && JSON.stringify(sortKeys(expected.get(id)!)) !== JSON.stringify(sortKeys(actual.get(id)!)));
+  const different = [...expected.keys()].filter(
+    (id) => actual.has(id) && JSON.stringify(sortKeys(expected.get(id)!)) !== JSON.stringify(sortKeys(actual.get(id)!)),
+  );
   return { missing, extra, different };
 }
 

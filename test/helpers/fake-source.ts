@@ -38,7 +38,12 @@ export function insert(id: number, position: BinlogPosition = { file: 'bin.00000
     schema: 'shop',
     table: 'orders',
     action: 'insert',
-    rows: [[{ column: 'id', value: id }, { column: 'note', value: note }]],
+    rows: [
+      [
+        { column: 'id', value: id },
+        { column: 'note', value: note },
+      ],
+    ],
     position,
     timestamp: 1_700_000_000_000,
     primaryKey: ['id'],

@@ -79,10 +79,7 @@ function bareZongji(from: BinlogPosition, end: BinlogPosition): Promise<{ rows: 
 }
 
 async function tunnelSource(from: BinlogPosition, end: BinlogPosition): Promise<{ rows: number; ms: number }> {
-  const source = createBinlogSource(
-    { connection: { ...servers.mariadb }, serverId: uniqueServerId(), include: [`${DB}.*`], exclude: [] },
-    silentLogger(),
-  );
+  const source = createBinlogSource({ connection: { ...servers.mariadb }, serverId: uniqueServerId(), include: [`${DB}.*`], exclude: [] }, silentLogger());
   let rows = 0;
   let done!: (ms: number) => void;
   const finished = new Promise<number>((r) => (done = r));

@@ -37,10 +37,7 @@ let peakRss = process.memoryUsage().rss;
 const baselineRss = peakRss;
 const started = Date.now();
 
-const source = createBinlogSource(
-  { connection: args.connection, serverId: args.serverId, include: args.include, exclude: [] },
-  silentLogger(),
-);
+const source = createBinlogSource({ connection: args.connection, serverId: args.serverId, include: args.include, exclude: [] }, silentLogger());
 
 const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);

@@ -30,7 +30,12 @@ export class WebhookReceiver {
           return void res.writeHead(401).end('bad signature');
         }
         const text = raw.toString('utf8');
-        const body = text.trimStart().startsWith('[') ? (JSON.parse(text) as RowEvent[]) : text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as RowEvent);
+        const body = text.trimStart().startsWith('[')
+          ? (JSON.parse(text) as RowEvent[])
+          : text
+              .split('\n')
+              .filter(Boolean)
+              .map((l) => JSON.parse(l) as RowEvent);
         this.events.push(...body);
         res.writeHead(204).end();
       });

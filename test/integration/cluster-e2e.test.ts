@@ -80,10 +80,13 @@ describe('cluster of three workers streaming six tasks', () => {
     const spread = (s: Awaited<ReturnType<Registry['snapshot']>>) =>
       Object.values(Object.values(s.owners).reduce<Record<string, number>>((acc, node) => (node ? { ...acc, [node]: (acc[node] ?? 0) + 1 } : acc), {})).sort();
     // The first worker up takes every task; the leader rebalances as the others join.
-    let snap = await waitFor(async () => {
-      const s = await registry.snapshot();
-      return s.nodes.length === 3 && spread(s).join() === '2,2,2' ? s : undefined;
-    }, { timeoutMs: 60_000, what: 'six tasks spread 2/2/2 over three workers' });
+    let snap = await waitFor(
+      async () => {
+        const s = await registry.snapshot();
+        return s.nodes.length === 3 && spread(s).join() === '2,2,2' ? s : undefined;
+      },
+      { timeoutMs: 60_000, what: 'six tasks spread 2/2/2 over three workers' },
+    );
 
     // The fixed layout, the leader's address in `election`, and a 2/2/2 spread.
     expect(snap.groupChildren).toEqual(expect.arrayContaining(['election', 'nodes', 'task']));
@@ -104,11 +107,16 @@ describe('cluster of three workers streaming six tasks', () => {
     const killedAt = Date.now();
     workers.get(leaderPort)!.kill('SIGKILL');
     workers.delete(leaderPort);
-    snap = await waitFor(async () => {
-      const s = await registry.snapshot();
-      const moved = orphans.every((t) => s.owners[t] && s.owners[t] !== leaderNode && (s.positions[t]?.version ?? -1) > before[t]! && s.positions[t]?.writtenBy === s.owners[t]);
-      return moved ? s : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 20, what: 'orphaned tasks committing on a survivor' });
+    snap = await waitFor(
+      async () => {
+        const s = await registry.snapshot();
+        const moved = orphans.every(
+          (t) => s.owners[t] && s.owners[t] !== leaderNode && (s.positions[t]?.version ?? -1) > before[t]! && s.positions[t]?.writtenBy === s.owners[t],
+        );
+        return moved ? s : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 20, what: 'orphaned tasks committing on a survivor' },
+    );
     const failoverMs = Date.now() - killedAt;
     expect(snap.election).toBeDefined();
     expect(snap.election).not.toBe(`http://127.0.0.1:${leaderPort}`);
@@ -120,10 +128,13 @@ describe('cluster of three workers streaming six tasks', () => {
     const leavingTasks = TASKS.filter((t) => snap.owners[t] === `worker-${leavingPort}`);
     const termAt = Date.now();
     leaving.kill('SIGTERM');
-    await waitFor(async () => {
-      const s = await registry.snapshot();
-      return leavingTasks.every((t) => s.owners[t] && s.owners[t] !== `worker-${leavingPort}`) ? true : undefined;
-    }, { timeoutMs: 15_000, intervalMs: 20, what: 'tasks of the stopped worker owned by the last one' });
+    await waitFor(
+      async () => {
+        const s = await registry.snapshot();
+        return leavingTasks.every((t) => s.owners[t] && s.owners[t] !== `worker-${leavingPort}`) ? true : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 20, what: 'tasks of the stopped worker owned by the last one' },
+    );
     const handoverMs = Date.now() - termAt;
     const leavingExit = await leaving.exited;
     workers.delete(leavingPort!);
@@ -133,7 +144,9 @@ describe('cluster of three workers streaming six tasks', () => {
     const results = [];
     for (const task of TASKS) {
       const expected = await tableRows(conn, `${dbOf(task)}.orders`);
-      await waitFor(async () => (diffRows(expected, await redisJsonRows(redis, `${dbOf(task)}:orders:`)).missing.length === 0 ? true : undefined), { timeoutMs: 60_000 }).catch(() => undefined);
+      await waitFor(async () => (diffRows(expected, await redisJsonRows(redis, `${dbOf(task)}:orders:`)).missing.length === 0 ? true : undefined), {
+        timeoutMs: 60_000,
+      }).catch(() => undefined);
       results.push({ task, diff: diffRows(expected, await redisJsonRows(redis, `${dbOf(task)}:orders:`)), rows: expected.size });
     }
     const statements = writers.reduce((n, w) => n + w.statements, 0);

@@ -59,7 +59,16 @@ beforeAll(async () => {
     executablePath: '/usr/bin/chromium',
     headless: true,
     viewport: { width: 1440, height: 640 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -140,7 +149,14 @@ describe('dashboard in headless Chromium', () => {
       nodes: [{ id: worker.nodeId }, { id: 'node-b', statusUrl: 'http://10.0.0.6:8090' }],
       assignment: { 'shop-orders': worker.nodeId, 'shop-users': worker.nodeId },
     };
-    const clustered = await startStatusServer(worker, { host: '127.0.0.1', port: 0, token: TOKEN, cluster: () => view, serverPositionIntervalMs: 0, defaultMetrics: false });
+    const clustered = await startStatusServer(worker, {
+      host: '127.0.0.1',
+      port: 0,
+      token: TOKEN,
+      cluster: () => view,
+      serverPositionIntervalMs: 0,
+      defaultMetrics: false,
+    });
     try {
       const page = await browser.newPage();
       await page.goto(`${clustered.url}/?token=${TOKEN}`);

@@ -14,9 +14,7 @@ describe('MariaDB', () => {
   it('runs with a ROW binlog and full row images and metadata', async () => {
     const conn = await mysqlConnection();
     try {
-      const [rows] = await conn.query(
-        'SELECT @@log_bin AS logBin, @@binlog_format AS format, @@binlog_row_image AS image, @@binlog_row_metadata AS metadata',
-      );
+      const [rows] = await conn.query('SELECT @@log_bin AS logBin, @@binlog_format AS format, @@binlog_row_image AS image, @@binlog_row_metadata AS metadata');
       expect(rows).toEqual([{ logBin: '1', format: 'ROW', image: 'FULL', metadata: 'FULL' }]);
     } finally {
       await conn.end();
@@ -37,9 +35,7 @@ describe('MariaDB', () => {
     zongji.on('binlog', (event) => events.push(event));
     zongji.on('error', (error) => errors.push(error));
     try {
-      await conn.query(
-        'CREATE TABLE orders (id BIGINT UNSIGNED PRIMARY KEY, note VARCHAR(100) NOT NULL, amount DECIMAL(12,2) NULL) ENGINE=InnoDB',
-      );
+      await conn.query('CREATE TABLE orders (id BIGINT UNSIGNED PRIMARY KEY, note VARCHAR(100) NOT NULL, amount DECIMAL(12,2) NULL) ENGINE=InnoDB');
       const ready = new Promise<void>((resolveReady) => zongji.once('ready', () => resolveReady()));
       zongji.start({
         serverId: 1000 + Math.floor(Math.random() * 1_000_000),
@@ -88,8 +84,7 @@ describe('ZooKeeper', () => {
       await new Promise<void>((done, fail) =>
         owner.create(path, Buffer.from('alive'), zookeeper.CreateMode.EPHEMERAL, (error) => (error ? fail(error) : done())),
       );
-      const exists = () =>
-        new Promise<boolean>((done, fail) => watcher.exists(path, (error, stat) => (error ? fail(error) : done(Boolean(stat)))));
+      const exists = () => new Promise<boolean>((done, fail) => watcher.exists(path, (error, stat) => (error ? fail(error) : done(Boolean(stat)))));
       expect(await exists()).toBe(true);
 
       owner.close();

@@ -89,7 +89,12 @@ describe('redis sink (real Redis)', () => {
     const items = expected.get('items')!;
     for (const status of ['active', 'paused']) {
       const members = (await admin.smembers(`${schema}:items:by:status:${status}`)).sort();
-      expect(members).toEqual([...items].filter(([, row]) => row.status === status).map(([id]) => id).sort());
+      expect(members).toEqual(
+        [...items]
+          .filter(([, row]) => row.status === status)
+          .map(([id]) => id)
+          .sort(),
+      );
     }
     const ranked = await admin.zrange(`${schema}:items:by:rank`, 0, -1, 'WITHSCORES');
     const expectedRanked = [...items].map(([id, row]) => [id, Number(row.rank)] as const).sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]));
@@ -138,7 +143,11 @@ describe('redis sink (real Redis)', () => {
     const sink = makeSink();
     const key = `${schema}:items:2`;
     await admin.set(key, 'a string where a hash belongs');
-    const events = [insert(schema, 'items', ITEM_KEY, [itemRow(1)]), insert(schema, 'items', ITEM_KEY, [itemRow(2)]), insert(schema, 'items', ITEM_KEY, [itemRow(3)])];
+    const events = [
+      insert(schema, 'items', ITEM_KEY, [itemRow(1)]),
+      insert(schema, 'items', ITEM_KEY, [itemRow(2)]),
+      insert(schema, 'items', ITEM_KEY, [itemRow(3)]),
+    ];
     const first = await write(sink, events);
     expect(first.map((r) => r.status)).toEqual(['retry', 'retry', 'retry']);
     expect((first[0] as { reason: string }).reason).toMatch(/WRONGTYPE/);
@@ -196,9 +205,7 @@ describe('redis dead-letter store (real Redis)', () => {
     const everything = await (store as DeadLetterStore).list(undefined as unknown as string);
     expect(everything.length).toBe(3); // the plugin's task is the default
     await store.close();
-    const across = new RedisDeadLetterStore(
-      { connection: REDIS_URL, key: `${RUN}:dl:{task}`, tasksKey: `${RUN}:dl-tasks`, maxLength: 3 } as never,
-    );
+    const across = new RedisDeadLetterStore({ connection: REDIS_URL, key: `${RUN}:dl:{task}`, tasksKey: `${RUN}:dl-tasks`, maxLength: 3 } as never);
     expect((await across.list()).map((l) => l.task).sort()).toEqual(['orders', 'orders', 'orders', 'users']);
     expect((await across.list(undefined, 2)).map((l) => l.reason)).toEqual(['400 mapping conflict 4', '400 mapping conflict 5']);
     await across.close();
@@ -211,7 +218,9 @@ describe('redis options', () => {
     expect(() => redis({ ttlSeconds: 0 })).toThrow(/redis\.ttlSeconds: .*got 0/);
     expect(() => redis({ key: '{schema}:{tabel}:{id}' })).toThrow(/redis\.key: unknown placeholder \{tabel\}/);
     expect(() => redis({ connection: { sentinels: [{ host: 'a', port: 26379 }] } })).toThrow(/redis\.connection\.name: required with `sentinels`/);
-    expect(() => redis({ connection: { cluster: [{ host: 'a', port: 7000 }] }, transaction: true })).toThrow(/redis\.transaction: not available with `cluster`/);
+    expect(() => redis({ connection: { cluster: [{ host: 'a', port: 7000 }] }, transaction: true })).toThrow(
+      /redis\.transaction: not available with `cluster`/,
+    );
     expect(() => redis({ value: 'xml' } as never)).toThrow(/redis\.value: expected "hash", "json" or a function/);
     let message = '';
     try {

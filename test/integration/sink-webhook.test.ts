@@ -19,7 +19,9 @@ interface Received {
 let server: Server;
 let url: string;
 let requests: Received[] = [];
-let answer: (n: number, req: IncomingMessage) => { status: number; body?: string; delayMs?: number; headers?: Record<string, string> } = () => ({ status: 200 });
+let answer: (n: number, req: IncomingMessage) => { status: number; body?: string; delayMs?: number; headers?: Record<string, string> } = () => ({
+  status: 200,
+});
 
 beforeAll(async () => {
   server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -65,7 +67,12 @@ function accepted(format: 'json' | 'ndjson' = 'json', single = false): RowEvent[
     .flatMap((r) => {
       const text = r.raw.toString('utf8');
       if (single) return [JSON.parse(text) as RowEvent];
-      return format === 'ndjson' ? text.trimEnd().split('\n').map((line) => JSON.parse(line) as RowEvent) : (JSON.parse(text) as RowEvent[]);
+      return format === 'ndjson'
+        ? text
+            .trimEnd()
+            .split('\n')
+            .map((line) => JSON.parse(line) as RowEvent)
+        : (JSON.parse(text) as RowEvent[]);
     });
 }
 

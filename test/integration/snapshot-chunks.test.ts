@@ -111,7 +111,8 @@ async function runSnapshot(options: RunOptions = {}) {
   return { events: sink.events, source, store, chunks };
 }
 
-const byTable = (events: RowEvent[], table: string) => events.filter((e) => e.table === table).map((e) => Object.fromEntries(e.rows[0]!.map((c) => [c.column, 'value' in c ? c.value : null])));
+const byTable = (events: RowEvent[], table: string) =>
+  events.filter((e) => e.table === table).map((e) => Object.fromEntries(e.rows[0]!.map((c) => [c.column, 'value' in c ? c.value : null])));
 
 describe('snapshot chunks against MariaDB', () => {
   it('reads every row once, in key order, over every kind of key, and starts streaming at the recorded position', async () => {

@@ -224,7 +224,13 @@ describe('snapshot handoff to the binlog (real MariaDB, Redis sink, binlog sourc
       children.push(child);
       return { child, output: () => logs[index]!, exited: new Promise<number | null>((done) => child.on('exit', (code) => done(code))) };
     };
-    const sent = () => (existsSync(countFile) ? readFileSync(countFile, 'utf8').split('\n').filter(Boolean).reduce((sum, n) => sum + Number(n), 0) : 0);
+    const sent = () =>
+      existsSync(countFile)
+        ? readFileSync(countFile, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .reduce((sum, n) => sum + Number(n), 0)
+        : 0;
 
     try {
       // 1st run: kill -9 once a good part of the table is acknowledged
@@ -247,11 +253,14 @@ describe('snapshot handoff to the binlog (real MariaDB, Redis sink, binlog sourc
 
       // 2nd run: resumes after the stored key, not from the start
       const second = run();
-      await waitFor(async () => {
-        if (second.child.exitCode !== null) throw new Error(`worker exited ${second.child.exitCode}:\n${second.output().slice(-3000)}`);
-        const stored = await store.load('handoff');
-        return stored !== undefined && stored.snapshot === undefined;
-      }, { timeoutMs: 180_000, intervalMs: 50, what: 'snapshot done after the restart' });
+      await waitFor(
+        async () => {
+          if (second.child.exitCode !== null) throw new Error(`worker exited ${second.child.exitCode}:\n${second.output().slice(-3000)}`);
+          const stored = await store.load('handoff');
+          return stored !== undefined && stored.snapshot === undefined;
+        },
+        { timeoutMs: 180_000, intervalMs: 50, what: 'snapshot done after the restart' },
+      );
       const resumedLine = second
         .output()
         .split('\n')

@@ -49,7 +49,9 @@ describe('binlog source start positions and table filters', () => {
     const logs = await binaryLogs(conn);
     const last = logs[logs.length - 1]!;
     const source = track(createBinlogSource(sourceOptions([`${DB}.*`]), silentLogger()));
-    const error = await source.start({ kind: 'position', position: { file: last.file, offset: last.size + 1_000_000 } }, new Recorder()).catch((e: unknown) => e);
+    const error = await source
+      .start({ kind: 'position', position: { file: last.file, offset: last.size + 1_000_000 } }, new Recorder())
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PositionUnavailableError);
     expect((error as Error).message).toContain(`outside ${last.file}`);
   });
@@ -116,9 +118,7 @@ describe('binlog source start positions and table filters', () => {
   it('include/exclude patterns pick the tables; transactions of excluded tables still commit', async () => {
     const start = await binlogEnd();
     const recorder = new Recorder();
-    const source = track(
-      createBinlogSource({ ...sourceOptions([`${DB}.keep_*`]), exclude: [`${DB}.keep_secret`] }, silentLogger()),
-    );
+    const source = track(createBinlogSource({ ...sourceOptions([`${DB}.keep_*`]), exclude: [`${DB}.keep_secret`] }, silentLogger()));
     await source.start({ kind: 'position', position: start }, recorder);
     const gtids: string[] = [];
     await conn.query(`INSERT INTO \`${DB}\`.keep_b VALUES (1, 'b')`);

@@ -33,10 +33,13 @@ async function dumpThreads(admin: Connection): Promise<number[]> {
 }
 
 async function killDump(admin: Connection): Promise<number> {
-  const [id] = await waitFor(async () => {
-    const ids = await dumpThreads(admin);
-    return ids.length === 1 ? ids : undefined;
-  }, { what: 'exactly one Binlog Dump thread of the source', timeoutMs: 30_000 });
+  const [id] = await waitFor(
+    async () => {
+      const ids = await dumpThreads(admin);
+      return ids.length === 1 ? ids : undefined;
+    },
+    { what: 'exactly one Binlog Dump thread of the source', timeoutMs: 30_000 },
+  );
   await admin.query(`KILL ${id}`);
   return id!;
 }

@@ -10,7 +10,6 @@ import { createBinlogSource, type BinlogSource } from '../../core/source/index.t
 import { createTestDatabase, mysqlConnection } from '../helpers/servers.ts';
 import { Recorder, binlogEnd, canonical, silentLogger, sourceOptions } from '../helpers/source-harness.ts';
 
-
 const CREATE = `CREATE TABLE all_types (
   id INT NOT NULL PRIMARY KEY,
   ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT, siu SMALLINT UNSIGNED,
@@ -256,12 +255,12 @@ const ROW_MIN_UPDATE: ChangeCell[] = ROW_MIN.map(({ column, value }) => ({
 const expectedEvents = (schema: string) => {
   const table = { schema, table: 'all_types', primaryKey: ['id'] };
   return [
-  { ...table, action: 'insert', rows: [ROW_MIN] },
-  { ...table, action: 'insert', rows: [ROW_MAX] },
-  { ...table, action: 'insert', rows: [ROW_NULLS] },
-  { ...table, action: 'insert', rows: [ROW_ZERO] },
-  { ...table, action: 'update', rows: [ROW_MIN_UPDATE] },
-  { ...table, action: 'delete', rows: [ROW_MAX] },
+    { ...table, action: 'insert', rows: [ROW_MIN] },
+    { ...table, action: 'insert', rows: [ROW_MAX] },
+    { ...table, action: 'insert', rows: [ROW_NULLS] },
+    { ...table, action: 'insert', rows: [ROW_ZERO] },
+    { ...table, action: 'update', rows: [ROW_MIN_UPDATE] },
+    { ...table, action: 'delete', rows: [ROW_MAX] },
   ];
 };
 
@@ -347,7 +346,9 @@ describe.each(['FULL', 'MINIMAL', 'NO_LOG'])('binlog source values, binlog_row_m
       bi: String(zero.bi),
       e: zero.e,
       st: zero.st,
-      bn: Buffer.from(zero.bn as string, 'base64').toString('hex').toUpperCase(),
+      bn: Buffer.from(zero.bn as string, 'base64')
+        .toString('hex')
+        .toUpperCase(),
     });
   });
 });

@@ -100,13 +100,17 @@ describe('standalone runtime end to end', () => {
       const table = await tableRows(conn, `${DB}.orders`);
       for (const [id, row] of table) if (Number(id) % 10 !== 0) expected.set(id, { ...row, origin: 'tunnel' });
 
-      await waitFor(async () => diffRows(expected, await redisJsonRows(redis, `${DB}:orders:`)).missing.length === 0 ? true : undefined, { timeoutMs: 60_000 }).catch(() => undefined);
+      await waitFor(async () => (diffRows(expected, await redisJsonRows(redis, `${DB}:orders:`)).missing.length === 0 ? true : undefined), {
+        timeoutMs: 60_000,
+      }).catch(() => undefined);
       const cache = await redisJsonRows(redis, `${DB}:orders:`);
       const hook = applyEvents(receiver.events);
       tunnel.kill('SIGTERM');
       const exit = await tunnel.exited;
 
-      console.log(`standalone e2e: ${writer.statements} statements, ${table.size} rows, ${kills} kill -9, webhook events ${receiver.events.length}, duplicates delivered ${receiver.duplicates()}`);
+      console.log(
+        `standalone e2e: ${writer.statements} statements, ${table.size} rows, ${kills} kill -9, webhook events ${receiver.events.length}, duplicates delivered ${receiver.duplicates()}`,
+      );
       expect(writer.statements).toBeGreaterThan(200);
       expect(diffRows(expected, cache)).toEqual({ missing: [], extra: [], different: [] });
       expect(diffRows(expected, hook)).toEqual({ missing: [], extra: [], different: [] });
@@ -130,7 +134,10 @@ describe('standalone runtime end to end', () => {
     writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
     writeFileSync(join(dir, 'plugin.ts'), PLUGIN);
     const configFile = join(dir, 'tunnel.config.ts');
-    writeFileSync(configFile, configText(dir, { file: master.File, offset: Number(master.Position) }, await receiverAfter.start()).replaceAll(`'${DB}.*'`, `'${db2}.*'`));
+    writeFileSync(
+      configFile,
+      configText(dir, { file: master.File, offset: Number(master.Position) }, await receiverAfter.start()).replaceAll(`'${DB}.*'`, `'${db2}.*'`),
+    );
 
     const pool = mysql.createPool({ ...servers.mariadb, connectionLimit: 4 });
     // Transactions of 50 statements, so a SIGTERM nearly always lands inside one.
@@ -162,7 +169,9 @@ describe('standalone runtime end to end', () => {
     await second.exited;
     await receiverAfter.close();
 
-    console.log(`graceful stop: exit ${exit.code} after ${stopMs} ms under load; ${deliveredBefore} events before, ${receiverAfter.events.length} in all; duplicates after the restart ${receiverAfter.duplicates()}`);
+    console.log(
+      `graceful stop: exit ${exit.code} after ${stopMs} ms under load; ${deliveredBefore} events before, ${receiverAfter.events.length} in all; duplicates after the restart ${receiverAfter.duplicates()}`,
+    );
     expect(exit.code).toBe(0);
     expect(stopMs).toBeLessThan(10_000);
     expect(deliveredBefore).toBeGreaterThan(0);

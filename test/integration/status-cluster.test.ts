@@ -75,7 +75,13 @@ async function startNode(id: string): Promise<Node> {
   });
   const worker = new Worker(config, { createSource: createBinlogSource, positionStore: new ZooKeeperPositionStore(member), logger: silentLogger() });
   const view = watchClusterView(member, { intervalMs: 300, tasks: config.tasks.map((t) => t.name) });
-  const server = await startStatusServer(worker, { host: config.status.host, port: config.status.port as number, token: TOKEN, cluster: () => view.get(), defaultMetrics: false });
+  const server = await startStatusServer(worker, {
+    host: config.status.host,
+    port: config.status.port as number,
+    token: TOKEN,
+    cluster: () => view.get(),
+    defaultMetrics: false,
+  });
   expect(server.url).toBe(statusUrl);
   member.on('taskAcquired', (task) => void worker.startTask(task));
   member.on('taskReleasing', (release) => release.waitUntil(worker.stopTask(release.task)));
@@ -112,19 +118,28 @@ afterAll(async () => {
 
 describe('tunnel status in a cluster (ZooKeeper, two workers)', () => {
   it('shows the leader, both nodes and every task with its owner, state and position', async () => {
-    const running = () => nodes.flatMap((n) => n.worker.status().filter((t) => n.worker.tasks.has(t.name) && t.state === 'running').map((t) => t.name));
+    const running = () =>
+      nodes.flatMap((n) =>
+        n.worker
+          .status()
+          .filter((t) => n.worker.tasks.has(t.name) && t.state === 'running')
+          .map((t) => t.name),
+      );
     await waitFor(() => running().length === 3, { timeoutMs: 30_000, what: 'three tasks running' });
     for (const [i, table] of ['orders', 'users', 'audit'].entries()) await conn.query(`INSERT INTO ${table} VALUES (?, 'x')`, [i + 1]);
-    await waitFor(
-      () => nodes.every((n) => [...n.worker.tasks.values()].every((r) => r.stats.committedPosition !== undefined)),
-      { timeoutMs: 20_000, what: 'positions committed' },
-    );
+    await waitFor(() => nodes.every((n) => [...n.worker.tasks.values()].every((r) => r.stats.committedPosition !== undefined)), {
+      timeoutMs: 20_000,
+      what: 'positions committed',
+    });
 
     const config = nodes[0]!.config;
-    const status = await waitFor(async () => {
-      const s = await collectStatus({ config });
-      return s.nodes.length === 2 && s.tasks.every((t) => t.state === 'running' && t.position && t.lagBytes !== null) ? s : undefined;
-    }, { timeoutMs: 15_000, what: 'status of both workers' });
+    const status = await waitFor(
+      async () => {
+        const s = await collectStatus({ config });
+        return s.nodes.length === 2 && s.tasks.every((t) => t.state === 'running' && t.position && t.lagBytes !== null) ? s : undefined;
+      },
+      { timeoutMs: 15_000, what: 'status of both workers' },
+    );
     expect(status.standalone).toBe(false);
     expect(status.cluster).toBe(clusterName);
     expect(status.group).toBe('g1');

@@ -29,18 +29,50 @@ async function validate(body: string): Promise<{ code: number; stdout: string; s
 }
 
 const cases: Array<[string, string, string]> = [
-  ['wrong type', `export default defineConfig({ tasks: [{ name: 'a', source: { ...source, port: 'abc' as any }, plugins: [sink] }] });`, 'tasks[0].source.port: expected number, got "abc"'],
-  ['missing host', `export default defineConfig({ tasks: [{ name: 'a', source: { user: 'u', serverId: 1 } as any, plugins: [sink] }] });`, 'tasks[0].source.host: missing, expected string'],
-  ['duplicate task name', `export default defineConfig({ tasks: [{ name: 'a', source, plugins: [sink] }, { name: 'a', source, plugins: [sink] }] });`, 'tasks[1].name: duplicate task name "a" (also tasks[0].name)'],
-  ['plugin without apply', `export default defineConfig({ tasks: [{ name: 'a', source, plugins: [sink, { name: 'broken' } as any] }] });`, 'tasks[0].plugins[1]: expected a plugin: an object with a non-empty string `name` and an `apply(hooks, context)` function, got an object named "broken"'],
+  [
+    'wrong type',
+    `export default defineConfig({ tasks: [{ name: 'a', source: { ...source, port: 'abc' as any }, plugins: [sink] }] });`,
+    'tasks[0].source.port: expected number, got "abc"',
+  ],
+  [
+    'missing host',
+    `export default defineConfig({ tasks: [{ name: 'a', source: { user: 'u', serverId: 1 } as any, plugins: [sink] }] });`,
+    'tasks[0].source.host: missing, expected string',
+  ],
+  [
+    'duplicate task name',
+    `export default defineConfig({ tasks: [{ name: 'a', source, plugins: [sink] }, { name: 'a', source, plugins: [sink] }] });`,
+    'tasks[1].name: duplicate task name "a" (also tasks[0].name)',
+  ],
+  [
+    'plugin without apply',
+    `export default defineConfig({ tasks: [{ name: 'a', source, plugins: [sink, { name: 'broken' } as any] }] });`,
+    'tasks[0].plugins[1]: expected a plugin: an object with a non-empty string `name` and an `apply(hooks, context)` function, got an object named "broken"',
+  ],
   ['unknown field', `export default defineConfig({ tasks: [{ name: 'a', source, plugins: [sink], batchs: {} } as any] });`, 'tasks[0].batchs: unknown field'],
-  ['unknown dead-letter sink', `export default defineConfig({ tasks: [{ name: 'a', source, plugins: [sink], deadLetter: { type: 'sink', sink: 'archive' } }] });`, 'tasks[0].deadLetter.sink: unknown sink "archive"; the sinks are mem'],
+  [
+    'unknown dead-letter sink',
+    `export default defineConfig({ tasks: [{ name: 'a', source, plugins: [sink], deadLetter: { type: 'sink', sink: 'archive' } }] });`,
+    'tasks[0].deadLetter.sink: unknown sink "archive"; the sinks are mem',
+  ],
   ['no sink', `export default defineConfig({ tasks: [{ name: 'a', source, plugins: [] }] });`, 'tasks[0].plugins: task "a" registers no sink'],
-  ['bad enum', `export default defineConfig({ tasks: [{ name: 'a', source, plugins: [sink], onPluginError: 'ignore' as any }] });`, 'tasks[0].onPluginError: expected one of "stop", "dead-letter", got "ignore"'],
-  ['bad startFrom', `export default defineConfig({ tasks: [{ name: 'a', source: { ...source, startFrom: 'yesterday' as any }, plugins: [sink] }] });`, 'tasks[0].source.startFrom: expected "latest" or "earliest" or object, got "yesterday"'],
+  [
+    'bad enum',
+    `export default defineConfig({ tasks: [{ name: 'a', source, plugins: [sink], onPluginError: 'ignore' as any }] });`,
+    'tasks[0].onPluginError: expected one of "stop", "dead-letter", got "ignore"',
+  ],
+  [
+    'bad startFrom',
+    `export default defineConfig({ tasks: [{ name: 'a', source: { ...source, startFrom: 'yesterday' as any }, plugins: [sink] }] });`,
+    'tasks[0].source.startFrom: expected "latest" or "earliest" or object, got "yesterday"',
+  ],
   ['no tasks', `export default defineConfig({ tasks: [] });`, 'tasks: expected at least one task, got an array of 0'],
   ['no default export', `export const config = 1;`, 'has no default export'],
-  ['zookeeper without connect', `export default defineConfig({ cluster: { zookeeper: {} as any }, tasks: [{ name: 'a', source, plugins: [sink] }] });`, 'cluster.zookeeper.connect: missing, expected string'],
+  [
+    'zookeeper without connect',
+    `export default defineConfig({ cluster: { zookeeper: {} as any }, tasks: [{ name: 'a', source, plugins: [sink] }] });`,
+    'cluster.zookeeper.connect: missing, expected string',
+  ],
 ];
 
 describe('tunnel validate', () => {
@@ -52,7 +84,9 @@ describe('tunnel validate', () => {
   });
 
   it('prints the resolved pipelines of a good config with secrets redacted', async () => {
-    const result = await validate(`export default defineConfig({ tasks: [{ name: 'a', source: { ...source, password: 'hunter2-secret' }, plugins: [sink] }] });`);
+    const result = await validate(
+      `export default defineConfig({ tasks: [{ name: 'a', source: { ...source, password: 'hunter2-secret' }, plugins: [sink] }] });`,
+    );
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('"sinks": [\n        "mem"\n      ]');
     expect(result.stdout).toContain('"maxEvents": 2000');

@@ -19,11 +19,14 @@ describe('progress', () => {
     expect(line).toContain('snapshot t1 [');
     expect(line.replace(/ +/g, ' ')).toContain(' 45.0% 90,000/~200,000 rows 12,345 rows/s ETA 0:09');
     expect(line).toMatch(/\[#+\.+\]/);
-    expect(formatProgressLine({ label: 'x', done: 5, total: 0, rate: 0, etaSeconds: undefined, elapsedSeconds: 1 }).replace(/ +/g, ' ')).toContain('?% 5/? rows 0 rows/s ETA --:--');
+    expect(formatProgressLine({ label: 'x', done: 5, total: 0, rate: 0, etaSeconds: undefined, elapsedSeconds: 1 }).replace(/ +/g, ' ')).toContain(
+      '?% 5/? rows 0 rows/s ETA --:--',
+    );
   });
 
   it('keeps the bar where it is while the figures grow', () => {
-    const at = (done: number, rate: number) => formatProgressLine({ label: 's', done, total: 1_000_000, rate, etaSeconds: 5, elapsedSeconds: 1 }, { width: 120 });
+    const at = (done: number, rate: number) =>
+      formatProgressLine({ label: 's', done, total: 1_000_000, rate, etaSeconds: 5, elapsedSeconds: 1 }, { width: 120 });
     const a = at(5, 3);
     const b = at(999_999, 401_234);
     expect(a.indexOf(']')).toBe(b.indexOf(']'));
@@ -31,7 +34,10 @@ describe('progress', () => {
   });
 
   it('cuts the line to the terminal width', () => {
-    const line = formatProgressLine({ label: 'a-very-long-task-name', done: 1, total: 2, rate: 1, etaSeconds: 1, elapsedSeconds: 1, detail: 'schema.table_with_a_long_name' }, { width: 50 });
+    const line = formatProgressLine(
+      { label: 'a-very-long-task-name', done: 1, total: 2, rate: 1, etaSeconds: 1, elapsedSeconds: 1, detail: 'schema.table_with_a_long_name' },
+      { width: 50 },
+    );
     expect(line.length).toBeLessThanOrEqual(50);
   });
 
@@ -77,7 +83,14 @@ describe('progress', () => {
     });
     const logger = pino({ level: 'info' }, sink);
     let now = 0;
-    const stream = { isTTY: false, out: '', write(t: string) { this.out += t; return true; } };
+    const stream = {
+      isTTY: false,
+      out: '',
+      write(t: string) {
+        this.out += t;
+        return true;
+      },
+    };
     const bar = createProgress({ label: 'snapshot t1', total: 100, stream, logger, logIntervalMs: 5000, now: () => now });
     for (let i = 1; i <= 20; i++) {
       now += 1000;
@@ -85,13 +98,15 @@ describe('progress', () => {
     }
     bar.finish();
     expect(stream.out).toBe('');
-    return new Promise<void>((resolve) => setImmediate(() => {
-      const progressLines = lines.filter((l) => l.progress === 'snapshot t1');
-      // t = 5, 10, 15, 20 s, and the final line
-      expect(progressLines.length).toBe(5);
-      expect(progressLines[0]).toMatchObject({ done: 25, total: 100, percent: 25 });
-      expect(progressLines[0]!.ratePerSecond).toBe(5);
-      resolve();
-    }));
+    return new Promise<void>((resolve) =>
+      setImmediate(() => {
+        const progressLines = lines.filter((l) => l.progress === 'snapshot t1');
+        // t = 5, 10, 15, 20 s, and the final line
+        expect(progressLines.length).toBe(5);
+        expect(progressLines[0]).toMatchObject({ done: 25, total: 100, percent: 25 });
+        expect(progressLines[0]!.ratePerSecond).toBe(5);
+        resolve();
+      }),
+    );
   });
 });

@@ -1,11 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  acquireSharedSerializer,
-  createSerializer,
-  encodeJsonArraySync,
-  encodeNdjsonSync,
-  estimateJsonBytes,
-} from '../../core/serialize/index.ts';
+import { acquireSharedSerializer, createSerializer, encodeJsonArraySync, encodeNdjsonSync, estimateJsonBytes } from '../../core/serialize/index.ts';
 
 const rows = Array.from({ length: 40 }, (_, i) => ({
   id: i,

@@ -18,7 +18,11 @@ describe('elasticsearch bulk item classification', () => {
   it('rejects mapping conflicts and other 4xx with the reason and its cause', () => {
     const result = classifyBulkItem('index', {
       status: 400,
-      error: { type: 'document_parsing_exception', reason: "failed to parse field [rank] of type [integer]", caused_by: { type: 'number_format_exception', reason: 'For input string: "x"' } },
+      error: {
+        type: 'document_parsing_exception',
+        reason: 'failed to parse field [rank] of type [integer]',
+        caused_by: { type: 'number_format_exception', reason: 'For input string: "x"' },
+      },
     });
     expect(result).toEqual({
       status: 'rejected',

@@ -205,9 +205,9 @@ describe('temporal types', () => {
 describe('strings, binary, ENUM, SET, JSON', () => {
   it('utf8mb4 text keeps emoji; VARCHAR length prefix grows past 255 bytes', () => {
     const text = Buffer.from('héllo 😀');
-    expect(decode({ type: ColumnType.VARCHAR, charset: 'utf8mb4', metadata: { max_length: 40 } }, Buffer.concat([Buffer.from([text.length]), text])).value).toBe(
-      'héllo 😀',
-    );
+    expect(
+      decode({ type: ColumnType.VARCHAR, charset: 'utf8mb4', metadata: { max_length: 40 } }, Buffer.concat([Buffer.from([text.length]), text])).value,
+    ).toBe('héllo 😀');
     const wide = Buffer.alloc(2);
     wide.writeUInt16LE(text.length);
     expect(decode({ type: ColumnType.VARCHAR, charset: 'utf8mb4', metadata: { max_length: 1200 } }, Buffer.concat([wide, text]))).toEqual({
@@ -271,7 +271,10 @@ describe('strings, binary, ENUM, SET, JSON', () => {
       12345678901234567890.5,
     ]);
     expect(parseJsonExact('"a \\" 12345678901234567890"')).toBe('a " 12345678901234567890');
-    const json = decode({ type: ColumnType.BLOB, charset: 'utf8mb4', json: true, metadata: { length_size: 4 } }, Buffer.concat([hex('02000000'), Buffer.from('[]')]));
+    const json = decode(
+      { type: ColumnType.BLOB, charset: 'utf8mb4', json: true, metadata: { length_size: 4 } },
+      Buffer.concat([hex('02000000'), Buffer.from('[]')]),
+    );
     expect(json).toEqual({ value: [], pos: 6 });
   });
 

@@ -51,7 +51,10 @@ describe('collectStatus / formatStatus', () => {
     const worker = new Worker(config, { createSource: () => (sources.push(new FakeSource()), sources.at(-1)!), logger: silentLogger() });
     await worker.startAll();
     const server = await startStatusServer(worker, { host: '127.0.0.1', port, token: TOKEN, serverPositionIntervalMs: 0, defaultMetrics: false });
-    closers.push(() => worker.close(), () => server.close());
+    closers.push(
+      () => worker.close(),
+      () => server.close(),
+    );
     sources[0]!.transaction(1234, [1, 2]);
     await new Promise((r) => setTimeout(r, 100));
 
@@ -79,7 +82,10 @@ describe('collectStatus / formatStatus', () => {
     await new FilePositionStore(config.positions.dir).save('users', { position: { file: 'mariadb-bin.000003', offset: 77 }, updatedAt: 1 });
     const status = await collectStatus({ config, timeoutMs: 500 });
     expect(status.nodes[0]!.reachable).toBe(false);
-    expect(status.tasks.find((t) => t.name === 'users')).toMatchObject({ state: 'unknown (worker unreachable)', position: { file: 'mariadb-bin.000003', offset: 77 } });
+    expect(status.tasks.find((t) => t.name === 'users')).toMatchObject({
+      state: 'unknown (worker unreachable)',
+      position: { file: 'mariadb-bin.000003', offset: 77 },
+    });
     expect(formatStatus(status)).toContain('not reachable');
   });
 
@@ -101,9 +107,19 @@ describe('collectStatus / formatStatus', () => {
       assignment: { orders: 'node-a', users: 'node-b' },
       positions: { users: { file: 'mariadb-bin.000009', offset: 99 } },
     };
-    const server = await startStatusServer(worker, { host: '127.0.0.1', port: 0, token: TOKEN, cluster: () => view, serverPositionIntervalMs: 0, defaultMetrics: false });
+    const server = await startStatusServer(worker, {
+      host: '127.0.0.1',
+      port: 0,
+      token: TOKEN,
+      cluster: () => view,
+      serverPositionIntervalMs: 0,
+      defaultMetrics: false,
+    });
     view.nodes[0]!.statusUrl = server.url;
-    closers.push(() => worker.close(), () => server.close());
+    closers.push(
+      () => worker.close(),
+      () => server.close(),
+    );
 
     const status = await collectStatus({ config, cluster: async () => view, timeoutMs: 500 });
     expect(status).toMatchObject({ standalone: false, cluster: 'prod', group: 'dc1', leader: 'node-a' });

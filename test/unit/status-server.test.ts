@@ -65,7 +65,10 @@ async function setup(options: { token?: string; stallAfterMs?: number; cluster?:
     serverPositionIntervalMs: 0,
     defaultMetrics: false,
   });
-  open.push(() => worker.close(), () => server.close());
+  open.push(
+    () => worker.close(),
+    () => server.close(),
+  );
   return { worker, sources, sinks, server };
 }
 
@@ -140,7 +143,8 @@ describe('status server', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/plain');
     const series = parsePrometheus(await response.text());
-    const one = (name: string, labels: Record<string, string>) => series.get(name)?.find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    const one = (name: string, labels: Record<string, string>) =>
+      series.get(name)?.find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
     expect(one('tunnel_events_in_total', { task: 'orders' })).toBe(4);
     expect(one('tunnel_events_out_total', { task: 'orders', sink: 'memory' })).toBe(4);
     expect(one('tunnel_batch_duration_seconds_count', { task: 'orders', sink: 'memory' })).toBeGreaterThanOrEqual(1);

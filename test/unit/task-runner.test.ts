@@ -91,7 +91,10 @@ describe('TaskRunner', () => {
     await until(() => store.saved.at(-1)?.position.offset === 100);
     const ids = sink.batches.map((b) => b.map((e) => (e.rows[0]![0] as { value: number }).value));
     // Event 3 landed on the first try but is sent again after 2, so 2 cannot overwrite it later.
-    expect(ids).toEqual([[1, 2, 3], [2, 3]]);
+    expect(ids).toEqual([
+      [1, 2, 3],
+      [2, 3],
+    ]);
     expect(sink.attempts).toEqual([1, 2]);
     expect(runner.stats.sinks.s!.retries).toBe(1);
     await runner.stop();
