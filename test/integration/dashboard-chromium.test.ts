@@ -130,7 +130,10 @@ describe('dashboard in headless Chromium', () => {
     // the same figures in /metrics: the snapshot's rows and the events of both tasks
     const metrics = await (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${TOKEN}` } })).text();
     expect(metrics).toMatch(/^tunnel_snapshot_rows_done\{task="shop-orders"\} 3000$/m);
-    expect(metrics).toMatch(/^tunnel_snapshot_rows_total\{task="shop-orders"\} 3000$/m);
+    // The total is InnoDB's TABLE_ROWS estimate, not an exact count.
+    const estimate = Number(/^tunnel_snapshot_rows_total\{task="shop-orders"\} (\d+)$/m.exec(metrics)?.[1]);
+    expect(estimate).toBeGreaterThan(2700);
+    expect(estimate).toBeLessThan(3300);
     expect(metrics).toMatch(/^tunnel_events_in_total\{task="shop-users"\} (\d+)$/m);
     expect(metrics).toMatch(/^tunnel_lag_bytes\{task="shop-users"\} \d+$/m);
     expect(metrics).toMatch(/^tunnel_batch_duration_seconds_count\{task="shop-users",sink="redis"\} [1-9]\d*$/m);
