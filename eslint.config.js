@@ -18,7 +18,10 @@ export default tseslint.config(
   {
     files: ['core/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/sinks/**', '**/plugins/**'], message: 'core/ never imports sinks/ or plugins/ (DESIGN.md)' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/sinks/**', '**/plugins/**'], message: 'core/ never imports sinks/ or plugins/ (DESIGN.md)' }] },
+      ],
     },
   },
   ...sinks.map((sink) => ({
@@ -26,7 +29,11 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: sinks.filter((other) => other !== sink).map((other) => ({ group: [`**/${other}/**`, `../${other}/*`], message: 'a sink never imports another sink (DESIGN.md)' })) },
+        {
+          patterns: sinks
+            .filter((other) => other !== sink)
+            .map((other) => ({ group: [`**/${other}/**`, `../${other}/*`], message: 'a sink never imports another sink (DESIGN.md)' })),
+        },
       ],
     },
   })),
