@@ -3,3 +3,4 @@ export * from './define-config.ts';
 export * from './resolve.ts';
 export * from './option-issues.ts';
 export * from './validators.ts';
+export * from './sink-options.ts';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../../core/errors/index.ts';
 import { formatOptionIssues } from '../../core/config/option-issues.ts';
+import { serializeOptionSchema, sinkBatchOptionSchema } from '../../core/config/sink-options.ts';
 import { isHttpUrl } from '../../core/config/validators.ts';
 import { compileTemplate, type RowEvent } from '../../core/event/index.ts';
 import type { BatchLimits } from '../../core/sink/index.ts';
@@ -85,19 +86,9 @@ export const elasticsearchOptionsSchema = z
     /** Composable index templates put at start(): name -> body of PUT _index_template/<name>. */
     templates: z.record(z.string().min(1), indexTemplate).optional(),
     /** Payload serialization: false keeps it on the main thread; otherwise pool settings. */
-    serialize: z
-      .union([
-        z.literal(false),
-        z
-          .object({ threshold: z.number().nonnegative().optional(), minItemBytes: z.number().nonnegative().optional(), maxThreads: positiveInt.optional() })
-          .strict(),
-      ])
-      .optional(),
+    serialize: serializeOptionSchema,
     /** Batch limits this sink asks of the runtime (the task's `batch` config wins). */
-    batch: z
-      .object({ maxEvents: positiveInt.optional(), maxBytes: positiveInt.optional(), maxWaitMs: z.number().int().nonnegative().optional() })
-      .strict()
-      .optional(),
+    batch: sinkBatchOptionSchema,
   })
   .strict()
   .superRefine((options, ctx) => {

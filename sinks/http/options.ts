@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../../core/errors/index.ts';
 import { formatOptionIssues } from '../../core/config/option-issues.ts';
+import { serializeOptionSchema, sinkBatchOptionSchema } from '../../core/config/sink-options.ts';
 import { isHttpUrl } from '../../core/config/validators.ts';
 
 const positiveInt = z.number().int().positive();
@@ -28,18 +29,8 @@ export const webhookOptionsSchema = z
     maxEvents: positiveInt.default(500),
     /** Most estimated body bytes in one POST (batch mode). */
     maxBytes: positiveInt.default(4 * 1024 * 1024),
-    serialize: z
-      .union([
-        z.literal(false),
-        z
-          .object({ threshold: z.number().nonnegative().optional(), minItemBytes: z.number().nonnegative().optional(), maxThreads: positiveInt.optional() })
-          .strict(),
-      ])
-      .optional(),
-    batch: z
-      .object({ maxEvents: positiveInt.optional(), maxBytes: positiveInt.optional(), maxWaitMs: z.number().int().nonnegative().optional() })
-      .strict()
-      .optional(),
+    serialize: serializeOptionSchema,
+    batch: sinkBatchOptionSchema,
   })
   .strict();
 

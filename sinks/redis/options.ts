@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../../core/errors/index.ts';
 import { formatOptionIssues } from '../../core/config/option-issues.ts';
+import { sinkBatchOptionSchema } from '../../core/config/sink-options.ts';
 import { compileTemplate, type RowEvent } from '../../core/event/index.ts';
 
 /** A value written per row: a string (SET) or fields (HSET; a null or undefined field is removed). */
@@ -112,10 +113,7 @@ export const redisOptionsSchema = z
      * until the key is fixed; 'reject' dead-letters only the events whose commands failed.
      */
     onReplyError: z.enum(['retry', 'reject']).default('retry'),
-    batch: z
-      .object({ maxEvents: positiveInt.optional(), maxBytes: positiveInt.optional(), maxWaitMs: z.number().int().nonnegative().optional() })
-      .strict()
-      .optional(),
+    batch: sinkBatchOptionSchema,
   })
   .strict()
   .superRefine((o, ctx) => {

@@ -1,7 +1,7 @@
 // Shared pieces of the chaos suite (test/chaos): a task folder with its config, a `tunnel start`
 // with its status URL, CLI runs, reading every sink, comparing them with the table, and the one-line
 // outcome per fault (console + test-results/chaos-summary.jsonl).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -107,54 +107,8 @@ export const sinkText = {
     `elasticsearch({ name: 'es', node: '${url}', maxRetries: 0, requestTimeoutMs: 5000 ${extra ? `, ${extra}` : ''} })`,
 };
 
-/**
- * A long-running `tunnel <command>` process (`start`, or `snapshot <task>`, which streams on after
- * the snapshot): output kept, JSON log lines parsed (as test/helpers/tunnel-process.ts, any command).
- */
-export class TunnelCommand {
-  readonly child: ChildProcess;
-  output = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [resolve(repoRoot, 'bin/tunnel.js'), ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, TUNNEL_LOG_FORMAT: 'json', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    this.child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    this.exited = new Promise((done) => this.child.on('exit', (code, signal) => done({ code, signal })));
-  }
-
-  logs(): Array<Record<string, unknown>> {
-    const out: Array<Record<string, unknown>> = [];
-    for (const line of this.output.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      try {
-        out.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // a line still being written
-      }
-    }
-    return out;
-  }
-
-  async waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<Record<string, unknown>> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.logs().find(match);
-      if (found) return found;
-      if (this.child.exitCode !== null) throw new Error(`tunnel exited (${this.child.exitCode}) before the log line appeared:\n${this.output.slice(-3000)}`);
-      if (Date.now() > end) throw new Error(`log line not seen in ${timeoutMs} ms:\n${this.output.slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    this.child.kill(signal);
-  }
-}
+export { TunnelCommand } from './tunnel-process.ts';
+import { TunnelCommand } from './tunnel-process.ts';
 
 /** A started `tunnel start` (or `snapshot`) and the URL of its status endpoint. */
 export interface RunningTunnel {

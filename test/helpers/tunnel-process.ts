@@ -3,14 +3,18 @@ import { resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '../..');
 
-/** A real `tunnel start` process, for crash and shutdown tests. Output is kept for assertions. */
-export class TunnelProcess {
+/**
+ * A real long-running `tunnel <command>` process (`start`, or `snapshot <task>` which streams on
+ * afterwards), for crash and shutdown tests: output kept, JSON log lines parsed. `node bin/tunnel.js`
+ * directly, so kill -9 and SIGSTOP hit Tunnel itself.
+ */
+export class TunnelCommand {
   readonly child: ChildProcess;
   output = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(configFile: string, env: Record<string, string> = {}, args: string[] = []) {
-    this.child = spawn('node', [resolve(root, 'bin/tunnel.js'), 'start', '-c', configFile, ...args], {
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [resolve(root, 'bin/tunnel.js'), ...args], {
       cwd: root,
       env: { ...process.env, TUNNEL_LOG_FORMAT: 'json', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -20,12 +24,18 @@ export class TunnelProcess {
     this.exited = new Promise((done) => this.child.on('exit', (code, signal) => done({ code, signal })));
   }
 
-  /** JSON log lines written so far. */
+  /** JSON log lines written so far (a line still being written is skipped). */
   logs(): Array<Record<string, unknown>> {
-    return this.output
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const out: Array<Record<string, unknown>> = [];
+    for (const line of this.output.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        out.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // a line still being written
+      }
+    }
+    return out;
   }
 
   async waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<Record<string, unknown>> {
@@ -41,5 +51,12 @@ export class TunnelProcess {
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
     this.child.kill(signal);
+  }
+}
+
+/** `tunnel start -c <config>`. */
+export class TunnelProcess extends TunnelCommand {
+  constructor(configFile: string, env: Record<string, string> = {}, args: string[] = []) {
+    super(['start', '-c', configFile, ...args], env);
   }
 }

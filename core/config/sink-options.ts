@@ -1,0 +1,19 @@
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+
+/** A sink's `serialize` option: false keeps payloads on the main thread; otherwise pool settings. */
+export const serializeOptionSchema = z
+  .union([
+    z.literal(false),
+    z
+      .object({ threshold: z.number().nonnegative().optional(), minItemBytes: z.number().nonnegative().optional(), maxThreads: positiveInt.optional() })
+      .strict(),
+  ])
+  .optional();
+
+/** A sink's `batch` option: the limits it asks of the runtime (the task's `batch` config wins). */
+export const sinkBatchOptionSchema = z
+  .object({ maxEvents: positiveInt.optional(), maxBytes: positiveInt.optional(), maxWaitMs: z.number().int().nonnegative().optional() })
+  .strict()
+  .optional();
