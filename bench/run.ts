@@ -18,7 +18,7 @@ import { BENCH, benchRoot, fmtInt, log, repoRoot, spread, tmpRoot, type Spread }
 import { COLUMNS, PER_TRANSACTION, prepareDataset, type Dataset } from './lib/dataset.ts';
 import { runFailover, type FailoverRun } from './lib/failover.ts';
 import { runLatency, type LatencyResult } from './lib/latency.ts';
-import { esRawBulk, redisBenchmark, redisRawPipeline } from './lib/baselines.ts';
+import { esRawBulk, redisBenchmark, redisRawPipeline, redisRawResp } from './lib/baselines.ts';
 import { Receiver, SINKS, type SinkKind } from './lib/sinks.ts';
 import { topFunctions } from './profile-top.ts';
 
@@ -266,6 +266,7 @@ async function memoryCapPhase(receiver: Receiver): Promise<Partial<Record<SinkKi
 interface BaselineFigures {
   redisBenchmarkHset: number;
   ioredisPipeline: number;
+  rawResp: number;
   esBulk: number;
 }
 
@@ -274,9 +275,11 @@ async function baselinesPhase(): Promise<BaselineFigures> {
   log(`baseline: redis-benchmark HSET of the same 10 fields, pipelined 1000: ${fmtInt(redisBenchmarkHset)}/s`);
   const ioredisPipeline = (await resilient('baseline ioredis', () => redisRawPipeline(ROWS, 1000))) ?? NaN;
   log(`baseline: ioredis, pipelines of 1000 HSETs one at a time, nothing else on the thread: ${fmtInt(ioredisPipeline)} rows/s`);
+  const rawResp = (await resilient('baseline raw RESP', () => redisRawResp(ROWS, 1000))) ?? NaN;
+  log(`baseline: hand-encoded RESP on a raw socket, 1000 HSETs a write, one at a time: ${fmtInt(rawResp)} rows/s`);
   const esBulk = (await resilient('baseline ES bulk', () => esRawBulk(ROWS, `${BENCH.esIndexPrefix}raw`, { bulk: 1000, lanes: 2 }))) ?? NaN;
   log(`baseline: Elasticsearch alone, the same documents in bulks of 1000, 2 in flight: ${fmtInt(esBulk)} docs/s`);
-  return { redisBenchmarkHset, ioredisPipeline, esBulk };
+  return { redisBenchmarkHset, ioredisPipeline, rawResp, esBulk };
 }
 
 interface SerializeCase {
@@ -289,19 +292,25 @@ interface SerializeCase {
 }
 
 async function serializePhase(): Promise<SerializeCase[]> {
-  type Row = { text: string; rowBytes: number; batch: number; batchKB: number; e2eOff: number; e2eForced: number; e2eAuto: number };
-  const all: Row[][] = [];
-  for (let run = 0; run < RUNS; run++) {
-    const out = await runChild([resolve(benchRoot, 'serialize.ts')], { BENCH_QUICK: '1' });
-    all.push((JSON.parse(out.trim().split('\n').pop()!) as { results: Row[] }).results);
-  }
-  return all[0]!.map((first, i) => ({
-    text: first.text,
-    rowKB: Math.round(first.rowBytes / 1024),
-    bodyKB: first.batchKB,
-    off: spread(all.map((r) => r[i]!.e2eOff)),
-    forced: spread(all.map((r) => r[i]!.e2eForced)),
-    defaults: spread(all.map((r) => r[i]!.e2eAuto)),
+  type Row = {
+    text: string;
+    rowBytes: number;
+    batch: number;
+    batchKB: number;
+    e2eRuns: { off: number[]; forced: number[]; auto: number[] };
+  };
+  // bench/serialize.ts in its full mode (3 repeats of every case, 24 MB of rows per measurement: its
+  // quick mode's 8 MB, one repeat, made the 1 MB-body cases unstable); the 1 KB and 64 KB rows at
+  // 64 KB and 1 MB bodies go into the table, every case into the JSON
+  const out = await runChild([resolve(benchRoot, 'serialize.ts')]);
+  const results = (JSON.parse(out.trim().split('\n').pop()!) as { results: Row[] }).results;
+  return results.map((r) => ({
+    text: r.text,
+    rowKB: Math.round(r.rowBytes / 1024),
+    bodyKB: r.batchKB,
+    off: spread(r.e2eRuns.off),
+    forced: spread(r.e2eRuns.forced),
+    defaults: spread(r.e2eRuns.auto),
   }));
 }
 
@@ -426,6 +435,7 @@ async function main() {
   if (baselines) {
     rows.push(row('  server alone: redis-benchmark HSET (C client)', spread([baselines.redisBenchmarkHset]), 'rows/s', '1 run', undefined));
     rows.push(row('  client alone: ioredis pipelines of 1000 HSET', spread([baselines.ioredisPipeline]), 'rows/s', '1 run', undefined));
+    rows.push(row('  no client library: hand-written RESP, 1000 HSET', spread([baselines.rawResp]), 'rows/s', '1 run', undefined));
     rows.push(row('  server alone: ES bulk, same docs, 1000 x 2', spread([baselines.esBulk]), 'docs/s', '1 run', undefined));
   }
   for (const kind of SINKS) {
@@ -436,7 +446,8 @@ async function main() {
     rows.push(row(`latency ${sinkName[kind]} p99`, l.windowP99, 'ms', `<= ${t}`, l.p99 <= t && l.acked === l.rows));
   }
   if (serialize) {
-    for (const s of serialize) {
+    const shown = (s: SerializeCase) => (s.rowKB === 1 || s.rowKB === 64) && (Math.abs(s.bodyKB - 64) < 8 || Math.abs(s.bodyKB - 1024) < 32);
+    for (const s of serialize.filter(shown)) {
       rows.push(row(`serialize ${s.rowKB} KB ${s.text} rows, ${s.bodyKB} KB bodies: main thread`, s.off, 'ev/s', '', undefined));
       const gain = s.defaults.median / s.off.median - 1;
       rows.push(

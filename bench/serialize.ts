@@ -2,7 +2,8 @@
  * Main thread vs piscina pool for payload serialization (core/serialize), ES bulk NDJSON bodies.
  *
  *   npx tsx bench/serialize.ts            # full run, prints a table and a final JSON line
- *   BENCH_QUICK=1 npx tsx bench/serialize.ts
+ *   BENCH_QUICK=1 npx tsx bench/serialize.ts      # 1 KB and 64 KB rows, 64 KB and 1 MB bodies, one repeat
+ *   BENCH_QUICK=1 BENCH_SERIALIZE_MB=24 npx tsx bench/serialize.ts   # the same cases, full-size runs
  *
  * Two measurements per (row size, batch size):
  * - encode: one batch at a time, wall time per batch and the main thread's busy time per batch
@@ -20,7 +21,8 @@ import { createSerializer, encodeNdjsonSync, estimateJsonBytes, type Serializer 
 import { documentId, keyValues, rowImage, type RowEvent } from '../core/event/index.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const TARGET_BYTES = QUICK ? 8 * 1024 * 1024 : 24 * 1024 * 1024;
+// BENCH_SERIALIZE_MB: bytes of rows per measurement (npm run bench gives the quick cases the full mode's 24)
+const TARGET_BYTES = (Number(process.env.BENCH_SERIALIZE_MB) || (QUICK ? 8 : 24)) * 1024 * 1024;
 const REPEATS = QUICK ? 1 : 3;
 
 type Text = 'ascii' | 'utf8';
@@ -122,6 +124,8 @@ interface ResultRow {
   e2eOff: number;
   e2eForced: number;
   e2eAuto: number;
+  /** Each repeat's events/s (npm run bench reports their min and max). */
+  e2eRuns: { off: number[]; forced: number[]; auto: number[] };
   busyOff: number;
   busyForced: number;
 }
@@ -168,6 +172,7 @@ async function main() {
         e2eOff: median(off.map((m) => m.eventsPerSec)),
         e2eForced: median(onForced.map((m) => m.eventsPerSec)),
         e2eAuto: median(onAuto.map((m) => m.eventsPerSec)),
+        e2eRuns: { off: off.map((m) => m.eventsPerSec), forced: onForced.map((m) => m.eventsPerSec), auto: onAuto.map((m) => m.eventsPerSec) },
         busyOff: median(off.map((m) => m.mainBusy)),
         busyForced: median(onForced.map((m) => m.mainBusy)),
       };

@@ -2,6 +2,7 @@
 // server's (or its Node client's) limit. The documents are the row images Tunnel produces for the
 // prepared table (same fields, types and sizes; checked against one read from the binlog).
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { Client } from '@elastic/elasticsearch';
 import { servers } from '../../test/helpers/servers.ts';
@@ -130,4 +131,58 @@ export function redisBenchmark(rows: number): Promise<number> {
       else reject(new Error(`redis-benchmark: cannot read its output: ${out.slice(-300)}`));
     });
   });
+}
+
+/**
+ * No client library: the same HSETs encoded as RESP by hand into one string per 1,000 commands and
+ * written to a raw socket, replies counted by their line ends; rows/s. What a leaner Redis client
+ * could reach on this machine.
+ */
+export async function redisRawResp(rows: number, batch: number): Promise<number> {
+  const socket = connect(servers.redis.port, servers.redis.host);
+  await new Promise<void>((ok, fail) => socket.once('connect', ok).once('error', fail));
+  let pending = 0;
+  let wake: (() => void) | undefined;
+  let carry = '';
+  socket.on('data', (chunk: Buffer) => {
+    // every reply here is one line (":1\r\n", "+OK\r\n"); a reply split across chunks is carried over
+    const text = carry + chunk.toString('latin1');
+    let last = 0;
+    for (let i = text.indexOf('\r\n'); i >= 0; i = text.indexOf('\r\n', last)) {
+      pending--;
+      last = i + 2;
+    }
+    carry = text.slice(last);
+    if (pending <= 0 && wake) {
+      const w = wake;
+      wake = undefined;
+      w();
+    }
+  });
+  const resp = (args: string[]) => {
+    let s = `*${args.length}\r\n`;
+    for (const a of args) s += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
+    return s;
+  };
+  const roundTrip = (text: string, replies: number) =>
+    new Promise<void>((ok) => {
+      pending = replies;
+      wake = ok;
+      socket.write(text);
+    });
+  try {
+    await roundTrip(resp(['select', String(BENCH.redisDb)]) + resp(['flushdb']), 2);
+    const t0 = performance.now();
+    for (let start = 1; start <= rows; start += batch) {
+      let out = '';
+      const end = Math.min(rows, start + batch - 1);
+      for (let n = start; n <= end; n++) out += resp(['hset', ...hsetArgs(n)]);
+      await roundTrip(out, end - start + 1);
+    }
+    const rate = rows / ((performance.now() - t0) / 1000);
+    await roundTrip(resp(['flushdb']), 1);
+    return rate;
+  } finally {
+    socket.destroy();
+  }
 }
