@@ -98,13 +98,13 @@ async function endToEnd(serializer: Serializer | undefined, rowTexts: string[], 
   for (let start = 0; start < rowTexts.length; start += batchSize) {
     const batch = rowTexts.slice(start, start + batchSize).map(decode);
     const { lines, estimate } = bulkLines(batch);
-    const done: Promise<void> = (
-      serializer ? serializer.encodeNdjson(lines, { estimatedBytes: estimate }) : Promise.resolve(encodeNdjsonSync(lines))
-    ).then((out) => {
-      bytes += out.byteLength;
-      events += batch.length;
-      pending.delete(done);
-    });
+    const done: Promise<void> = (serializer ? serializer.encodeNdjson(lines, { estimatedBytes: estimate }) : Promise.resolve(encodeNdjsonSync(lines))).then(
+      (out) => {
+        bytes += out.byteLength;
+        events += batch.length;
+        pending.delete(done);
+      },
+    );
     pending.add(done);
     if (pending.size >= inflight) await Promise.race(pending);
   }
@@ -153,7 +153,11 @@ async function main() {
       await encodeOneAtATime(undefined, lines, estimate, 2);
       await encodeOneAtATime(forced, lines, estimate, 2);
       await endToEnd(auto, rowTexts.slice(0, batch * 4), batch, 2);
-      const mainRuns = [], poolRuns = [], off = [], onForced = [], onAuto = [];
+      const mainRuns = [],
+        poolRuns = [],
+        off = [],
+        onForced = [],
+        onAuto = [];
       for (let r = 0; r < REPEATS; r++) {
         mainRuns.push(await encodeOneAtATime(undefined, lines, estimate, rounds));
         poolRuns.push(await encodeOneAtATime(forced, lines, estimate, rounds));
