@@ -1,7 +1,7 @@
 /**
  * ClusterMember: one worker's part in its group — membership, leader election, the leader's task
  * assignment, and task ownership with fencing. The runtime listens to its events and runs exactly the
- * tasks it was handed; see README-section.md for the registry layout and the protocol.
+ * tasks it was handed; see the README ("Cluster (ZooKeeper)") for the registry layout and the protocol.
  *
  * Ownership protocol (per task):
  *   acquire  = multi[create task/{t}/owner (ephemeral, data nodeId), setData task/{t} (version -1)]

@@ -1,7 +1,7 @@
 /**
  * Every ZooKeeper path Tunnel uses, in one place. The first three are the fixed layout of DESIGN.md
  * (operators and their tools read them); the others are the additions for task-level HA, beside them
- * under the same group. README-section.md lists them all; keep the two in step.
+ * under the same group. The README ("Cluster (ZooKeeper)") lists them all; keep the two in step.
  *
  * ```
  * /tunnel/{cluster}/{group}/election                 fixed: ephemeral, data = the leader's address (absent: no leader)

@@ -54,7 +54,7 @@ export interface Serializer {
 }
 
 /**
- * From bench/serialize.ts (figures in sinks/README-sections.md): below ~256 KB a batch costs more to
+ * From bench/serialize.ts (figures in the README, "Serialization off the main thread"): below ~256 KB a batch costs more to
  * post to a worker than to encode inline, and batches of small rows (1 KB) lose at every size
  * because the structured clone of many small objects costs about as much as encoding them. Large
  * rows (16 KB and more) clone cheaply, and there the end-to-end rate with the pool is higher.

@@ -11,7 +11,7 @@ import { float32Value, parseEnumSetDefinition, parseJsonExact } from '../source/
  * the shared helpers, and test/integration/snapshot-values.test.ts checks that both paths give the
  * same row.
  *
- * Rules (stated in core/snapshot/README-section.md):
+ * Rules (stated in the README, "Column values"):
  * - TINYINT..INT, YEAR: number. BIGINT: number when a safe integer (|n| < 2^53), else its decimal text.
  * - DECIMAL/NUMERIC: the server's text, scale digits kept ("12.50").
  * - FLOAT: the shortest decimal that is the same float32 (what the server prints, e.g. 1.1);
