@@ -129,10 +129,15 @@ describe('a session the server expires', () => {
     void lost.then(() => (heard = true));
     for (let attempt = 0; attempt < 10 && !heard; attempt++) {
       const hijack = zookeeper.createClient(zkConnect, { sessionTimeout: 4000, sessionId, sessionPassword } as unknown as zookeeper.Option);
-      await new Promise<void>((resolve) => {
-        hijack.once('connected', () => resolve());
-        hijack.connect();
-      });
+      // A hijack that never hears `connected` (the member won the session back first) must not hang
+      // the test: give up on it after 3 s and try again.
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          hijack.once('connected', () => resolve());
+          hijack.connect();
+        }),
+        new Promise((r) => setTimeout(r, 3000)),
+      ]);
       hijack.close();
       await Promise.race([lost, new Promise((r) => setTimeout(r, 1500))]);
     }
