@@ -26,12 +26,6 @@ export class CommitTracker {
     return this.open;
   }
 
-  /** One more delivery (an event going to one sink) in the open transaction. */
-  addDelivery(count = 1): Segment {
-    this.open.pending += count;
-    return this.open;
-  }
-
   /** The source read a transaction's commit: close its segment with the commit position. */
   commit(position: BinlogPosition, timestamp: number): void {
     this.open.position = position;
@@ -63,10 +57,5 @@ export class CommitTracker {
   /** The newest position all of whose preceding deliveries are acknowledged. */
   committablePosition(): { position: BinlogPosition; timestamp: number } | undefined {
     return this.committable;
-  }
-
-  /** Transactions read but not yet fully acknowledged. */
-  pendingTransactions(): number {
-    return this.segments.length - this.head + (this.open.pending > 0 ? 1 : 0);
   }
 }

@@ -11,8 +11,6 @@ export type DeliveryResult =
   /** Permanent (mapping conflict, 4xx): the runtime dead-letters it with the reason and goes on. */
   | { status: 'rejected'; reason: string };
 
-export const DELIVERED: DeliveryResult = Object.freeze({ status: 'ok' });
-
 export interface SinkBatch {
   readonly events: readonly RowEvent[];
   /** 1 for the first try of these events, higher on retries (sinks may treat version conflicts differently). */
