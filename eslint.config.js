@@ -1,5 +1,5 @@
 // Lint: typescript-eslint's recommended rules on every TypeScript file, plus the layering rule of
-// DESIGN.md: core/ never imports sinks/ or plugins/, and a sink never imports another sink.
+// docs/architecture.md ("The layering rules"): core/ never imports sinks/ or plugins/, and a sink never imports another sink.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -20,7 +20,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/sinks/**', '**/plugins/**'], message: 'core/ never imports sinks/ or plugins/ (DESIGN.md)' }] },
+        { patterns: [{ group: ['**/sinks/**', '**/plugins/**'], message: 'core/ never imports sinks/ or plugins/ (docs/architecture.md)' }] },
       ],
     },
   },
@@ -32,7 +32,7 @@ export default tseslint.config(
         {
           patterns: sinks
             .filter((other) => other !== sink)
-            .map((other) => ({ group: [`**/${other}/**`, `../${other}/*`], message: 'a sink never imports another sink (DESIGN.md)' })),
+            .map((other) => ({ group: [`**/${other}/**`, `../${other}/*`], message: 'a sink never imports another sink (docs/architecture.md)' })),
         },
       ],
     },
