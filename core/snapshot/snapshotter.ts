@@ -1,4 +1,4 @@
-import mysqlCore, { type Connection as CoreConnection, type SslOptions } from 'mysql2';
+import mysqlCore, { type Connection as CoreConnection } from 'mysql2';
 import type { Connection, FieldPacket } from 'mysql2/promise';
 import type { PositionStore, Segment, SnapshotProgress, StoredPosition } from '../checkpoint/index.ts';
 import { formatPosition } from '../checkpoint/index.ts';
@@ -9,6 +9,7 @@ import type { TaskRunner } from '../runtime/task-runner.ts';
 import { createProgress, formatCount, type Progress, type ProgressOptions } from '../progress/index.ts';
 import { describeTable, estimateRows, listTables, qualifiedName, quoteIdentifier, recordStartPosition, splitTableName, type TableInfo } from './tables.ts';
 import { convertValue, keyParameter, readsBytes } from './values.ts';
+import { isConnectionLost, mysqlConnectionOptions } from '../source/index.ts';
 
 export interface SnapshotterOptions {
   /**
@@ -128,7 +129,7 @@ async function runSnapshot(runner: TaskRunner, stored: StoredPosition | undefine
         }
         return await fn(session.conn);
       } catch (error) {
-        if (!isConnectionError(error) || attempt >= MAX_ATTEMPTS || stopping()) throw error;
+        if (!isConnectionLost(error) || attempt >= MAX_ATTEMPTS || stopping()) throw error;
         const delayMs = backoffDelay(attempt, { initialDelayMs: 500, maxDelayMs: 10_000 });
         log.warn({ err: error, attempt, delayMs }, `snapshot lost its database connection (${what}); reconnecting`);
         session?.core.destroy();
@@ -316,14 +317,6 @@ async function runSnapshot(runner: TaskRunner, stored: StoredPosition | undefine
 
 const MAX_ATTEMPTS = 8;
 
-/** mysql2 marks errors that end the connection as fatal; the server going away has codes of its own. */
-function isConnectionError(error: unknown): boolean {
-  const e = error as { fatal?: boolean; code?: string; message?: string };
-  if (e?.fatal) return true;
-  if (/closed state|connection lost|server has gone away/i.test(e?.message ?? '')) return true;
-  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR'].includes(e?.code ?? '');
-}
-
 /** While a graceful stop drains, resolve only once the task aborts (so it does not start its source). */
 function untilAbortedWhenStopping(runner: TaskRunner): Promise<void> {
   const { signal } = runner;
@@ -350,16 +343,7 @@ interface SnapshotConnection {
 }
 
 async function connect(runner: TaskRunner): Promise<SnapshotConnection> {
-  const { source } = runner.config;
-  const core = mysqlCore.createConnection({
-    host: source.host,
-    port: source.port,
-    user: source.user,
-    password: source.password,
-    charset: 'utf8mb4_general_ci',
-    // a copy: mysql2 writes rejectUnauthorized into it, and the resolved config is frozen
-    ...(source.ssl ? { ssl: { ...source.ssl } as SslOptions } : {}),
-  });
+  const core = mysqlCore.createConnection(mysqlConnectionOptions(runner.config.source));
   core.on('error', () => undefined); // surfaced by the next query
   const conn = core.promise();
   // TIMESTAMP text in UTC (converted to ISO "Z" values); long pauses while sinks catch up are fine.

@@ -21,6 +21,7 @@ import type { Logger } from '../log/index.ts';
 import { ColumnType, Cursor, DecodeError, columnDecoder, parseEnumSetDefinition, type ColumnSpec, type DecodeSupport, type LogicalType } from './decode.ts';
 import { EventType, ROWS_EVENTS, bitmapIsFull, decodeChangeRows, decodeValueRows, lengthEncoded, type TablePlan } from './rows.ts';
 import type { BinlogSource, SourceHandler, SourceOptions, StartFrom } from './source.ts';
+import { describeError, isConnectionLost, mysqlConnectionOptions, type MysqlError } from './mysql-connection.ts';
 import { tableMatcher, type TableMatcher } from '../event/index.ts';
 import {
   zongjiDecodeText,
@@ -54,59 +55,6 @@ interface ServerInfo {
 
 const LOG_EVENT_ARTIFICIAL_F = 0x20;
 const BINARY_COLLATION = 63;
-
-/** mysql2/MySQL error codes that mean "the connection is gone", as opposed to "this cannot work". */
-const RETRYABLE_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'PROTOCOL_CONNECTION_LOST',
-  'PROTOCOL_SEQUENCE_TIMEOUT',
-  'ER_CONNECTION_KILLED',
-  'ER_SERVER_SHUTDOWN',
-  'ER_NET_READ_INTERRUPTED',
-  'ER_NET_READ_ERROR',
-  'ER_NET_WRITE_INTERRUPTED',
-  'ER_NET_ERROR_ON_WRITE',
-  'ER_NET_PACKETS_OUT_OF_ORDER',
-  'ER_QUERY_INTERRUPTED',
-  'ER_CON_COUNT_ERROR',
-  'ER_TOO_MANY_USER_CONNECTIONS',
-  'ER_LOCK_WAIT_TIMEOUT',
-  'ER_CLIENT_INTERACTION_TIMEOUT',
-  'TUNNEL_HEARTBEAT_TIMEOUT',
-]);
-
-interface MysqlishError extends Error {
-  code?: string;
-  errno?: number;
-  fatal?: boolean;
-  sqlMessage?: string;
-}
-
-function isRetryable(error: unknown): boolean {
-  if (error instanceof TunnelError) return false;
-  const e = error as MysqlishError;
-  if (e.code !== undefined && RETRYABLE_CODES.has(e.code)) return true;
-  // zongji reports a control connection lost during a metadata fetch without a code.
-  if (typeof e.message === 'string' && /connection (lost|unavailable)|closed the connection|socket/i.test(e.message)) return true;
-  // mysql2 marks network-level failures fatal; server errors carry an errno.
-  return e.fatal === true && e.errno === undefined;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as MysqlishError).code;
-    return code ? `${code}: ${error.message}` : error.message;
-  }
-  return String(error);
-}
 
 type State = 'idle' | 'starting' | 'running' | 'stopped' | 'failed';
 
@@ -226,7 +174,7 @@ class ZongjiBinlogSource implements BinlogSource {
       }
       this.state = 'failed';
       await this.teardown();
-      throw error instanceof TunnelError ? error : new SourceError(`binlog source could not start: ${describe(error)}`, {}, { cause: error });
+      throw error instanceof TunnelError ? error : new SourceError(`binlog source could not start: ${describeError(error)}`, {}, { cause: error });
     }
   }
 
@@ -261,26 +209,9 @@ class ZongjiBinlogSource implements BinlogSource {
   // ----------------------------------------------------------------------------------------------
   // server checks and start positions
 
-  private connectionOptions(): mysql.ConnectionOptions {
-    const { host, port, user, password, ssl } = this.options.connection;
-    return {
-      host,
-      port,
-      user,
-      password,
-      // a copy: mysql2 writes rejectUnauthorized into it, and the resolved config is frozen
-      ...(ssl ? { ssl: { ...ssl } as mysql.SslOptions } : {}),
-      charset: 'utf8mb4',
-      connectTimeout: 10_000,
-      supportBigNumbers: true,
-      bigNumberStrings: true,
-      dateStrings: true,
-    };
-  }
-
   private async ensureControl(): Promise<mysql.Connection> {
     if (this.control) return this.control;
-    const control = await mysql.createConnection(this.connectionOptions());
+    const control = await mysql.createConnection(mysqlConnectionOptions(this.options.connection));
     control.on('error', () => {
       if (this.control === control) this.control = undefined;
     });
@@ -341,7 +272,7 @@ class ZongjiBinlogSource implements BinlogSource {
     try {
       [rows] = await control.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS');
     } catch (error) {
-      throw new SourceError(`cannot list the binary logs on ${this.where()}: ${describe(error)}`, {}, { cause: error });
+      throw new SourceError(`cannot list the binary logs on ${this.where()}: ${describeError(error)}`, {}, { cause: error });
     }
     const logs = rows.map((r) => ({ file: String(r.Log_name), size: Number(r.File_size) }));
     if (logs.length === 0) throw new SourceError(`the server ${this.where()} has no binary logs`);
@@ -397,12 +328,7 @@ class ZongjiBinlogSource implements BinlogSource {
     this.realPause = undefined;
     this.realResume = undefined;
 
-    const zongji = new ZongJi({
-      ...this.connectionOptions(),
-      // values zongji itself decodes (fallback types) come back as exact strings
-      dateStrings: true,
-      timezone: 'Z',
-    } as ConstructorParameters<typeof ZongJi>[0]) as unknown as ZongJiInternal;
+    const zongji = new ZongJi(mysqlConnectionOptions(this.options.connection) as ConstructorParameters<typeof ZongJi>[0]) as unknown as ZongJiInternal;
     this.zongji = zongji;
     // Table maps of excluded tables are dropped inside zongji, before their columns are parsed.
     zongji._skipSchema = (schema, table) => !this.filter(schema, table);
@@ -654,7 +580,7 @@ class ZongjiBinlogSource implements BinlogSource {
     try {
       rows = action === 'update' ? decodeChangeRows(plan, cursor, rowsEnd) : decodeValueRows(plan, cursor, rowsEnd);
     } catch (error) {
-      const reason = error instanceof DecodeError || error instanceof RangeError ? error.message : describe(error);
+      const reason = error instanceof DecodeError || error instanceof RangeError ? error.message : describeError(error);
       throw new SourceError(
         `cannot decode a rows event of ${plan.schema}.${plan.table} at ${this.file}:${nextPosition || this.cursor}: ${reason}`,
         { position: { file: this.file, offset: nextPosition || this.cursor } },
@@ -907,8 +833,8 @@ class ZongjiBinlogSource implements BinlogSource {
 
   private onConnectionError(error: unknown): void {
     if (this.state !== 'running') return;
-    if (!isRetryable(error)) {
-      const e = error as MysqlishError;
+    if (!isConnectionLost(error)) {
+      const e = error as MysqlError;
       if (e.errno === 1236 && /could not find|purged|first log file/i.test(e.message)) {
         const at = this.lastCommit ?? this.startPosition;
         this.fail(
@@ -935,7 +861,7 @@ class ZongjiBinlogSource implements BinlogSource {
     if (this.attempts >= this.retry.maxAttempts) {
       this.fail(
         new SourceError(
-          `lost the binlog connection to ${this.where()} and could not reconnect after ${this.attempts} attempts: ${describe(error)}`,
+          `lost the binlog connection to ${this.where()} and could not reconnect after ${this.attempts} attempts: ${describeError(error)}`,
           {
             lastCommit: this.lastCommit,
           },
@@ -949,7 +875,7 @@ class ZongjiBinlogSource implements BinlogSource {
     this.attempts += 1;
     const from = this.lastCommit ?? this.startPosition;
     this.logger.warn(
-      { error: describe(error), attempt: this.attempts, delayMs: delay, resumeFrom: from, skipRowsEvents: this.skip },
+      { error: describeError(error), attempt: this.attempts, delayMs: delay, resumeFrom: from, skipRowsEvents: this.skip },
       'binlog connection lost; reconnecting',
     );
     clearTimeout(this.reconnectTimer);
@@ -1008,7 +934,7 @@ class ZongjiBinlogSource implements BinlogSource {
       error instanceof TunnelError
         ? error
         : new SourceError(
-            `binlog source failed at ${this.file}:${this.cursor}: ${describe(error)}`,
+            `binlog source failed at ${this.file}:${this.cursor}: ${describeError(error)}`,
             { position: { file: this.file, offset: this.cursor } },
             {
               cause: error,

@@ -3,6 +3,7 @@ import type { BinlogPosition } from '../event/index.ts';
 import type { TaskRunner } from '../runtime/task-runner.ts';
 import type { TaskStatus, Worker } from '../runtime/worker.ts';
 import { snapshotStatus } from '../snapshot/index.ts';
+import { mysqlConnectionOptions } from '../source/index.ts';
 import { configSecrets, redactText } from './redact.ts';
 import type { ClusterView, TaskStatusReport, WorkerStatusReport } from './types.ts';
 
@@ -141,7 +142,7 @@ export class StatusCollector {
   }
 
   private probe(runner: TaskRunner, interval: number): ServerProbe {
-    const { host, port, user, password, ssl } = runner.config.source;
+    const { host, port, user } = runner.config.source;
     const key = `${host}:${port}:${user}`;
     let probe = this.probes.get(key);
     if (!probe) {
@@ -153,14 +154,7 @@ export class StatusCollector {
       current.readAt = this.now();
       current.reading = (async () => {
         try {
-          current.conn ??= mysql.createConnection({
-            host,
-            port,
-            user,
-            password,
-            ...(ssl ? { ssl: { ...ssl } as mysql.SslOptions } : {}),
-            connectTimeout: 3000,
-          });
+          current.conn ??= mysql.createConnection(mysqlConnectionOptions(runner.config.source));
           const conn = await current.conn;
           const [rows] = await conn.query<RowDataPacket[]>('SHOW BINARY LOGS');
           current.files = rows.map((row) => ({ name: String(row.Log_name), size: Number(row.File_size) }));
