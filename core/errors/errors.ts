@@ -40,6 +40,15 @@ export class SourceError extends TunnelError {
   readonly code = 'TUNNEL_ERR_SOURCE';
 }
 
+/**
+ * Binlog bytes that cannot be decoded: a column type Tunnel has no decoder for, a malformed length.
+ * The source reports it as a SourceError at the binlog position where it happened, with this as its
+ * cause.
+ */
+export class DecodeError extends TunnelError {
+  readonly code = 'TUNNEL_ERR_DECODE';
+}
+
 /** The stored position names a binlog file the server no longer has; never silently skipped. */
 export class PositionUnavailableError extends TunnelError {
   readonly code = 'TUNNEL_ERR_POSITION_UNAVAILABLE';

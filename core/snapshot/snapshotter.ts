@@ -98,8 +98,6 @@ interface ChunkInFlight {
   rows: number;
 }
 
-class Aborted extends Error {}
-
 /**
  * The initial snapshot (TaskRunnerDeps['snapshot']): record the binlog position, read every
  * included table in primary-key chunks as `insert` events through the task's hooks and sinks,
@@ -135,7 +133,7 @@ async function runSnapshot(runner: TaskRunner, stored: StoredPosition | undefine
         session?.core.destroy();
         session = undefined;
         await sleep(delayMs, signal).catch(() => {
-          throw new Aborted();
+          throw new AbortedError('the snapshot was stopped');
         });
       }
     }
@@ -221,7 +219,7 @@ async function runSnapshot(runner: TaskRunner, stored: StoredPosition | undefine
     }
 
     while (progress.pendingTables.length > 0) {
-      if (stopping()) throw new Aborted();
+      if (stopping()) throw new AbortedError('the snapshot was stopped');
       const name = progress.pendingTables[0]!;
       const [schema, tableName] = splitTableName(name);
       live.table = name;
@@ -248,7 +246,7 @@ async function runSnapshot(runner: TaskRunner, stored: StoredPosition | undefine
           if (info.primaryKey.length === 0)
             log.warn({ table: name, chunkKey: info.chunkKey }, 'table has no primary key: chunked by a unique NOT NULL key; sinks key its rows by all columns');
           for (;;) {
-            if (stopping()) throw new Aborted();
+            if (stopping()) throw new AbortedError('the snapshot was stopped');
             const after = lastKey;
             const rows = await query('read a chunk', (conn) => reader.chunk(conn, after));
             if (rows.length === 0) break;
@@ -287,7 +285,7 @@ async function runSnapshot(runner: TaskRunner, stored: StoredPosition | undefine
     await untilAbortedWhenStopping(runner);
     return done;
   } catch (error) {
-    if (error instanceof Aborted || error instanceof AbortedError || stopping()) {
+    if (error instanceof AbortedError || stopping()) {
       // Save what the sinks still acknowledge while the task drains, then wait for its abort so
       // that the task does not go on to start its source.
       try {
@@ -325,9 +323,9 @@ function untilAbortedWhenStopping(runner: TaskRunner): Promise<void> {
 }
 
 function untilSettled(segment: ChunkSegment, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(new Aborted());
+  if (signal.aborted) return Promise.reject(new AbortedError('the snapshot was stopped'));
   return new Promise((resolve, reject) => {
-    const onAbort = () => reject(new Aborted());
+    const onAbort = () => reject(new AbortedError('the snapshot was stopped'));
     signal.addEventListener('abort', onAbort, { once: true });
     void segment.settled.then(() => {
       signal.removeEventListener('abort', onAbort);
@@ -419,7 +417,7 @@ class TableReader {
     let rows: ColumnValue[][] = [];
     try {
       for await (const row of stream as AsyncIterable<ColumnValue[]>) {
-        if (stopping()) throw new Aborted();
+        if (stopping()) throw new AbortedError('the snapshot was stopped');
         rows.push(row);
         if (rows.length >= this.chunkRows) {
           yield rows;

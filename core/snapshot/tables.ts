@@ -1,5 +1,6 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { BinlogPosition } from '../event/index.ts';
+import { SourceError } from '../errors/index.ts';
 import { isKeysetKind, valueKind, type ColumnInfo, type ValueKind } from './values.ts';
 
 const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
@@ -165,7 +166,7 @@ export async function recordStartPosition(conn: Connection): Promise<{ position:
     [rows] = await conn.query<RowDataPacket[]>('SHOW MASTER STATUS');
   }
   const row = rows[0];
-  if (!row) throw new Error('the server has no binary log (SHOW MASTER STATUS is empty): enable log_bin with binlog_format=ROW');
+  if (!row) throw new SourceError('the server has no binary log (SHOW MASTER STATUS is empty): enable log_bin with binlog_format=ROW');
   const position: BinlogPosition = { file: String(row.File), offset: Number(row.Position) };
   // MySQL's Executed_Gtid_Set is a set, not one transaction's GTID: the position is file + offset.
   const gtid = mariadb ? await gtidAt(conn, position.file, position.offset) : undefined;

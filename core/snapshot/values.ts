@@ -2,7 +2,7 @@ import type { ColumnValue, JsonValue } from '../event/index.ts';
 import { float32Value, parseEnumSetDefinition, parseJsonExact } from '../source/decode.ts';
 
 /**
- * Column values as the snapshot reads them, in the canonical form every sink sees (DESIGN.md:
+ * Column values as the snapshot reads them, in the canonical form every sink sees (docs/architecture.md:
  * "Values must be exact"). A row that reaches a sink by the snapshot must equal the same row
  * reaching it by the binlog, so these are the binlog source's rules (core/source/decode.ts, whose
  * float32Value, parseJsonExact and parseEnumSetDefinition are used here as they are). One function

@@ -1,5 +1,5 @@
 /**
- * The binlog source on @vlasky/zongji (DESIGN.md "source").
+ * The binlog source on @vlasky/zongji (docs/architecture.md, "source").
  *
  * zongji does the replication handshake, the dump request, the event framing and the table maps
  * (with binlog_row_metadata=FULL it takes column names, types, charsets and the primary key from the
@@ -16,9 +16,9 @@
 import mysql from 'mysql2/promise';
 import ZongJi from '@vlasky/zongji';
 import type { BinlogPosition, RowEvent } from '../event/index.ts';
-import { AbortedError, PositionUnavailableError, SourceError, TunnelError } from '../errors/index.ts';
+import { AbortedError, DecodeError, PositionUnavailableError, SourceError, TunnelError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import { ColumnType, Cursor, DecodeError, columnDecoder, parseEnumSetDefinition, type ColumnSpec, type DecodeSupport, type LogicalType } from './decode.ts';
+import { ColumnType, Cursor, columnDecoder, parseEnumSetDefinition, type ColumnSpec, type DecodeSupport, type LogicalType } from './decode.ts';
 import { EventType, ROWS_EVENTS, bitmapIsFull, decodeChangeRows, decodeValueRows, lengthEncoded, type TablePlan } from './rows.ts';
 import type { BinlogSource, SourceHandler, SourceOptions, StartFrom } from './source.ts';
 import { describeError, isConnectionLost, mysqlConnectionOptions, type MysqlError } from './mysql-connection.ts';
@@ -930,8 +930,9 @@ class ZongjiBinlogSource implements BinlogSource {
 
   private fail(error: unknown): void {
     if (this.state === 'stopped' || this.state === 'failed') return;
+    // a decode error names the column, not the binlog position: it is reported at the read position
     const wrapped =
-      error instanceof TunnelError
+      error instanceof TunnelError && !(error instanceof DecodeError)
         ? error
         : new SourceError(
             `binlog source failed at ${this.file}:${this.cursor}: ${describeError(error)}`,

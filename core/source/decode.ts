@@ -27,6 +27,7 @@
  * - NULL: null, for every type.
  */
 import type { ColumnValue, JsonValue } from '../event/index.ts';
+import { DecodeError } from '../errors/index.ts';
 
 /** Binlog column type codes (include/mysql_com.h enum_field_types, plus MariaDB's compressed types). */
 export const ColumnType = {
@@ -117,8 +118,6 @@ export interface DecodeSupport {
   /** Called once per column whose JSON text does not parse (the raw text is emitted instead). */
   warn(message: string, detail: Record<string, unknown>): void;
 }
-
-export class DecodeError extends Error {}
 
 // ------------------------------------------------------------------------------------------------
 // number helpers

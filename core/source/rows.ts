@@ -3,6 +3,7 @@
  * row images into canonical rows.
  */
 import type { ChangeCell, ColumnValue, ValueCell } from '../event/index.ts';
+import { DecodeError } from '../errors/index.ts';
 import { Cursor, type Decoder } from './decode.ts';
 
 export interface TablePlan {
@@ -71,7 +72,7 @@ export function lengthEncoded(buf: Buffer, pos: number): [number, number] {
   if (first === 252) return [buf.readUInt16LE(pos + 1), 3];
   if (first === 253) return [buf.readUIntLE(pos + 1, 3), 4];
   if (first === 254) return [buf.readUInt32LE(pos + 1) + buf.readUInt32LE(pos + 5) * 4294967296, 9];
-  throw new Error(`invalid length-encoded integer 0x${first.toString(16)}`);
+  throw new DecodeError(`invalid length-encoded integer 0x${first.toString(16)}`);
 }
 
 /** Whether a columns-present bitmap names all `count` columns (a FULL row image). */
