@@ -17,6 +17,7 @@ import mysql from 'mysql2/promise';
 import ZongJi from '@vlasky/zongji';
 import type { BinlogPosition, RowEvent } from '../event/index.ts';
 import { AbortedError, DecodeError, PositionUnavailableError, SourceError, TunnelError } from '../errors/index.ts';
+import { SourceServer } from './server.ts';
 import type { Logger } from '../log/index.ts';
 import { ColumnType, Cursor, columnDecoder, parseEnumSetDefinition, type ColumnSpec, type DecodeSupport, type LogicalType } from './decode.ts';
 import { EventType, ROWS_EVENTS, bitmapIsFull, decodeChangeRows, decodeValueRows, lengthEncoded, type TablePlan } from './rows.ts';
@@ -46,13 +47,6 @@ interface TableExtras {
   primaryKey: string[];
 }
 
-interface ServerInfo {
-  version: string;
-  isMariaDb: boolean;
-  /** Collation id -> character set name, from the server itself (MariaDB ids differ from MySQL's). */
-  collations: Map<number, string>;
-}
-
 const LOG_EVENT_ARTIFICIAL_F = 0x20;
 const BINARY_COLLATION = 63;
 
@@ -66,8 +60,7 @@ class ZongjiBinlogSource implements BinlogSource {
   private state: State = 'idle';
   private failure: Error | undefined;
   private handler: SourceHandler | undefined;
-  private server: ServerInfo | undefined;
-  private control: mysql.Connection | undefined;
+  private readonly server: SourceServer;
 
   // the current zongji instance; events of older generations are ignored
   private zongji: ZongJiInternal | undefined;
@@ -126,6 +119,7 @@ class ZongjiBinlogSource implements BinlogSource {
     private readonly logger: Logger,
   ) {
     this.filter = tableMatcher(options.include, options.exclude);
+    this.server = new SourceServer(options.connection, logger);
     this.heartbeatMs = options.heartbeatMs ?? 5000;
     this.retry = {
       initialDelayMs: options.reconnect?.initialDelayMs ?? 100,
@@ -157,9 +151,8 @@ class ZongjiBinlogSource implements BinlogSource {
     this.state = 'starting';
     this.handler = handler;
     try {
-      const control = await this.ensureControl();
-      this.server ??= await this.inspectServer(control);
-      const position = await this.resolveStart(control, from);
+      await this.server.inspect();
+      const position = await this.server.resolveStart(from);
       this.startPosition = position;
       this.logger.info({ position, from: from.kind }, 'binlog source starting');
       await this.connect(position);
@@ -204,110 +197,6 @@ class ZongjiBinlogSource implements BinlogSource {
     this.state = 'stopped';
     await this.teardown();
     this.logger.info({ lastCommit: this.lastCommit }, 'binlog source stopped');
-  }
-
-  // ----------------------------------------------------------------------------------------------
-  // server checks and start positions
-
-  private async ensureControl(): Promise<mysql.Connection> {
-    if (this.control) return this.control;
-    const control = await mysql.createConnection(mysqlConnectionOptions(this.options.connection));
-    control.on('error', () => {
-      if (this.control === control) this.control = undefined;
-    });
-    this.control = control;
-    return control;
-  }
-
-  private dropControl(): void {
-    const control = this.control;
-    this.control = undefined;
-    if (control) control.destroy();
-  }
-
-  private async inspectServer(control: mysql.Connection): Promise<ServerInfo> {
-    const [rows] = await control.query<mysql.RowDataPacket[]>(
-      'SELECT VERSION() AS version, @@GLOBAL.log_bin AS logBin, @@GLOBAL.binlog_format AS format, @@GLOBAL.binlog_row_image AS image',
-    );
-    const row = rows[0]!;
-    const version = String(row.version);
-    const isMariaDb = /mariadb/i.test(version);
-    if (String(row.logBin) !== '1' && String(row.logBin).toUpperCase() !== 'ON') {
-      throw new SourceError(`binary logging is off on ${this.where()} (log_bin=${row.logBin}); Tunnel reads the binlog`);
-    }
-    if (String(row.format).toUpperCase() !== 'ROW') {
-      throw new SourceError(`binlog_format is ${row.format} on ${this.where()}; Tunnel needs ROW (statement-logged changes would be missed)`, {
-        binlogFormat: row.format,
-      });
-    }
-    if (String(row.image).toUpperCase() !== 'FULL') {
-      throw new SourceError(`binlog_row_image is ${row.image} on ${this.where()}; Tunnel needs FULL (every column of every row)`, {
-        binlogRowImage: row.image,
-      });
-    }
-    try {
-      const [meta] = await control.query<mysql.RowDataPacket[]>('SELECT @@GLOBAL.binlog_row_metadata AS metadata');
-      const metadata = String(meta[0]?.metadata ?? '');
-      if (metadata.toUpperCase() !== 'FULL') {
-        this.logger.warn(
-          { binlogRowMetadata: metadata },
-          'binlog_row_metadata is not FULL: column names come from INFORMATION_SCHEMA, which is wrong for binlog written before a schema change',
-        );
-      }
-    } catch {
-      this.logger.warn('the server has no binlog_row_metadata: column names come from INFORMATION_SCHEMA');
-    }
-    const [collationRows] = await control.query<mysql.RowDataPacket[]>('SELECT ID AS id, CHARACTER_SET_NAME AS charset FROM information_schema.COLLATIONS');
-    const collations = new Map<number, string>();
-    for (const c of collationRows) collations.set(Number(c.id), String(c.charset));
-    return { version, isMariaDb, collations };
-  }
-
-  private where(): string {
-    return `${this.options.connection.host}:${this.options.connection.port}`;
-  }
-
-  private async binaryLogs(control: mysql.Connection): Promise<{ file: string; size: number }[]> {
-    let rows: mysql.RowDataPacket[];
-    try {
-      [rows] = await control.query<mysql.RowDataPacket[]>('SHOW BINARY LOGS');
-    } catch (error) {
-      throw new SourceError(`cannot list the binary logs on ${this.where()}: ${describeError(error)}`, {}, { cause: error });
-    }
-    const logs = rows.map((r) => ({ file: String(r.Log_name), size: Number(r.File_size) }));
-    if (logs.length === 0) throw new SourceError(`the server ${this.where()} has no binary logs`);
-    return logs;
-  }
-
-  private async resolveStart(control: mysql.Connection, from: StartFrom): Promise<BinlogPosition> {
-    const logs = await this.binaryLogs(control);
-    if (from.kind === 'latest') {
-      const last = logs[logs.length - 1]!;
-      return { file: last.file, offset: last.size };
-    }
-    if (from.kind === 'earliest') return { file: logs[0]!.file, offset: 4 };
-    this.checkPosition(from.position, logs);
-    return from.position.gtid ? { ...from.position } : { file: from.position.file, offset: from.position.offset };
-  }
-
-  private checkPosition(position: BinlogPosition, logs: { file: string; size: number }[]): void {
-    const oldest = logs[0]!.file;
-    const log = logs.find((l) => l.file === position.file);
-    if (!log) {
-      throw new PositionUnavailableError(
-        `binlog file ${position.file} (position ${position.file}:${position.offset}) is no longer on ${this.where()}; ` +
-          `the oldest binlog available is ${oldest}. Events between them are lost to Tunnel: ` +
-          `resync the sinks and restart from "earliest" or "latest" deliberately`,
-        { requested: position, oldestAvailable: oldest, available: logs.map((l) => l.file) },
-      );
-    }
-    if (position.offset < 4 || position.offset > log.size) {
-      throw new PositionUnavailableError(`position ${position.file}:${position.offset} is outside ${position.file} (4..${log.size}) on ${this.where()}`, {
-        requested: position,
-        fileSize: log.size,
-        oldestAvailable: oldest,
-      });
-    }
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -729,7 +618,7 @@ class ZongjiBinlogSource implements BinlogSource {
       },
       (error: unknown) => {
         if (generation !== this.generation) return;
-        this.dropControl();
+        this.server.drop();
         this.onConnectionError(error);
       },
     );
@@ -744,18 +633,18 @@ class ZongjiBinlogSource implements BinlogSource {
   }
 
   private async fetchExtras(schema: string, table: string): Promise<TableExtras> {
-    const control = await this.ensureControl();
+    const control = await this.server.connection();
     const keyQuery = control.query<mysql.RowDataPacket[]>(
       "SELECT COLUMN_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX",
       [schema, table],
     );
-    const checkQuery = this.server?.isMariaDb
+    const checkQuery = this.server.info?.isMariaDb
       ? control.query<mysql.RowDataPacket[]>(
           'SELECT CHECK_CLAUSE AS clause FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?',
           [schema, table],
         )
       : undefined;
-    const typeQuery = this.server?.isMariaDb
+    const typeQuery = this.server.info?.isMariaDb
       ? control.query<mysql.RowDataPacket[]>(
           "SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND DATA_TYPE IN ('uuid', 'inet4', 'inet6')",
           [schema, table],
@@ -823,7 +712,7 @@ class ZongjiBinlogSource implements BinlogSource {
     const id = event._columnCharsetIds?.[index];
     if (id !== undefined) {
       if (id === BINARY_COLLATION) return null;
-      return this.server?.collations.get(id) ?? column.charset;
+      return this.server.info?.collations.get(id) ?? column.charset;
     }
     return column.charset;
   }
@@ -861,7 +750,7 @@ class ZongjiBinlogSource implements BinlogSource {
     if (this.attempts >= this.retry.maxAttempts) {
       this.fail(
         new SourceError(
-          `lost the binlog connection to ${this.where()} and could not reconnect after ${this.attempts} attempts: ${describeError(error)}`,
+          `lost the binlog connection to ${this.server.where} and could not reconnect after ${this.attempts} attempts: ${describeError(error)}`,
           {
             lastCommit: this.lastCommit,
           },
@@ -889,8 +778,7 @@ class ZongjiBinlogSource implements BinlogSource {
     if (this.state !== 'running') return;
     const from = this.lastCommit ?? this.startPosition!;
     try {
-      const control = await this.ensureControl();
-      this.checkPosition(from, await this.binaryLogs(control));
+      await this.server.checkAvailable(from);
       if (this.state !== 'running') return;
       await this.connect(from);
       this.logger.info({ position: from, skipRowsEvents: this.skip }, 'binlog connection re-established');
@@ -900,7 +788,7 @@ class ZongjiBinlogSource implements BinlogSource {
         this.fail(error);
         return;
       }
-      this.dropControl();
+      this.server.drop();
       this.scheduleReconnect(error);
     }
   }
@@ -984,9 +872,7 @@ class ZongjiBinlogSource implements BinlogSource {
     clearInterval(this.watchdog);
     this.watchdog = undefined;
     await this.stopZongji();
-    const control = this.control;
-    this.control = undefined;
-    if (control) await control.end().catch(() => control.destroy());
+    await this.server.close();
   }
 }
 
