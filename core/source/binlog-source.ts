@@ -17,6 +17,7 @@ import mysql from 'mysql2/promise';
 import ZongJi from '@vlasky/zongji';
 import type { BinlogPosition, RowEvent } from '../event/index.ts';
 import { AbortedError, DecodeError, PositionUnavailableError, SourceError, TunnelError } from '../errors/index.ts';
+import { FlowControl } from './flow-control.ts';
 import { SourceServer } from './server.ts';
 import type { Logger } from '../log/index.ts';
 import { ColumnType, Cursor, columnDecoder, parseEnumSetDefinition, type ColumnSpec, type DecodeSupport, type LogicalType } from './decode.ts';
@@ -32,7 +33,6 @@ import {
   type BinlogData,
   type ZColumn,
   type ZColumnSchema,
-  type ZConnection,
   type ZEvent,
   type ZPacket,
   type ZTableMapEntry,
@@ -96,14 +96,7 @@ class ZongjiBinlogSource implements BinlogSource {
   private schemaEpoch = 0;
   private commitsSinceSweep = 0;
 
-  // flow control
-  private userPaused = false;
-  private holds = 0;
-  private connectionPaused = false;
-  private realPause: (() => void) | undefined;
-  private realResume: (() => void) | undefined;
-  private inPacket = false;
-  private resumeScheduled = false;
+  private readonly flow = new FlowControl();
 
   // reconnect and liveness
   private attempts = 0;
@@ -172,24 +165,11 @@ class ZongjiBinlogSource implements BinlogSource {
   }
 
   pause(): void {
-    this.userPaused = true;
-    this.applyFlow();
+    this.flow.pause();
   }
 
   resume(): void {
-    this.userPaused = false;
-    if (this.inPacket) {
-      // mysql2 replays queued packets synchronously inside resume(); never from inside a packet.
-      if (!this.resumeScheduled) {
-        this.resumeScheduled = true;
-        setImmediate(() => {
-          this.resumeScheduled = false;
-          this.applyFlow();
-        });
-      }
-      return;
-    }
-    this.applyFlow();
+    this.flow.resume();
   }
 
   async stop(): Promise<void> {
@@ -212,10 +192,7 @@ class ZongjiBinlogSource implements BinlogSource {
     this.transactionGtid = undefined;
     this.plans.clear();
     this.pendingTableMaps.clear();
-    this.holds = 0;
-    this.connectionPaused = false;
-    this.realPause = undefined;
-    this.realResume = undefined;
+    this.flow.detach();
 
     const zongji = new ZongJi(mysqlConnectionOptions(this.options.connection) as ConstructorParameters<typeof ZongJi>[0]) as unknown as ZongJiInternal;
     this.zongji = zongji;
@@ -274,19 +251,7 @@ class ZongjiBinlogSource implements BinlogSource {
     // Ask for heartbeats (nanoseconds) so that a dead connection shows; queued before the dump.
     connection.query(`SET @master_heartbeat_period = ${Math.max(1, this.heartbeatMs) * 1_000_000}`, () => {});
 
-    // Flow control: the source's own holds (metadata fetches), zongji's (its metadata fetches) and
-    // the handler's pause() all meet here; the socket reads only when none of them holds it.
-    this.realPause = connection.pause.bind(connection);
-    this.realResume = connection.resume.bind(connection);
-    (connection as ZConnection).pause = () => {
-      this.holds += 1;
-      this.applyFlow();
-    };
-    (connection as ZConnection).resume = () => {
-      this.holds = Math.max(0, this.holds - 1);
-      this.applyFlow();
-    };
-    this.applyFlow();
+    this.flow.attach(connection);
 
     const proto = Binlog.prototype;
     const original: BinlogData = proto.binlogData;
@@ -296,32 +261,6 @@ class ZongjiBinlogSource implements BinlogSource {
       if (generation !== source.generation) return original.call(this, packet, conn);
       return source.onPacket(this, original, packet, conn, zongji);
     };
-  }
-
-  private applyFlow(): void {
-    if (!this.realPause || !this.realResume) return;
-    const hold = this.holds > 0 || this.userPaused;
-    if (hold && !this.connectionPaused) {
-      this.connectionPaused = true;
-      this.realPause();
-    } else if (!hold && this.connectionPaused) {
-      this.connectionPaused = false;
-      this.realResume();
-    }
-  }
-
-  private hold(): void {
-    this.holds += 1;
-    this.applyFlow();
-  }
-
-  private release(): void {
-    this.holds = Math.max(0, this.holds - 1);
-    if (this.inPacket) {
-      setImmediate(() => this.applyFlow());
-      return;
-    }
-    this.applyFlow();
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -343,7 +282,7 @@ class ZongjiBinlogSource implements BinlogSource {
       if (nextPosition > 0) this.cursor = nextPosition;
       else if (this.inTransaction && (flags & LOG_EVENT_ARTIFICIAL_F) === 0) this.cursor += eventLength;
     }
-    this.inPacket = true;
+    this.flow.inPacket = true;
     try {
       const kind = ROWS_EVENTS[type];
       if (kind !== undefined) {
@@ -373,7 +312,7 @@ class ZongjiBinlogSource implements BinlogSource {
       this.fail(error);
       return zongji.BinlogClass!.prototype.binlogData;
     } finally {
-      this.inPacket = false;
+      this.flow.inPacket = false;
     }
   }
 
@@ -603,7 +542,7 @@ class ZongjiBinlogSource implements BinlogSource {
     // First sight of the table (or first after a DDL): read what the table map lacks, with the
     // stream paused; the packets behind this one wait in mysql2's queue.
     const generation = this.generation;
-    this.hold();
+    this.flow.hold();
     this.withTimeout(this.fetchExtras(event.schemaName, event.tableName), 30_000, `reading the metadata of ${key}`).then(
       (fetched) => {
         if (generation !== this.generation) return;
@@ -614,7 +553,7 @@ class ZongjiBinlogSource implements BinlogSource {
           this.fail(error);
           return;
         }
-        this.release();
+        this.flow.release();
       },
       (error: unknown) => {
         if (generation !== this.generation) return;
@@ -796,7 +735,7 @@ class ZongjiBinlogSource implements BinlogSource {
   private startWatchdog(): void {
     clearInterval(this.watchdog);
     this.watchdog = setInterval(() => {
-      if (this.state !== 'running' || this.connectionPaused || !this.realPause) {
+      if (this.state !== 'running' || this.flow.quiet) {
         this.idleTicks = 0;
         this.lastPacketCount = this.packets;
         return;
@@ -844,10 +783,7 @@ class ZongjiBinlogSource implements BinlogSource {
     this.abortConnect = undefined;
     abort?.(new AbortedError('the binlog connection was closed while it was being established'));
     this.generation += 1; // events still buffered in the old instance are ignored
-    this.realPause = undefined;
-    this.realResume = undefined;
-    this.connectionPaused = false;
-    this.holds = 0;
+    this.flow.detach();
     if (!zongji) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 2000);

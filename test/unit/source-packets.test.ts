@@ -109,8 +109,8 @@ describe('source packet handling', () => {
     source.state = 'running';
     source.handler = { onEvent: () => {}, onCommit: () => {}, onError: (e: Error) => errors.push(e) };
     let realPaused = false;
-    source.realPause = () => (realPaused = true);
-    source.realResume = () => (realPaused = false);
+    (source.flow as Record<string, unknown>).realPause = () => (realPaused = true);
+    (source.flow as Record<string, unknown>).realResume = () => (realPaused = false);
     source.startWatchdog();
     source.pause();
     expect(realPaused).toBe(true);
