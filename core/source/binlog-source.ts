@@ -19,6 +19,7 @@ import type { BinlogPosition, RowEvent } from '../event/index.ts';
 import { AbortedError, DecodeError, PositionUnavailableError, SourceError, TunnelError } from '../errors/index.ts';
 import { FlowControl } from './flow-control.ts';
 import { SourceServer } from './server.ts';
+import { TransactionTracker } from './transactions.ts';
 import type { Logger } from '../log/index.ts';
 import { ColumnType, Cursor, columnDecoder, parseEnumSetDefinition, type ColumnSpec, type DecodeSupport, type LogicalType } from './decode.ts';
 import { EventType, ROWS_EVENTS, bitmapIsFull, decodeChangeRows, decodeValueRows, lengthEncoded, type TablePlan } from './rows.ts';
@@ -47,7 +48,6 @@ interface TableExtras {
   primaryKey: string[];
 }
 
-const LOG_EVENT_ARTIFICIAL_F = 0x20;
 const BINARY_COLLATION = 63;
 
 type State = 'idle' | 'starting' | 'running' | 'stopped' | 'failed';
@@ -74,16 +74,7 @@ class ZongjiBinlogSource implements BinlogSource {
 
   // position tracking
   private startPosition: BinlogPosition | undefined;
-  private lastCommit: BinlogPosition | undefined;
-  private file = '';
-  /** End offset of the last event read from the current file. */
-  private cursor = 0;
-  private inTransaction = false;
-  private transactionGtid: string | undefined;
-  /** Rows events of the open transaction delivered to the handler (or skipped as delivered before). */
-  private delivered = 0;
-  /** Rows events still to skip in the transaction re-read after a reconnect. */
-  private skip = 0;
+  private readonly tracker: TransactionTracker;
 
   // tables
   private readonly plans = new Map<number, TablePlan | null>();
@@ -113,6 +104,10 @@ class ZongjiBinlogSource implements BinlogSource {
   ) {
     this.filter = tableMatcher(options.include, options.exclude);
     this.server = new SourceServer(options.connection, logger);
+    this.tracker = new TransactionTracker(
+      { commit: (position, timestamp) => this.onCommit(position, timestamp), schemaChange: () => this.onSchemaChange() },
+      logger,
+    );
     this.heartbeatMs = options.heartbeatMs ?? 5000;
     this.retry = {
       initialDelayMs: options.reconnect?.initialDelayMs ?? 100,
@@ -176,7 +171,7 @@ class ZongjiBinlogSource implements BinlogSource {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
     await this.teardown();
-    this.logger.info({ lastCommit: this.lastCommit }, 'binlog source stopped');
+    this.logger.info({ lastCommit: this.tracker.lastCommit }, 'binlog source stopped');
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -186,10 +181,7 @@ class ZongjiBinlogSource implements BinlogSource {
     const generation = ++this.generation;
     this.connectedAt = Number.POSITIVE_INFINITY;
     this.committedSinceConnect = false;
-    this.file = position.file;
-    this.cursor = position.offset;
-    this.inTransaction = false;
-    this.transactionGtid = undefined;
+    this.tracker.startAt(position);
     this.plans.clear();
     this.pendingTableMaps.clear();
     this.flow.detach();
@@ -276,12 +268,7 @@ class ZongjiBinlogSource implements BinlogSource {
     const eventLength = buf.readUInt32LE(p + 9);
     const nextPosition = buf.readUInt32LE(p + 13);
     const flags = buf.readUInt16LE(p + 17);
-    // Offsets: the header's end position when the server fills it in, else counted from event
-    // lengths inside a transaction (MariaDB 11.4+ leaves end_log_pos 0 there).
-    if (type !== EventType.ROTATE && type !== EventType.HEARTBEAT) {
-      if (nextPosition > 0) this.cursor = nextPosition;
-      else if (this.inTransaction && (flags & LOG_EVENT_ARTIFICIAL_F) === 0) this.cursor += eventLength;
-    }
+    this.tracker.advance(type, eventLength, nextPosition, flags);
     this.flow.inPacket = true;
     try {
       const kind = ROWS_EVENTS[type];
@@ -292,16 +279,16 @@ class ZongjiBinlogSource implements BinlogSource {
       }
       if (type === EventType.TRANSACTION_PAYLOAD) {
         throw new SourceError(
-          `${this.file}:${this.cursor} holds a compressed transaction (MySQL binlog_transaction_compression=ON), ` +
+          `${this.tracker.file}:${this.tracker.cursor} holds a compressed transaction (MySQL binlog_transaction_compression=ON), ` +
             'which Tunnel cannot decode; set binlog_transaction_compression=OFF on the server. Stopping rather than skipping its rows',
-          { position: { file: this.file, offset: this.cursor } },
+          { position: this.tracker.position },
         );
       }
       if (type === EventType.PARTIAL_UPDATE_ROWS) {
         throw new SourceError(
-          `${this.file}:${this.cursor} holds a partial JSON update (MySQL binlog_row_value_options=PARTIAL_JSON), ` +
+          `${this.tracker.file}:${this.tracker.cursor} holds a partial JSON update (MySQL binlog_row_value_options=PARTIAL_JSON), ` +
             'which Tunnel cannot decode; set binlog_row_value_options to empty. Stopping rather than skipping its rows',
-          { position: { file: this.file, offset: this.cursor } },
+          { position: this.tracker.position },
         );
       }
       if (type === EventType.TABLE_MAP && this.beforeTableMap(buf, p + 19, packet.end - (zongji.useChecksum ? 4 : 0))) {
@@ -363,22 +350,17 @@ class ZongjiBinlogSource implements BinlogSource {
     const plan = this.plans.get(tableId);
     if (plan === null) return; // an excluded table
     if (plan === undefined) {
-      throw new SourceError(`rows event for table id ${tableId} without its table map at ${this.file}:${this.cursor}`, {
-        position: { file: this.file, offset: this.cursor },
+      throw new SourceError(`rows event for table id ${tableId} without its table map at ${this.tracker.file}:${this.tracker.cursor}`, {
+        position: this.tracker.position,
       });
     }
-    if (this.skip > 0) {
-      // delivered before the connection dropped; the binlog is immutable, so it is the same event
-      this.skip -= 1;
-      this.delivered += 1;
-      return;
-    }
+    if (this.tracker.skipDelivered()) return;
     if (v2) q += buf.readUInt16LE(q);
     const [columnCount, used] = lengthEncoded(buf, q);
     q += used;
     if (columnCount !== plan.decoders.length) {
       throw new SourceError(`rows event for ${plan.schema}.${plan.table} has ${columnCount} columns, its table map ${plan.decoders.length}`, {
-        position: { file: this.file, offset: this.cursor },
+        position: this.tracker.position,
       });
     }
     const bitmapBytes = (columnCount + 7) >>> 3;
@@ -386,9 +368,9 @@ class ZongjiBinlogSource implements BinlogSource {
     for (let i = 0; i < images; i++) {
       if (!bitmapIsFull(buf, q + i * bitmapBytes, columnCount)) {
         throw new SourceError(
-          `rows event for ${plan.schema}.${plan.table} at ${this.file}:${this.cursor} has a partial row image ` +
+          `rows event for ${plan.schema}.${plan.table} at ${this.tracker.file}:${this.tracker.cursor} has a partial row image ` +
             '(binlog_row_image=MINIMAL or NOBLOB when it was written); Tunnel needs FULL row images',
-          { position: { file: this.file, offset: this.cursor } },
+          { position: this.tracker.position },
         );
       }
     }
@@ -410,23 +392,21 @@ class ZongjiBinlogSource implements BinlogSource {
     } catch (error) {
       const reason = error instanceof DecodeError || error instanceof RangeError ? error.message : describeError(error);
       throw new SourceError(
-        `cannot decode a rows event of ${plan.schema}.${plan.table} at ${this.file}:${nextPosition || this.cursor}: ${reason}`,
-        { position: { file: this.file, offset: nextPosition || this.cursor } },
+        `cannot decode a rows event of ${plan.schema}.${plan.table} at ${this.tracker.file}:${nextPosition || this.tracker.cursor}: ${reason}`,
+        { position: { file: this.tracker.file, offset: nextPosition || this.tracker.cursor } },
         { cause: error },
       );
     }
-    const offset = nextPosition || this.cursor;
-    const gtid = this.transactionGtid;
     const event = {
       schema: plan.schema,
       table: plan.table,
       action,
       rows,
-      position: gtid === undefined ? { file: this.file, offset } : { file: this.file, offset, gtid },
+      position: this.tracker.rowsEventPosition(nextPosition),
       timestamp,
       primaryKey: plan.primaryKey,
     } as RowEvent;
-    this.delivered += 1;
+    this.tracker.rowsEventDelivered();
     this.handler!.onEvent(event);
   }
 
@@ -435,79 +415,13 @@ class ZongjiBinlogSource implements BinlogSource {
 
   private onZongjiEvent(event: ZEvent): void {
     if (this.state !== 'running' && this.state !== 'starting') return;
-    switch (event.getTypeName()) {
-      case 'TableMap':
-        this.onTableMap(event as ZTableMapEvent);
-        return;
-      case 'Rotate': {
-        const binlogName = String(event.binlogName);
-        const real = event.nextPosition > 0; // the rotate written at the end of a file, not the dump's first
-        this.file = binlogName;
-        this.cursor = Number(event.position);
-        if (real && !this.inTransaction) {
-          // a boundary too: the new file's start, so an idle task's position leaves purgeable files
-          this.commit({ file: binlogName, offset: this.cursor }, event.timestamp, this.lastCommit?.gtid);
-        }
-        return;
-      }
-      case 'MariadbGtid':
-        this.transactionGtid = String(event.gtid);
-        // standalone groups (DDL) have no BEGIN/COMMIT: their single statement ends them
-        this.inTransaction = event.standalone !== true;
-        return;
-      case 'Gtid':
-        this.transactionGtid = String(event.gtid);
-        return;
-      case 'AnonymousGtid':
-        this.transactionGtid = undefined;
-        return;
-      case 'Query':
-        this.onQuery(event);
-        return;
-      case 'Xid':
-      case 'XaPrepare':
-        this.commitEvent(event);
-        return;
-      default:
-        return;
-    }
+    if (event.getTypeName() === 'TableMap') this.onTableMap(event as ZTableMapEvent);
+    else this.tracker.onEvent(event);
   }
 
-  private onQuery(event: ZEvent): void {
-    const query = String(event.query);
-    const head = query.slice(0, 24).trimStart().toUpperCase();
-    if (head.startsWith('BEGIN') || head.startsWith('START TRANSACTION') || head.startsWith('XA START') || head.startsWith('XA BEGIN')) {
-      this.inTransaction = true;
-      return;
-    }
-    if (head.startsWith('COMMIT') || head.startsWith('XA COMMIT') || head.startsWith('XA ROLLBACK')) {
-      this.commitEvent(event);
-      return;
-    }
-    if (head.startsWith('ROLLBACK')) {
-      if (!/^ROLLBACK\s+(WORK\s+)?TO\b/.test(head)) this.commitEvent(event);
-      return;
-    }
-    if (head.startsWith('SAVEPOINT') || head.startsWith('RELEASE') || head.startsWith('XA END') || head.startsWith('XA PREPARE')) return;
-    // DDL (or a statement logged as such): column lists may change, so table metadata is re-read.
-    this.extras.clear();
-    this.schemaEpoch += 1;
-    if (!this.inTransaction) this.commitEvent(event);
-  }
-
-  private commitEvent(event: ZEvent): void {
-    const offset = event.nextPosition > 0 ? event.nextPosition : this.cursor;
-    this.commit({ file: this.file, offset }, event.timestamp, this.transactionGtid);
-  }
-
-  private commit(at: { file: string; offset: number }, timestamp: number, gtid: string | undefined): void {
-    const position: BinlogPosition = gtid === undefined ? at : { ...at, gtid };
-    if (this.skip > 0) {
-      this.logger.warn({ position, skip: this.skip }, 'transaction re-read after a reconnect had fewer rows events than delivered');
-    }
-    this.lastCommit = position;
+  /** A transaction ended (TransactionTracker): state of the transaction goes, the handler gets the position. */
+  private onCommit(position: BinlogPosition, timestamp: number): void {
     this.committedSinceConnect = true;
-    this.inTransaction = false;
     // Table maps never outlive their transaction: keep the per-table-id state from growing with the
     // server's table ids (a long-running task sees new ones after every DDL and table-cache reload).
     this.plans.clear();
@@ -518,10 +432,13 @@ class ZongjiBinlogSource implements BinlogSource {
       // table rebuilds its entry; without FULL metadata that is one INFORMATION_SCHEMA read).
       if (Object.keys(tableMap).length > 1_000) for (const id of Object.keys(tableMap)) delete tableMap[Number(id)];
     }
-    this.transactionGtid = undefined;
-    this.delivered = 0;
-    this.skip = 0;
     this.handler!.onCommit(position, timestamp);
+  }
+
+  /** A DDL statement: column lists may have changed, so table metadata is read again. */
+  private onSchemaChange(): void {
+    this.extras.clear();
+    this.schemaEpoch += 1;
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -664,7 +581,7 @@ class ZongjiBinlogSource implements BinlogSource {
     if (!isConnectionLost(error)) {
       const e = error as MysqlError;
       if (e.errno === 1236 && /could not find|purged|first log file/i.test(e.message)) {
-        const at = this.lastCommit ?? this.startPosition;
+        const at = this.tracker.lastCommit ?? this.startPosition;
         this.fail(
           new PositionUnavailableError(`the server no longer has the binlog at ${at?.file}:${at?.offset}: ${e.message}`, { requested: at }, { cause: error }),
         );
@@ -684,14 +601,13 @@ class ZongjiBinlogSource implements BinlogSource {
     this.committedSinceConnect = false;
     this.stopZongji();
     // The interrupted transaction is read again from its start; skip what the handler already has.
-    this.skip += this.delivered;
-    this.delivered = 0;
+    this.tracker.interrupted();
     if (this.attempts >= this.retry.maxAttempts) {
       this.fail(
         new SourceError(
           `lost the binlog connection to ${this.server.where} and could not reconnect after ${this.attempts} attempts: ${describeError(error)}`,
           {
-            lastCommit: this.lastCommit,
+            lastCommit: this.tracker.lastCommit,
           },
           { cause: error },
         ),
@@ -701,9 +617,9 @@ class ZongjiBinlogSource implements BinlogSource {
     const base = Math.min(this.retry.maxDelayMs, this.retry.initialDelayMs * 2 ** this.attempts);
     const delay = Math.round(base * (0.75 + Math.random() * 0.5));
     this.attempts += 1;
-    const from = this.lastCommit ?? this.startPosition;
+    const from = this.tracker.lastCommit ?? this.startPosition;
     this.logger.warn(
-      { error: describeError(error), attempt: this.attempts, delayMs: delay, resumeFrom: from, skipRowsEvents: this.skip },
+      { error: describeError(error), attempt: this.attempts, delayMs: delay, resumeFrom: from, skipRowsEvents: this.tracker.skipping },
       'binlog connection lost; reconnecting',
     );
     clearTimeout(this.reconnectTimer);
@@ -715,12 +631,12 @@ class ZongjiBinlogSource implements BinlogSource {
 
   private async reconnect(): Promise<void> {
     if (this.state !== 'running') return;
-    const from = this.lastCommit ?? this.startPosition!;
+    const from = this.tracker.lastCommit ?? this.startPosition!;
     try {
       await this.server.checkAvailable(from);
       if (this.state !== 'running') return;
       await this.connect(from);
-      this.logger.info({ position: from, skipRowsEvents: this.skip }, 'binlog connection re-established');
+      this.logger.info({ position: from, skipRowsEvents: this.tracker.skipping }, 'binlog connection re-established');
     } catch (error) {
       if (this.state !== 'running') return;
       if (error instanceof TunnelError) {
@@ -762,8 +678,8 @@ class ZongjiBinlogSource implements BinlogSource {
       error instanceof TunnelError && !(error instanceof DecodeError)
         ? error
         : new SourceError(
-            `binlog source failed at ${this.file}:${this.cursor}: ${describeError(error)}`,
-            { position: { file: this.file, offset: this.cursor } },
+            `binlog source failed at ${this.tracker.file}:${this.tracker.cursor}: ${describeError(error)}`,
+            { position: this.tracker.position },
             {
               cause: error,
             },
@@ -771,7 +687,7 @@ class ZongjiBinlogSource implements BinlogSource {
     const starting = this.state === 'starting';
     this.state = 'failed';
     this.failure = wrapped;
-    this.logger.error({ err: wrapped, lastCommit: this.lastCommit }, 'binlog source stopped on an error');
+    this.logger.error({ err: wrapped, lastCommit: this.tracker.lastCommit }, 'binlog source stopped on an error');
     void this.teardown();
     if (!starting) this.handler?.onError(wrapped);
   }

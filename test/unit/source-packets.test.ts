@@ -25,7 +25,7 @@ function harness(): PacketHarness {
     silentLogger(),
   ) as unknown as Record<string, unknown> & { onPacket: (...args: unknown[]) => unknown };
   source.state = 'running';
-  source.file = 'mysql-bin.000007';
+  (source.tracker as Record<string, unknown>).file = 'mysql-bin.000007';
   source.handler = { onEvent: (e: RowEvent) => events.push(e), onCommit: (p: BinlogPosition) => commits.push(p), onError: (e: Error) => errors.push(e) };
   const next = () => undefined;
   const zongji = { useChecksum: true, BinlogClass: { prototype: { binlogData: next } } };
