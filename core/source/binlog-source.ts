@@ -13,42 +13,20 @@
  * from the last commit it delivered and skips the rows events of the interrupted transaction that
  * the handler already has, so the handler sees each event exactly once.
  */
-import mysql from 'mysql2/promise';
 import ZongJi from '@vlasky/zongji';
-import type { BinlogPosition, RowEvent } from '../event/index.ts';
+import { tableMatcher, type BinlogPosition, type RowEvent, type TableMatcher } from '../event/index.ts';
 import { AbortedError, DecodeError, PositionUnavailableError, SourceError, TunnelError } from '../errors/index.ts';
-import { FlowControl } from './flow-control.ts';
-import { SourceServer } from './server.ts';
-import { TransactionTracker } from './transactions.ts';
 import type { Logger } from '../log/index.ts';
-import { ColumnType, Cursor, columnDecoder, parseEnumSetDefinition, type ColumnSpec, type DecodeSupport, type LogicalType } from './decode.ts';
-import { EventType, ROWS_EVENTS, bitmapIsFull, decodeChangeRows, decodeValueRows, lengthEncoded, type TablePlan } from './rows.ts';
-import type { BinlogSource, SourceHandler, SourceOptions, StartFrom } from './source.ts';
+import { Cursor } from './decode.ts';
+import { FlowControl } from './flow-control.ts';
 import { describeError, isConnectionLost, mysqlConnectionOptions, type MysqlError } from './mysql-connection.ts';
-import { tableMatcher, type TableMatcher } from '../event/index.ts';
-import {
-  zongjiDecodeText,
-  zongjiFormatLogical,
-  zongjiReadValue,
-  zongjiUncompress,
-  type BinlogData,
-  type ZColumn,
-  type ZColumnSchema,
-  type ZEvent,
-  type ZPacket,
-  type ZTableMapEntry,
-  type ZTableMapEvent,
-  type ZongJiInternal,
-} from './zongji-internals.ts';
-
-/** What INFORMATION_SCHEMA adds to a table map: JSON columns (MariaDB) and the primary key. */
-interface TableExtras {
-  jsonColumns: Set<string>;
-  logical: Map<string, LogicalType>;
-  primaryKey: string[];
-}
-
-const BINARY_COLLATION = 63;
+import { EventType, ROWS_EVENTS, bitmapIsFull, decodeChangeRows, decodeValueRows, lengthEncoded } from './rows.ts';
+import { SourceServer } from './server.ts';
+import type { BinlogSource, SourceHandler, SourceOptions, StartFrom } from './source.ts';
+import { readTableExtras } from './table-metadata.ts';
+import { TablePlans } from './table-plans.ts';
+import { TransactionTracker } from './transactions.ts';
+import { zongjiUncompress, type BinlogData, type ZEvent, type ZPacket, type ZTableMapEvent, type ZongJiInternal } from './zongji-internals.ts';
 
 type State = 'idle' | 'starting' | 'running' | 'stopped' | 'failed';
 
@@ -76,17 +54,7 @@ class ZongjiBinlogSource implements BinlogSource {
   private startPosition: BinlogPosition | undefined;
   private readonly tracker: TransactionTracker;
 
-  // tables
-  private readonly plans = new Map<number, TablePlan | null>();
-  private readonly extras = new Map<string, TableExtras>();
-  private readonly warnedNoKey = new Set<string>();
-  /** Plans by table id, with the table-map bytes they were built from and the DDL epoch. */
-  private readonly planCache = new Map<number, { body: Buffer; epoch: number; plan: TablePlan }>();
-  private readonly pendingTableMaps = new Map<number, { body: Buffer; epoch: number }>();
-  /** Incremented by every DDL statement: metadata read from INFORMATION_SCHEMA is stale after it. */
-  private schemaEpoch = 0;
-  private commitsSinceSweep = 0;
-
+  private readonly tables: TablePlans;
   private readonly flow = new FlowControl();
 
   // reconnect and liveness
@@ -96,16 +64,15 @@ class ZongjiBinlogSource implements BinlogSource {
   private idleTicks = 0;
   private lastPacketCount = -1;
 
-  private readonly support: DecodeSupport;
-
   constructor(
     private readonly options: SourceOptions,
     private readonly logger: Logger,
   ) {
     this.filter = tableMatcher(options.include, options.exclude);
     this.server = new SourceServer(options.connection, logger);
+    this.tables = new TablePlans(this.filter, () => this.server.info?.collations, logger);
     this.tracker = new TransactionTracker(
-      { commit: (position, timestamp) => this.onCommit(position, timestamp), schemaChange: () => this.onSchemaChange() },
+      { commit: (position, timestamp) => this.onCommit(position, timestamp), schemaChange: () => this.tables.schemaChanged() },
       logger,
     );
     this.heartbeatMs = options.heartbeatMs ?? 5000;
@@ -113,21 +80,6 @@ class ZongjiBinlogSource implements BinlogSource {
       initialDelayMs: options.reconnect?.initialDelayMs ?? 100,
       maxDelayMs: options.reconnect?.maxDelayMs ?? 10_000,
       maxAttempts: options.reconnect?.maxAttempts ?? 20,
-    };
-    this.support = {
-      decodeText: zongjiDecodeText,
-      formatLogical: zongjiFormatLogical,
-      fallback: (c, spec) => {
-        const native = spec.native as { column: ZColumn; schema: ZColumnSchema; table: ZTableMapEntry };
-        const { value, end } = zongjiReadValue(c.buf, c.pos, native.column, native.schema, native.table);
-        c.pos = end;
-        // classic TIMESTAMP: zongji gives 'YYYY-MM-DD HH:MM:SS[.f]' in UTC; make it the instant form
-        if (spec.type === ColumnType.TIMESTAMP && typeof value === 'string' && !value.startsWith('0000-00-00')) {
-          return `${value.replace(' ', 'T')}Z`;
-        }
-        return value;
-      },
-      warn: (message, detail) => this.logger.warn(detail, message),
     };
   }
 
@@ -182,8 +134,7 @@ class ZongjiBinlogSource implements BinlogSource {
     this.connectedAt = Number.POSITIVE_INFINITY;
     this.committedSinceConnect = false;
     this.tracker.startAt(position);
-    this.plans.clear();
-    this.pendingTableMaps.clear();
+    this.tables.newConnection();
     this.flow.detach();
 
     const zongji = new ZongJi(mysqlConnectionOptions(this.options.connection) as ConstructorParameters<typeof ZongJi>[0]) as unknown as ZongJiInternal;
@@ -291,7 +242,7 @@ class ZongjiBinlogSource implements BinlogSource {
           { position: this.tracker.position },
         );
       }
-      if (type === EventType.TABLE_MAP && this.beforeTableMap(buf, p + 19, packet.end - (zongji.useChecksum ? 4 : 0))) {
+      if (type === EventType.TABLE_MAP && this.tables.beforeTableMap(buf, p + 19, packet.end - (zongji.useChecksum ? 4 : 0))) {
         return zongji.BinlogClass!.prototype.binlogData;
       }
       return original.call(command, packet, conn);
@@ -303,51 +254,13 @@ class ZongjiBinlogSource implements BinlogSource {
     }
   }
 
-  /**
-   * Sets up the table id of a table map before zongji sees it. Returns true when the table map is
-   * handled here and zongji need not parse it: the table is excluded (its rows are then skipped
-   * undecoded), or the table map is byte for byte the one a cached plan was built from.
-   */
-  private beforeTableMap(buf: Buffer, body: number, end: number): boolean {
-    const tableId = buf.readUIntLE(body, 6);
-    let q = body + 8;
-    const schemaLength = buf[q]!;
-    const schema = buf.toString('utf8', q + 1, q + 1 + schemaLength);
-    q += 1 + schemaLength + 1;
-    const tableLength = buf[q]!;
-    const table = buf.toString('utf8', q + 1, q + 1 + tableLength);
-    if (!this.filter(schema, table)) {
-      this.plans.set(tableId, null);
-      return true;
-    }
-    const bytes = buf.subarray(body, end);
-    const cached = this.planCache.get(tableId);
-    if (cached && cached.epoch === this.schemaEpoch && cached.body.equals(bytes)) {
-      this.plans.set(tableId, cached.plan);
-      return true;
-    }
-    this.plans.delete(tableId);
-    this.pendingTableMaps.set(tableId, { body: Buffer.from(bytes), epoch: this.schemaEpoch });
-    return false;
-  }
-
-  /** Keeps a plan for identical table maps of later transactions (every transaction repeats them). */
-  private rememberPlan(tableId: number, plan: TablePlan): void {
-    this.plans.set(tableId, plan);
-    const pending = this.pendingTableMaps.get(tableId);
-    this.pendingTableMaps.delete(tableId);
-    if (!pending) return;
-    if (this.planCache.size >= 10_000) this.planCache.clear();
-    this.planCache.set(tableId, { ...pending, plan });
-  }
-
   private onRows(buf: Buffer, p: number, end: number, action: 'insert' | 'update' | 'delete', v2: boolean, compressed: boolean): void {
     const timestamp = buf.readUInt32LE(p) * 1000;
     const nextPosition = buf.readUInt32LE(p + 13);
     let q = p + 19;
     const tableId = buf.readUIntLE(q, 6);
     q += 8; // table id, flags
-    const plan = this.plans.get(tableId);
+    const plan = this.tables.get(tableId);
     if (plan === null) return; // an excluded table
     if (plan === undefined) {
       throw new SourceError(`rows event for table id ${tableId} without its table map at ${this.tracker.file}:${this.tracker.cursor}`, {
@@ -422,23 +335,8 @@ class ZongjiBinlogSource implements BinlogSource {
   /** A transaction ended (TransactionTracker): state of the transaction goes, the handler gets the position. */
   private onCommit(position: BinlogPosition, timestamp: number): void {
     this.committedSinceConnect = true;
-    // Table maps never outlive their transaction: keep the per-table-id state from growing with the
-    // server's table ids (a long-running task sees new ones after every DDL and table-cache reload).
-    this.plans.clear();
-    const tableMap = this.zongji?.tableMap;
-    if (tableMap && ++this.commitsSinceSweep >= 10_000) {
-      this.commitsSinceSweep = 0;
-      // zongji keeps one entry per table id forever; drop them now and then (the next table map of a
-      // table rebuilds its entry; without FULL metadata that is one INFORMATION_SCHEMA read).
-      if (Object.keys(tableMap).length > 1_000) for (const id of Object.keys(tableMap)) delete tableMap[Number(id)];
-    }
+    this.tables.endTransaction(this.zongji?.tableMap);
     this.handler!.onCommit(position, timestamp);
-  }
-
-  /** A DDL statement: column lists may have changed, so table metadata is read again. */
-  private onSchemaChange(): void {
-    this.extras.clear();
-    this.schemaEpoch += 1;
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -450,22 +348,20 @@ class ZongjiBinlogSource implements BinlogSource {
     if (!entry?.columns) {
       throw new SourceError(`zongji kept no columns for ${event.schemaName}.${event.tableName} (table id ${event.tableId})`);
     }
-    const key = `${event.schemaName}.${event.tableName}`;
-    const extras = this.extras.get(key);
+    const extras = this.tables.extrasOf(event.schemaName, event.tableName);
     if (extras) {
-      this.rememberPlan(event.tableId, this.buildPlan(event, entry, extras));
+      this.tables.add(event, entry, extras);
       return;
     }
     // First sight of the table (or first after a DDL): read what the table map lacks, with the
     // stream paused; the packets behind this one wait in mysql2's queue.
     const generation = this.generation;
     this.flow.hold();
-    this.withTimeout(this.fetchExtras(event.schemaName, event.tableName), 30_000, `reading the metadata of ${key}`).then(
+    readTableExtras(this.server, event.schemaName, event.tableName).then(
       (fetched) => {
         if (generation !== this.generation) return;
-        this.extras.set(key, fetched);
         try {
-          this.rememberPlan(event.tableId, this.buildPlan(event, entry, fetched));
+          this.tables.add(event, entry, fetched);
         } catch (error) {
           this.fail(error);
           return;
@@ -478,99 +374,6 @@ class ZongjiBinlogSource implements BinlogSource {
         this.onConnectionError(error);
       },
     );
-  }
-
-  private withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(Object.assign(new Error(`${what} took longer than ${ms} ms`), { code: 'ETIMEDOUT' })), ms);
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-  }
-
-  private async fetchExtras(schema: string, table: string): Promise<TableExtras> {
-    const control = await this.server.connection();
-    const keyQuery = control.query<mysql.RowDataPacket[]>(
-      "SELECT COLUMN_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX",
-      [schema, table],
-    );
-    const checkQuery = this.server.info?.isMariaDb
-      ? control.query<mysql.RowDataPacket[]>(
-          'SELECT CHECK_CLAUSE AS clause FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?',
-          [schema, table],
-        )
-      : undefined;
-    const typeQuery = this.server.info?.isMariaDb
-      ? control.query<mysql.RowDataPacket[]>(
-          "SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND DATA_TYPE IN ('uuid', 'inet4', 'inet6')",
-          [schema, table],
-        )
-      : undefined;
-    const [[keyRows], checks, types] = await Promise.all([keyQuery, checkQuery, typeQuery]);
-    const logical = new Map<string, LogicalType>();
-    for (const row of types?.[0] ?? []) logical.set(String(row.name), String(row.type).toLowerCase() as LogicalType);
-    const jsonColumns = new Set<string>();
-    for (const row of checks?.[0] ?? []) {
-      const match = /^json_valid\(`((?:[^`]|``)+)`\)$/i.exec(String(row.clause).trim());
-      if (match) jsonColumns.add(match[1]!.replace(/``/g, '`'));
-    }
-    return { jsonColumns, logical, primaryKey: keyRows.map((r) => String(r.name)) };
-  }
-
-  private buildPlan(event: ZTableMapEvent, entry: ZTableMapEntry, extras: TableExtras): TablePlan {
-    const columns = entry.columns!;
-    const key = `${event.schemaName}.${event.tableName}`;
-    if (!event.columnNames && entry.columnSchemas.length !== event.columnCount) {
-      // Without FULL metadata the names come from the table's current definition, by position; when
-      // the column count differs, the binlog predates a schema change and names would be guessed.
-      throw new SourceError(
-        `the binlog's table map of ${key} has ${event.columnCount} columns, the table now has ${entry.columnSchemas.length}: ` +
-          'this binlog was written before a schema change and names cannot be known without binlog_row_metadata=FULL',
-        { table: key },
-      );
-    }
-    // The binlog's own names (FULL metadata) win over INFORMATION_SCHEMA's, which zongji uses for
-    // tables it must describe from there (MariaDB's ambiguous pre-5.6 temporal columns).
-    const names = columns.map((c, i) => event.columnNames?.[i] ?? c.name);
-    const decoders = columns.map((column, i) => {
-      const schema = entry.columnSchemas[i] ?? ({ COLUMN_NAME: column.name, CHARACTER_SET_NAME: null, COLUMN_TYPE: '' } as ZColumnSchema);
-      const spec: ColumnSpec = {
-        name: names[i]!,
-        type: column.type,
-        metadata: column.metadata ?? {},
-        unsigned: schema.UNSIGNED ?? /unsigned/i.test(schema.COLUMN_TYPE),
-        charset: this.charsetOf(event, i, column),
-        json: extras.jsonColumns.has(names[i]!),
-        native: { column, schema, table: entry },
-      };
-      const logical = extras.logical.get(names[i]!);
-      if (logical !== undefined && spec.charset === null) spec.logical = logical;
-      if (column.type === ColumnType.ENUM) spec.enumValues = schema.ENUM_VALUES ?? parseEnumSetDefinition(schema.COLUMN_TYPE);
-      if (column.type === ColumnType.SET) spec.setValues = schema.SET_VALUES ?? parseEnumSetDefinition(schema.COLUMN_TYPE);
-      return columnDecoder(spec, this.support);
-    });
-    let primaryKey: string[];
-    if (event.primaryKey && event.primaryKey.length > 0) {
-      primaryKey = event.primaryKey.map((i) => names[i]!).filter((n) => n !== undefined);
-    } else {
-      primaryKey = extras.primaryKey.filter((n) => names.includes(n));
-    }
-    if (primaryKey.length === 0 && !this.warnedNoKey.has(key)) {
-      this.warnedNoKey.add(key);
-      this.logger.warn({ table: key }, 'table has no primary key: sinks key its rows by all columns');
-    }
-    // shared by every event of the table map: frozen so a plugin cannot change it for the others
-    return { schema: event.schemaName, table: event.tableName, names, decoders, primaryKey: Object.freeze(primaryKey) as string[] };
-  }
-
-  /** A column's character set: the table map's collation id mapped by the server's own table. */
-  private charsetOf(event: ZTableMapEvent, index: number, column: ZColumn): string | null {
-    const id = event._columnCharsetIds?.[index];
-    if (id !== undefined) {
-      if (id === BINARY_COLLATION) return null;
-      return this.server.info?.collations.get(id) ?? column.charset;
-    }
-    return column.charset;
   }
 
   // ----------------------------------------------------------------------------------------------

@@ -1,0 +1,198 @@
+/**
+ * Table plans: for each table map of an included table, the column names, one decoder per column
+ * and the primary key, built once and kept while the table's table map stays byte for byte the same
+ * (every transaction repeats it). Table maps of excluded tables are recognised from their first
+ * bytes and never parsed; their rows events are skipped by table id. What a table map lacks comes
+ * from INFORMATION_SCHEMA (table-metadata.ts), read once per table and again after a DDL statement.
+ */
+import type { TableMatcher } from '../event/index.ts';
+import { SourceError } from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
+import { ColumnType, columnDecoder, parseEnumSetDefinition, type ColumnSpec, type DecodeSupport } from './decode.ts';
+import type { TablePlan } from './rows.ts';
+import type { TableExtras } from './table-metadata.ts';
+import {
+  zongjiDecodeText,
+  zongjiFormatLogical,
+  zongjiReadValue,
+  type ZColumn,
+  type ZColumnSchema,
+  type ZTableMapEntry,
+  type ZTableMapEvent,
+} from './zongji-internals.ts';
+
+const BINARY_COLLATION = 63;
+
+export class TablePlans {
+  /** Plans by table id for the open transaction; null: an excluded table. */
+  private readonly plans = new Map<number, TablePlan | null>();
+  private readonly extras = new Map<string, TableExtras>();
+  private readonly warnedNoKey = new Set<string>();
+  /** Plans by table id, with the table-map bytes they were built from and the DDL epoch. */
+  private readonly cache = new Map<number, { body: Buffer; epoch: number; plan: TablePlan }>();
+  private readonly pending = new Map<number, { body: Buffer; epoch: number }>();
+  /** Incremented by every DDL statement: metadata read from INFORMATION_SCHEMA is stale after it. */
+  private schemaEpoch = 0;
+  private commitsSinceSweep = 0;
+  private readonly support: DecodeSupport;
+
+  constructor(
+    private readonly filter: TableMatcher,
+    /** Collation id -> character set name of the server (undefined before it was inspected). */
+    private readonly collations: () => ReadonlyMap<number, string> | undefined,
+    private readonly logger: Logger,
+  ) {
+    this.support = {
+      decodeText: zongjiDecodeText,
+      formatLogical: zongjiFormatLogical,
+      fallback: (c, spec) => {
+        const native = spec.native as { column: ZColumn; schema: ZColumnSchema; table: ZTableMapEntry };
+        const { value, end } = zongjiReadValue(c.buf, c.pos, native.column, native.schema, native.table);
+        c.pos = end;
+        // classic TIMESTAMP: zongji gives 'YYYY-MM-DD HH:MM:SS[.f]' in UTC; make it the instant form
+        if (spec.type === ColumnType.TIMESTAMP && typeof value === 'string' && !value.startsWith('0000-00-00')) {
+          return `${value.replace(' ', 'T')}Z`;
+        }
+        return value;
+      },
+      warn: (message, detail) => this.logger.warn(detail, message),
+    };
+  }
+
+  /** The plan for a rows event's table id: null for an excluded table, undefined when its table map was not seen. */
+  get(tableId: number): TablePlan | null | undefined {
+    return this.plans.get(tableId);
+  }
+
+  /** What INFORMATION_SCHEMA said about the table, unless it was not read yet or a DDL came since. */
+  extrasOf(schema: string, table: string): TableExtras | undefined {
+    return this.extras.get(`${schema}.${table}`);
+  }
+
+  /** Builds (or throws SourceError/DecodeError) and keeps the plan of a table map zongji parsed. */
+  add(event: ZTableMapEvent, entry: ZTableMapEntry, extras: TableExtras): void {
+    this.extras.set(`${event.schemaName}.${event.tableName}`, extras);
+    this.remember(event.tableId, this.build(event, entry, extras));
+  }
+
+  /** A new connection: table ids are only known from its own table maps. */
+  newConnection(): void {
+    this.plans.clear();
+    this.pending.clear();
+  }
+
+  /**
+   * A transaction ended. Table maps never outlive their transaction: the per-table-id state is
+   * dropped so it does not grow with the server's table ids (a long-running task sees new ones after
+   * every DDL and table-cache reload).
+   */
+  endTransaction(zongjiTableMap: Record<number, ZTableMapEntry> | undefined): void {
+    this.plans.clear();
+    if (zongjiTableMap && ++this.commitsSinceSweep >= 10_000) {
+      this.commitsSinceSweep = 0;
+      // zongji keeps one entry per table id forever; drop them now and then (the next table map of a
+      // table rebuilds its entry; without FULL metadata that is one INFORMATION_SCHEMA read).
+      if (Object.keys(zongjiTableMap).length > 1_000) for (const id of Object.keys(zongjiTableMap)) delete zongjiTableMap[Number(id)];
+    }
+  }
+
+  /** A DDL statement: column lists may have changed, so table metadata is read again. */
+  schemaChanged(): void {
+    this.extras.clear();
+    this.schemaEpoch += 1;
+  }
+
+  /**
+   * Sets up the table id of a table map before zongji sees it. Returns true when the table map is
+   * handled here and zongji need not parse it: the table is excluded (its rows are then skipped
+   * undecoded), or the table map is byte for byte the one a cached plan was built from.
+   */
+  beforeTableMap(buf: Buffer, body: number, end: number): boolean {
+    const tableId = buf.readUIntLE(body, 6);
+    let q = body + 8;
+    const schemaLength = buf[q]!;
+    const schema = buf.toString('utf8', q + 1, q + 1 + schemaLength);
+    q += 1 + schemaLength + 1;
+    const tableLength = buf[q]!;
+    const table = buf.toString('utf8', q + 1, q + 1 + tableLength);
+    if (!this.filter(schema, table)) {
+      this.plans.set(tableId, null);
+      return true;
+    }
+    const bytes = buf.subarray(body, end);
+    const cached = this.cache.get(tableId);
+    if (cached && cached.epoch === this.schemaEpoch && cached.body.equals(bytes)) {
+      this.plans.set(tableId, cached.plan);
+      return true;
+    }
+    this.plans.delete(tableId);
+    this.pending.set(tableId, { body: Buffer.from(bytes), epoch: this.schemaEpoch });
+    return false;
+  }
+
+  /** Keeps a plan for identical table maps of later transactions (every transaction repeats them). */
+  private remember(tableId: number, plan: TablePlan): void {
+    this.plans.set(tableId, plan);
+    const pending = this.pending.get(tableId);
+    this.pending.delete(tableId);
+    if (!pending) return;
+    if (this.cache.size >= 10_000) this.cache.clear();
+    this.cache.set(tableId, { ...pending, plan });
+  }
+
+  private build(event: ZTableMapEvent, entry: ZTableMapEntry, extras: TableExtras): TablePlan {
+    const columns = entry.columns!;
+    const key = `${event.schemaName}.${event.tableName}`;
+    if (!event.columnNames && entry.columnSchemas.length !== event.columnCount) {
+      // Without FULL metadata the names come from the table's current definition, by position; when
+      // the column count differs, the binlog predates a schema change and names would be guessed.
+      throw new SourceError(
+        `the binlog's table map of ${key} has ${event.columnCount} columns, the table now has ${entry.columnSchemas.length}: ` +
+          'this binlog was written before a schema change and names cannot be known without binlog_row_metadata=FULL',
+        { table: key },
+      );
+    }
+    // The binlog's own names (FULL metadata) win over INFORMATION_SCHEMA's, which zongji uses for
+    // tables it must describe from there (MariaDB's ambiguous pre-5.6 temporal columns).
+    const names = columns.map((c, i) => event.columnNames?.[i] ?? c.name);
+    const decoders = columns.map((column, i) => {
+      const schema = entry.columnSchemas[i] ?? ({ COLUMN_NAME: column.name, CHARACTER_SET_NAME: null, COLUMN_TYPE: '' } as ZColumnSchema);
+      const spec: ColumnSpec = {
+        name: names[i]!,
+        type: column.type,
+        metadata: column.metadata ?? {},
+        unsigned: schema.UNSIGNED ?? /unsigned/i.test(schema.COLUMN_TYPE),
+        charset: this.charsetOf(event, i, column),
+        json: extras.jsonColumns.has(names[i]!),
+        native: { column, schema, table: entry },
+      };
+      const logical = extras.logical.get(names[i]!);
+      if (logical !== undefined && spec.charset === null) spec.logical = logical;
+      if (column.type === ColumnType.ENUM) spec.enumValues = schema.ENUM_VALUES ?? parseEnumSetDefinition(schema.COLUMN_TYPE);
+      if (column.type === ColumnType.SET) spec.setValues = schema.SET_VALUES ?? parseEnumSetDefinition(schema.COLUMN_TYPE);
+      return columnDecoder(spec, this.support);
+    });
+    let primaryKey: string[];
+    if (event.primaryKey && event.primaryKey.length > 0) {
+      primaryKey = event.primaryKey.map((i) => names[i]!).filter((n) => n !== undefined);
+    } else {
+      primaryKey = extras.primaryKey.filter((n) => names.includes(n));
+    }
+    if (primaryKey.length === 0 && !this.warnedNoKey.has(key)) {
+      this.warnedNoKey.add(key);
+      this.logger.warn({ table: key }, 'table has no primary key: sinks key its rows by all columns');
+    }
+    // shared by every event of the table map: frozen so a plugin cannot change it for the others
+    return { schema: event.schemaName, table: event.tableName, names, decoders, primaryKey: Object.freeze(primaryKey) as string[] };
+  }
+
+  /** A column's character set: the table map's collation id mapped by the server's own table. */
+  private charsetOf(event: ZTableMapEvent, index: number, column: ZColumn): string | null {
+    const id = event._columnCharsetIds?.[index];
+    if (id !== undefined) {
+      if (id === BINARY_COLLATION) return null;
+      return this.collations()?.get(id) ?? column.charset;
+    }
+    return column.charset;
+  }
+}
