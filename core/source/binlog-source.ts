@@ -21,6 +21,7 @@ import { Cursor } from './decode.ts';
 import { FlowControl } from './flow-control.ts';
 import { describeError, isConnectionLost, mysqlConnectionOptions, type MysqlError } from './mysql-connection.ts';
 import { EventType, ROWS_EVENTS, bitmapIsFull, decodeChangeRows, decodeValueRows, lengthEncoded } from './rows.ts';
+import { ReconnectSchedule, Watchdog } from './reconnect.ts';
 import { SourceServer } from './server.ts';
 import type { BinlogSource, SourceHandler, SourceOptions, StartFrom } from './source.ts';
 import { readTableExtras } from './table-metadata.ts';
@@ -33,7 +34,6 @@ type State = 'idle' | 'starting' | 'running' | 'stopped' | 'failed';
 class ZongjiBinlogSource implements BinlogSource {
   private readonly filter: TableMatcher;
   private readonly heartbeatMs: number;
-  private readonly retry: { initialDelayMs: number; maxDelayMs: number; maxAttempts: number };
 
   private state: State = 'idle';
   private failure: Error | undefined;
@@ -43,10 +43,6 @@ class ZongjiBinlogSource implements BinlogSource {
   // the current zongji instance; events of older generations are ignored
   private zongji: ZongJiInternal | undefined;
   private generation = 0;
-  private packets = 0;
-  /** When the current connection became ready, and whether it delivered a commit since. */
-  private connectedAt = 0;
-  private committedSinceConnect = false;
   /** Rejects the connect() in progress, if any (stop() or a failure while connecting). */
   private abortConnect: ((error: Error) => void) | undefined;
 
@@ -57,12 +53,8 @@ class ZongjiBinlogSource implements BinlogSource {
   private readonly tables: TablePlans;
   private readonly flow = new FlowControl();
 
-  // reconnect and liveness
-  private attempts = 0;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private watchdog: NodeJS.Timeout | undefined;
-  private idleTicks = 0;
-  private lastPacketCount = -1;
+  private readonly reconnects: ReconnectSchedule;
+  private readonly watchdog: Watchdog;
 
   constructor(
     private readonly options: SourceOptions,
@@ -76,11 +68,12 @@ class ZongjiBinlogSource implements BinlogSource {
       logger,
     );
     this.heartbeatMs = options.heartbeatMs ?? 5000;
-    this.retry = {
-      initialDelayMs: options.reconnect?.initialDelayMs ?? 100,
-      maxDelayMs: options.reconnect?.maxDelayMs ?? 10_000,
-      maxAttempts: options.reconnect?.maxAttempts ?? 20,
-    };
+    this.reconnects = new ReconnectSchedule(options.reconnect);
+    this.watchdog = new Watchdog(
+      this.heartbeatMs,
+      () => this.state !== 'running' || this.flow.quiet,
+      (error) => this.onConnectionError(error),
+    );
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -99,7 +92,7 @@ class ZongjiBinlogSource implements BinlogSource {
       if (this.failure) throw this.failure;
       if (this.state !== 'starting') return; // stopped meanwhile
       this.state = 'running';
-      this.startWatchdog();
+      this.watchdog.start();
     } catch (error) {
       if ((this.state as State) === 'stopped') {
         await this.teardown();
@@ -131,8 +124,7 @@ class ZongjiBinlogSource implements BinlogSource {
 
   private connect(position: BinlogPosition): Promise<void> {
     const generation = ++this.generation;
-    this.connectedAt = Number.POSITIVE_INFINITY;
-    this.committedSinceConnect = false;
+    this.reconnects.connecting();
     this.tracker.startAt(position);
     this.tables.newConnection();
     this.flow.detach();
@@ -160,7 +152,7 @@ class ZongjiBinlogSource implements BinlogSource {
           return;
         }
         ready = true;
-        this.connectedAt = Date.now();
+        this.reconnects.connected();
         resolve();
       });
       zongji.on('binlog', (event: ZEvent) => {
@@ -212,7 +204,7 @@ class ZongjiBinlogSource implements BinlogSource {
   private onPacket(command: unknown, original: BinlogData, packet: ZPacket, conn: unknown, zongji: ZongJiInternal): unknown {
     if (this.state !== 'running' && this.state !== 'starting') return zongji.BinlogClass!.prototype.binlogData;
     if (packet.isEOF() || packet.isError()) return original.call(command, packet, conn);
-    this.packets += 1;
+    this.watchdog.activity();
     const buf = packet.buffer;
     const p = packet.offset + 1; // after the OK marker: the event header
     const type = buf[p + 4]!;
@@ -334,7 +326,7 @@ class ZongjiBinlogSource implements BinlogSource {
 
   /** A transaction ended (TransactionTracker): state of the transaction goes, the handler gets the position. */
   private onCommit(position: BinlogPosition, timestamp: number): void {
-    this.committedSinceConnect = true;
+    this.reconnects.committed();
     this.tables.endTransaction(this.zongji?.tableMap);
     this.handler!.onCommit(position, timestamp);
   }
@@ -397,18 +389,14 @@ class ZongjiBinlogSource implements BinlogSource {
   }
 
   private scheduleReconnect(error: unknown): void {
-    // A connection that made progress (a commit) or lived a while starts the backoff over; one that
-    // drops again at once keeps counting towards maxAttempts.
-    if (this.committedSinceConnect || Date.now() - this.connectedAt > 30_000) this.attempts = 0;
-    this.connectedAt = Number.POSITIVE_INFINITY;
-    this.committedSinceConnect = false;
+    const delay = this.reconnects.nextDelay();
     this.stopZongji();
     // The interrupted transaction is read again from its start; skip what the handler already has.
     this.tracker.interrupted();
-    if (this.attempts >= this.retry.maxAttempts) {
+    if (delay === undefined) {
       this.fail(
         new SourceError(
-          `lost the binlog connection to ${this.server.where} and could not reconnect after ${this.attempts} attempts: ${describeError(error)}`,
+          `lost the binlog connection to ${this.server.where} and could not reconnect after ${this.reconnects.attempts} attempts: ${describeError(error)}`,
           {
             lastCommit: this.tracker.lastCommit,
           },
@@ -417,19 +405,12 @@ class ZongjiBinlogSource implements BinlogSource {
       );
       return;
     }
-    const base = Math.min(this.retry.maxDelayMs, this.retry.initialDelayMs * 2 ** this.attempts);
-    const delay = Math.round(base * (0.75 + Math.random() * 0.5));
-    this.attempts += 1;
     const from = this.tracker.lastCommit ?? this.startPosition;
     this.logger.warn(
-      { error: describeError(error), attempt: this.attempts, delayMs: delay, resumeFrom: from, skipRowsEvents: this.tracker.skipping },
+      { error: describeError(error), attempt: this.reconnects.attempts, delayMs: delay, resumeFrom: from, skipRowsEvents: this.tracker.skipping },
       'binlog connection lost; reconnecting',
     );
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      void this.reconnect();
-    }, delay);
+    this.reconnects.schedule(delay, () => void this.reconnect());
   }
 
   private async reconnect(): Promise<void> {
@@ -451,41 +432,16 @@ class ZongjiBinlogSource implements BinlogSource {
     }
   }
 
-  private startWatchdog(): void {
-    clearInterval(this.watchdog);
-    this.watchdog = setInterval(() => {
-      if (this.state !== 'running' || this.flow.quiet) {
-        this.idleTicks = 0;
-        this.lastPacketCount = this.packets;
-        return;
-      }
-      if (this.packets !== this.lastPacketCount) {
-        this.lastPacketCount = this.packets;
-        this.idleTicks = 0;
-        return;
-      }
-      this.idleTicks += 1;
-      if (this.idleTicks >= 3) {
-        this.idleTicks = 0;
-        const error = Object.assign(new Error(`no event or heartbeat for ${3 * this.heartbeatMs} ms`), { code: 'TUNNEL_HEARTBEAT_TIMEOUT' });
-        this.onConnectionError(error);
-      }
-    }, this.heartbeatMs);
-    this.watchdog.unref();
-  }
-
   private fail(error: unknown): void {
     if (this.state === 'stopped' || this.state === 'failed') return;
-    // a decode error names the column, not the binlog position: it is reported at the read position
+    // A decode error names the column, not the binlog position: it is reported at the read position.
     const wrapped =
       error instanceof TunnelError && !(error instanceof DecodeError)
         ? error
         : new SourceError(
-            `binlog source failed at ${this.tracker.file}:${this.tracker.cursor}: ${describeError(error)}`,
+            `binlog source failed at ${this.tracker.file}:${this.tracker.cursor}: ${error instanceof DecodeError ? error.message : describeError(error)}`,
             { position: this.tracker.position },
-            {
-              cause: error,
-            },
+            { cause: error },
           );
     const starting = this.state === 'starting';
     this.state = 'failed';
@@ -522,10 +478,8 @@ class ZongjiBinlogSource implements BinlogSource {
   }
 
   private async teardown(): Promise<void> {
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
-    clearInterval(this.watchdog);
-    this.watchdog = undefined;
+    this.reconnects.cancel();
+    this.watchdog.stop();
     await this.stopZongji();
     await this.server.close();
   }

@@ -105,13 +105,13 @@ describe('source packet handling', () => {
         reconnect: { maxAttempts: 0 },
       },
       silentLogger(),
-    ) as unknown as Record<string, unknown> & { startWatchdog(): void; pause(): void; resume(): void };
+    ) as unknown as Record<string, unknown> & { watchdog: { start(): void }; pause(): void; resume(): void };
     source.state = 'running';
     source.handler = { onEvent: () => {}, onCommit: () => {}, onError: (e: Error) => errors.push(e) };
     let realPaused = false;
     (source.flow as Record<string, unknown>).realPause = () => (realPaused = true);
     (source.flow as Record<string, unknown>).realResume = () => (realPaused = false);
-    source.startWatchdog();
+    source.watchdog.start();
     source.pause();
     expect(realPaused).toBe(true);
     await new Promise((r) => setTimeout(r, 150)); // paused: silence is expected
