@@ -7,6 +7,7 @@ import { CommitTracker, formatPosition, type PositionStore, type StoredPosition 
 import { applyPlugins, type AppliedPipeline } from '../pipeline/index.ts';
 import { FileDeadLetterStore, type DeadLetterStore } from '../dead-letter/index.ts';
 import type { BinlogSource, SourceOptions, StartFrom } from '../source/source.ts';
+import type { SnapshotStatus } from '../snapshot/status.ts';
 import { ConfigError, FencedError, PluginError, TunnelError, SinkError } from '../errors/index.ts';
 import { SinkDispatcher, type Delivery, type SinkStats } from './sink-dispatcher.ts';
 import { estimateEventBytes } from './event-size.ts';
@@ -60,6 +61,8 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   readonly logger: Logger;
   readonly stats: TaskStats;
   readonly pipeline: AppliedPipeline;
+  /** The initial snapshot's progress, set by the snapshot while it runs and kept after it ends (status, metrics). */
+  snapshotStatus: SnapshotStatus | undefined;
   private readonly tracker = new CommitTracker();
   private readonly dispatchers = new Map<string, SinkDispatcher>();
   private readonly allSinkNames: string[];
