@@ -1,6 +1,7 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { BinlogPosition } from '../event/index.ts';
 import { SourceError } from '../errors/index.ts';
+import { jsonCheckColumn } from '../source/index.ts';
 import { isKeysetKind, valueKind, type ColumnInfo, type ValueKind } from './values.ts';
 
 const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
@@ -118,8 +119,8 @@ async function mariadbJsonColumns(conn: Connection, schema: string, table: strin
     );
     const out = new Set<string>();
     for (const row of rows) {
-      const match = /^json_valid\(`((?:[^`]|``)+)`\)$/i.exec(String(row.clause).trim());
-      if (match) out.add(match[1]!.replace(/``/g, '`'));
+      const column = jsonCheckColumn(String(row.clause));
+      if (column !== undefined) out.add(column);
     }
     return out;
   } catch {

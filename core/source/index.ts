@@ -4,3 +4,5 @@ export { createBinlogSource } from './binlog-source.ts';
 export { decodeLatin1, float32Value, formatTimestamp, parseEnumSetDefinition, parseJsonExact } from './decode.ts';
 // How every connection to the source database is opened, and which of its errors are worth a retry.
 export { describeError, isConnectionLost, mysqlConnectionOptions, type MysqlError } from './mysql-connection.ts';
+// MariaDB's JSON columns are LONGTEXT with a json_valid check: which column a check names.
+export { jsonCheckColumn } from './table-metadata.ts';
