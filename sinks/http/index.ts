@@ -2,7 +2,7 @@ import type { TunnelPlugin } from '../../core/pipeline/index.ts';
 import { parseWebhookOptions, type WebhookOptions } from './options.ts';
 import { WebhookSink } from './sink.ts';
 
-export { WebhookSink, backoffWithJitter } from './sink.ts';
+export { WebhookSink } from './sink.ts';
 export { verifyWebhookSignature, signWebhookBody, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './signature.ts';
 export { parseWebhookOptions, type WebhookOptions, type ResolvedWebhookOptions } from './options.ts';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError } from '../../core/errors/index.ts';
 import { canonicalObject, type RowEvent } from '../../core/event/index.ts';
+import { backoffDelay, sleep } from '../../core/runtime/backoff.ts';
 import { acquireSharedSerializer, createSerializer, estimateJsonBytes, type Serializer } from '../../core/serialize/index.ts';
 import type { BatchLimits, DeliveryResult, Sink, SinkBatch } from '../../core/sink/index.ts';
 import type { ResolvedWebhookOptions } from './options.ts';
@@ -14,11 +14,6 @@ interface Attempt {
 }
 
 const EXCERPT = 200;
-
-/** Exponential backoff with full jitter: a random delay in [0, min(max, base * 2^retry)]. */
-export function backoffWithJitter(retry: number, baseMs: number, maxMs: number, random = Math.random): number {
-  return Math.round(random() * Math.min(maxMs, baseMs * 2 ** Math.min(retry, 30)));
-}
 
 export class WebhookSink implements Sink {
   readonly batchLimits: Partial<BatchLimits>;
@@ -106,13 +101,11 @@ export class WebhookSink implements Sink {
     let last: Attempt | undefined;
     for (let retry = 0; retry <= o.retries; retry++) {
       if (retry > 0) {
-        const backoff = backoffWithJitter(retry - 1, o.retryDelayMs, o.maxRetryDelayMs);
+        const backoff = backoffDelay(retry, { initialDelayMs: o.retryDelayMs, maxDelayMs: o.maxRetryDelayMs });
         const delay = Math.min(o.maxRetryDelayMs, Math.max(backoff, last?.retryAfterMs ?? 0));
-        try {
-          await sleep(delay, undefined, { signal });
-        } catch {
+        await sleep(delay, signal).catch(() => {
           throw new AbortedError('webhook: write aborted');
-        }
+        });
       }
       last = await this.#post(body, delivery, events.length, signal);
       if (last.result.status !== 'retry') return last.result;

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { webhook, verifyWebhookSignature, backoffWithJitter, type WebhookOptions, type WebhookSink } from '../../sinks/http/index.ts';
+import { webhook, verifyWebhookSignature, type WebhookOptions, type WebhookSink } from '../../sinks/http/index.ts';
+import { backoffDelay } from '../../core/runtime/backoff.ts';
 import { canonicalObject, documentId, keyValues, toCanonicalJson, type RowEvent } from '../../core/event/index.ts';
 import type { DeliveryResult } from '../../core/sink/index.ts';
 import { ConfigError } from '../../core/errors/index.ts';
@@ -214,10 +215,11 @@ describe('webhook signature and options', () => {
   it('keeps the canonical shape and backs off exponentially with jitter', () => {
     const event = insert('shop', 'items', ITEM_KEY, [itemRow(1)]);
     expect(JSON.stringify(canonicalObject(event))).toBe(toCanonicalJson(event));
-    expect(backoffWithJitter(0, 100, 10_000, () => 1)).toBe(100);
-    expect(backoffWithJitter(3, 100, 10_000, () => 1)).toBe(800);
-    expect(backoffWithJitter(20, 100, 10_000, () => 1)).toBe(10_000);
-    expect(backoffWithJitter(3, 100, 10_000, () => 0.5)).toBe(400);
+    const retryDelays = { initialDelayMs: 100, maxDelayMs: 10_000 };
+    expect(backoffDelay(1, retryDelays, () => 1)).toBe(100);
+    expect(backoffDelay(4, retryDelays, () => 1)).toBe(800);
+    expect(backoffDelay(21, retryDelays, () => 1)).toBe(10_000);
+    expect(backoffDelay(4, retryDelays, () => 0.5)).toBe(400);
   });
 
   it('throws ConfigError naming the field path, never showing secrets', () => {
