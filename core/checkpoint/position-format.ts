@@ -66,10 +66,6 @@ export function encodeStoredPosition(stored: StoredPosition): string {
   return JSON.stringify(stored);
 }
 
-export function formatPosition(position: BinlogPosition): string {
-  return `${position.file}:${position.offset}${position.gtid ? `@${position.gtid}` : ''}`;
-}
-
 function preview(text: string): string {
   const oneLine = text.replace(/\s+/g, ' ');
   return JSON.stringify(oneLine.length > 80 ? `${oneLine.slice(0, 77)}...` : oneLine);

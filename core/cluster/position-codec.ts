@@ -3,7 +3,7 @@
  * ZooKeeper position store and the position admin API.
  */
 import type { StoredPosition } from '../checkpoint/position-store.ts';
-import type { BinlogPosition } from '../event/index.ts';
+import { isBinlogPosition } from '../event/index.ts';
 import { PositionFormatError } from '../errors/index.ts';
 
 /** What the position node holds: a StoredPosition and, beside it, where the write came from. */
@@ -22,12 +22,6 @@ export function encodePosition(stored: StoredPosition, writtenBy: string, epoch?
   return Buffer.from(JSON.stringify(record));
 }
 
-function isPosition(value: unknown): value is BinlogPosition {
-  if (!value || typeof value !== 'object') return false;
-  const p = value as Record<string, unknown>;
-  return typeof p.file === 'string' && typeof p.offset === 'number' && Number.isFinite(p.offset) && (p.gtid === undefined || typeof p.gtid === 'string');
-}
-
 /** Parse the node's bytes; PositionFormatError when they are not a stored position. */
 export function decodePosition(data: Buffer, where: string): PositionRecord {
   let value: unknown;
@@ -37,7 +31,7 @@ export function decodePosition(data: Buffer, where: string): PositionRecord {
     throw new PositionFormatError(`the position at ${where} is not JSON`, { path: where }, { cause: err });
   }
   const v = value as Record<string, unknown> | null;
-  if (!v || typeof v !== 'object' || !isPosition(v.position)) {
+  if (!v || typeof v !== 'object' || !isBinlogPosition(v.position)) {
     throw new PositionFormatError(`the position at ${where} has no valid "position" {file, offset[, gtid]}`, { path: where });
   }
   const record: PositionRecord = {

@@ -1,3 +1,5 @@
+import { formatPosition, isBinlogPosition } from '../event/position.ts';
+
 /**
  * One error class per kind, each with a stable `code` (BullMQ/Fastify style), so operators can
  * match on codes in logs and scripts while messages stay free to improve.
@@ -30,7 +32,7 @@ export class PluginError extends TunnelError {
     detail: Record<string, unknown> = {},
   ) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    const where = detail.position ? ` at ${formatPosition(detail.position)}` : '';
+    const where = isBinlogPosition(detail.position) ? ` at ${formatPosition(detail.position)}` : '';
     super(`plugin "${plugin}" failed in hook "${hook}" of task "${task}"${where}: ${reason}`, detail, { cause });
   }
 }
@@ -77,12 +79,4 @@ export class FencedError extends TunnelError {
 /** The operation was aborted by shutdown or loss of ownership. */
 export class AbortedError extends TunnelError {
   readonly code = 'TUNNEL_ERR_ABORTED';
-}
-
-function formatPosition(position: unknown): string {
-  if (position && typeof position === 'object' && 'file' in position && 'offset' in position) {
-    const p = position as { file: string; offset: number; gtid?: string };
-    return `${p.file}:${p.offset}${p.gtid ? ` (gtid ${p.gtid})` : ''}`;
-  }
-  return JSON.stringify(position);
 }

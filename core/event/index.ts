@@ -1,4 +1,5 @@
 export * from './event.ts';
+export * from './position.ts';
 export * from './row-access.ts';
 export * from './template.ts';
 export * from './table-pattern.ts';

@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ResolvedTask } from '../config/index.ts';
-import type { BinlogPosition, RowEvent } from '../event/index.ts';
-import { CommitTracker, formatPosition, type PositionStore, type StoredPosition } from '../checkpoint/index.ts';
+import { formatPosition, samePosition, type BinlogPosition, type RowEvent } from '../event/index.ts';
+import { CommitTracker, type PositionStore, type StoredPosition } from '../checkpoint/index.ts';
 import { applyPlugins, type AppliedPipeline } from '../pipeline/index.ts';
 import { FileDeadLetterStore, type DeadLetterStore } from '../dead-letter/index.ts';
 import type { BinlogSource, SourceOptions, StartFrom } from '../source/source.ts';
@@ -389,10 +389,6 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     })();
     return this.stopping;
   }
-}
-
-function samePosition(a: BinlogPosition, b: BinlogPosition): boolean {
-  return a.file === b.file && a.offset === b.offset;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../config/index.ts';
-import type { BinlogPosition } from '../event/index.ts';
-import { FilePositionStore, formatPosition } from '../checkpoint/index.ts';
+import { formatPosition, type BinlogPosition } from '../event/index.ts';
+import { FilePositionStore } from '../checkpoint/index.ts';
 import { formatCount } from '../progress/index.ts';
 import { readClusterView } from './cluster-view.ts';
 import { configSecrets, redactText } from './redact.ts';

@@ -1,5 +1,5 @@
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
-import type { BinlogPosition } from '../event/index.ts';
+import { samePosition, type BinlogPosition } from '../event/index.ts';
 import type { TaskRunner } from '../runtime/task-runner.ts';
 import type { TaskStatus, Worker } from '../runtime/worker.ts';
 import { snapshotStatus } from '../snapshot/index.ts';
@@ -289,10 +289,6 @@ function settledOf(runner: TaskRunner): number {
   let total = 0;
   for (const s of Object.values(runner.stats.sinks)) total += s.eventsOut + s.deadLetters;
   return total;
-}
-
-function samePosition(a: BinlogPosition, b: BinlogPosition | undefined): boolean {
-  return b !== undefined && a.file === b.file && a.offset === b.offset;
 }
 
 function copyPosition(p: BinlogPosition | undefined): BinlogPosition | null {
