@@ -1,4 +1,5 @@
 import { TunnelError } from '../errors/index.ts';
+import { REDACTED, isSecretField } from '../redact/index.ts';
 
 /** One clear line for a person; a stack trace only when TUNNEL_DEBUG asks for it. */
 export function reportError(error: unknown): number {
@@ -24,11 +25,9 @@ export function table(headers: string[], rows: string[][]): string {
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-const SECRET_KEY = /pass(word)?|secret|token|api_?key|credential|auth/i;
-
 /** A copy of resolved config data safe to print: secrets replaced, plugins shown by name. */
 export function printable(value: unknown, key = ''): unknown {
-  if (SECRET_KEY.test(key) && value !== undefined && value !== null && typeof value !== 'object') return '[redacted]';
+  if (isSecretField(key) && value !== undefined && value !== null && typeof value !== 'object') return REDACTED;
   if (Array.isArray(value)) return value.map((item) => printable(item));
   if (value && typeof value === 'object') {
     const proto = Object.getPrototypeOf(value);

@@ -1,14 +1,7 @@
 import type { z } from 'zod';
+import { isSecretPath } from '../redact/index.ts';
 
 type Issue = z.core.$ZodIssue;
-
-/** Field names whose values are never shown in a message. */
-const SECRET_FIELD = /pass|secret|token|credential|api_?key|bearer|auth|headers/i;
-
-/** A password, token, header value anywhere, or a TLS private key (a row `key` template is no secret). */
-export function isSecretPath(path: readonly PropertyKey[]): boolean {
-  return path.some((part) => typeof part === 'string' && SECRET_FIELD.test(part)) || (path.includes('tls') && path.at(-1) === 'key');
-}
 
 function formatPath(prefix: string, path: readonly PropertyKey[]): string {
   let out = prefix;

@@ -3,7 +3,7 @@ import { formatPosition, type BinlogPosition } from '../event/index.ts';
 import { FilePositionStore } from '../checkpoint/index.ts';
 import { formatCount } from '../progress/index.ts';
 import { readClusterView } from './cluster-view.ts';
-import { configSecrets, redactText } from './redact.ts';
+import { configSecrets, redactText } from '../redact/index.ts';
 import type { ClusterView, TaskStatusReport, WorkerStatusReport } from './types.ts';
 
 export interface CollectStatusOptions {

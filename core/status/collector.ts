@@ -4,7 +4,7 @@ import type { TaskRunner } from '../runtime/task-runner.ts';
 import type { TaskStatus, Worker } from '../runtime/worker.ts';
 import { snapshotStatus } from '../snapshot/index.ts';
 import { mysqlConnectionOptions } from '../source/index.ts';
-import { configSecrets, redactText } from './redact.ts';
+import { configSecrets, redactText } from '../redact/index.ts';
 import type { ClusterView, TaskStatusReport, WorkerStatusReport } from './types.ts';
 
 export interface CollectorOptions {

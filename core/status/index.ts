@@ -3,7 +3,7 @@ export { collectStatus, formatStatus, type ClusterStatus, type CollectStatusOpti
 export { StatusCollector, bytesBehind, type CollectorOptions } from './collector.ts';
 export { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 export { dashboardHtml } from './dashboard.ts';
-export { redactText, configSecrets, REDACTED } from './redact.ts';
+export { redactText, configSecrets, REDACTED } from '../redact/index.ts';
 export * from './types.ts';
 export {
   readClusterView,

@@ -2,7 +2,7 @@ import type { TunnelPlugin } from '../../core/pipeline/index.ts';
 import { parseElasticsearchOptions, type ElasticsearchOptions } from './options.ts';
 import { ElasticsearchSink } from './sink.ts';
 
-export { ElasticsearchSink, describeClientError, redactUrls } from './sink.ts';
+export { ElasticsearchSink, describeClientError } from './sink.ts';
 export { classifyBulkItem, classifyRequestStatus, foldResults, type BulkAction, type BulkResponseItem } from './classify.ts';
 export { parseElasticsearchOptions, type ElasticsearchOptions, type IndexFunction, type ResolvedElasticsearchOptions } from './options.ts';
 

@@ -1,5 +1,6 @@
 import { Client, errors as esErrors } from '@elastic/elasticsearch';
 import { AbortedError, SinkError } from '../../core/errors/index.ts';
+import { redactUrlCredentials } from '../../core/redact/index.ts';
 import { compileTemplate, documentId, keyChanged, keyValues, rowImage, type ColumnValue, type RowEvent } from '../../core/event/index.ts';
 import { acquireSharedSerializer, createSerializer, estimateJsonBytes, type Serializer } from '../../core/serialize/index.ts';
 import type { BatchLimits, DeliveryResult, Sink, SinkBatch } from '../../core/sink/index.ts';
@@ -35,11 +36,6 @@ function hash(text: string): number {
   return h >>> 0;
 }
 
-/** Hide credentials in URLs (`https://user:pass@host`) of client error messages. */
-export function redactUrls(text: string): string {
-  return text.replace(/\/\/[^/\s:@]+:[^/\s@]+@/g, '//[redacted]@');
-}
-
 /** A short, secret-free account of a client error (never the request, its headers or the options). */
 export function describeClientError(error: unknown): { status?: number; text: string } {
   if (error instanceof esErrors.ResponseError) {
@@ -47,7 +43,7 @@ export function describeClientError(error: unknown): { status?: number; text: st
     const text = typeof body === 'object' && body?.error ? errorText(body.error) : typeof body === 'string' ? body.slice(0, 300) : error.name;
     return { status: error.meta?.statusCode ?? undefined, text };
   }
-  if (error instanceof Error) return { text: `${error.name}: ${redactUrls(error.message).slice(0, 300)}` };
+  if (error instanceof Error) return { text: `${error.name}: ${redactUrlCredentials(error.message).slice(0, 300)}` };
   return { text: String(error) };
 }
 

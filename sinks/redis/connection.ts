@@ -1,4 +1,5 @@
 import { Redis, Cluster, type RedisOptions as IORedisOptions, type ClusterOptions } from 'ioredis';
+import { redactUrlCredentials } from '../../core/redact/index.ts';
 import type { ResolvedRedisConnection } from './options.ts';
 
 export type RedisClient = Redis | Cluster;
@@ -60,7 +61,7 @@ export async function connectRedis(client: RedisClient): Promise<void> {
 /** Error text without anything but the message (ioredis messages carry no passwords). */
 export function redisErrorText(error: unknown): string {
   const text = error instanceof Error ? `${error.name === 'ReplyError' || error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
-  return text.replace(/\/\/[^/\s:@]*:[^/\s@]+@/g, '//[redacted]@').slice(0, 300);
+  return redactUrlCredentials(text).slice(0, 300);
 }
 
 /** Close politely (QUIT waits for replies in flight); a client that cannot QUIT is cut off. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyBulkItem, classifyRequestStatus, foldResults, redactUrls } from '../../sinks/elasticsearch/index.ts';
+import { classifyBulkItem, classifyRequestStatus, foldResults } from '../../sinks/elasticsearch/index.ts';
+import { redactUrlCredentials } from '../../core/redact/index.ts';
 
 describe('elasticsearch bulk item classification', () => {
   it('treats 2xx and deleting a missing document as written', () => {
@@ -48,6 +49,9 @@ describe('elasticsearch bulk item classification', () => {
   });
 
   it('hides credentials in URLs', () => {
-    expect(redactUrls('connect ECONNREFUSED https://elastic:s3cret@es.local:9200/')).toBe('connect ECONNREFUSED https://[redacted]@es.local:9200/');
+    expect(redactUrlCredentials('connect ECONNREFUSED https://elastic:s3cret@es.local:9200/')).toBe(
+      'connect ECONNREFUSED https://elastic:[redacted]@es.local:9200/',
+    );
+    expect(redactUrlCredentials('redis://:s3cret@cache:6379')).toBe('redis://:[redacted]@cache:6379');
   });
 });
