@@ -1,6 +1,6 @@
 export * from './schema.ts';
 export * from './define-config.ts';
 export * from './resolve.ts';
-export * from './option-issues.ts';
+export * from './issues.ts';
 export * from './validators.ts';
 export * from './sink-options.ts';

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from '../../core/errors/index.ts';
-import { formatOptionIssues } from '../../core/config/option-issues.ts';
+import { parseOptions } from '../../core/config/issues.ts';
 import { serializeOptionSchema, sinkBatchOptionSchema } from '../../core/config/sink-options.ts';
 import { isHttpUrl } from '../../core/config/validators.ts';
 import { compileTemplate, type RowEvent } from '../../core/event/index.ts';
@@ -106,9 +105,7 @@ export type ResolvedElasticsearchOptions = z.output<typeof elasticsearchOptionsS
 
 /** Validate at construction; a bad option throws ConfigError naming `elasticsearch.<path>`. */
 export function parseElasticsearchOptions(input: unknown): ResolvedElasticsearchOptions {
-  const result = elasticsearchOptionsSchema.safeParse(input ?? {}, { reportInput: true });
-  if (!result.success) throw new ConfigError(formatOptionIssues('elasticsearch', result.error.issues));
-  return result.data;
+  return parseOptions(elasticsearchOptionsSchema, input, 'elasticsearch');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from '../../core/errors/index.ts';
-import { formatOptionIssues } from '../../core/config/option-issues.ts';
+import { parseOptions } from '../../core/config/issues.ts';
 import { serializeOptionSchema, sinkBatchOptionSchema } from '../../core/config/sink-options.ts';
 import { isHttpUrl } from '../../core/config/validators.ts';
 
@@ -38,7 +37,5 @@ export type WebhookOptions = z.input<typeof webhookOptionsSchema>;
 export type ResolvedWebhookOptions = z.output<typeof webhookOptionsSchema>;
 
 export function parseWebhookOptions(input: unknown): ResolvedWebhookOptions {
-  const result = webhookOptionsSchema.safeParse(input ?? {}, { reportInput: true });
-  if (!result.success) throw new ConfigError(formatOptionIssues('webhook', result.error.issues));
-  return result.data;
+  return parseOptions(webhookOptionsSchema, input, 'webhook');
 }

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from '../../core/errors/index.ts';
-import { formatOptionIssues } from '../../core/config/option-issues.ts';
+import { parseOptions } from '../../core/config/issues.ts';
 import { sinkBatchOptionSchema } from '../../core/config/sink-options.ts';
 import { compileTemplate, type RowEvent } from '../../core/event/index.ts';
 
@@ -137,9 +136,7 @@ export type RedisOptions = z.input<typeof redisOptionsSchema>;
 export type ResolvedRedisOptions = z.output<typeof redisOptionsSchema>;
 
 export function parseRedisOptions(input: unknown): ResolvedRedisOptions {
-  const result = redisOptionsSchema.safeParse(input ?? {}, { reportInput: true });
-  if (!result.success) throw new ConfigError(formatOptionIssues('redis', result.error.issues));
-  return result.data;
+  return parseOptions(redisOptionsSchema, input, 'redis');
 }
 
 export const deadLetterStoreOptionsSchema = z
@@ -165,9 +162,7 @@ export type RedisDeadLetterStoreOptions = z.input<typeof deadLetterStoreOptionsS
 export type ResolvedRedisDeadLetterStoreOptions = z.output<typeof deadLetterStoreOptionsSchema>;
 
 export function parseDeadLetterStoreOptions(input: unknown): ResolvedRedisDeadLetterStoreOptions {
-  const result = deadLetterStoreOptionsSchema.safeParse(input ?? {}, { reportInput: true });
-  if (!result.success) throw new ConfigError(formatOptionIssues('redisDeadLetterStore', result.error.issues));
-  return result.data;
+  return parseOptions(deadLetterStoreOptionsSchema, input, 'redisDeadLetterStore');
 }
 
 // ---------------------------------------------------------------------------------------------

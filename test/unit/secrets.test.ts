@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
 import { SECRET_FIELD_NAMES, isSecretPath, redactText } from '../../core/redact/index.ts';
-import { formatOptionIssues } from '../../core/config/index.ts';
+import { formatIssues, resolveConfig } from '../../core/config/index.ts';
 import { printable } from '../../core/cli/output.ts';
 import { createLogger } from '../../core/log/index.ts';
 
@@ -31,10 +31,12 @@ describe('one list of secret field names, used by every redaction', () => {
     for (const name of [...SECRET_FIELD_NAMES, 'sentinelPassword']) {
       const result = z.object({ [name]: z.number() }).safeParse({ [name]: VALUE }, { reportInput: true });
       expect(result.success).toBe(false);
-      const message = formatOptionIssues('sink', result.error!.issues);
+      const message = formatIssues(result.error!.issues, { root: 'sink' });
       expect(message).toContain(`sink.${name}`);
       expect(message).not.toContain(VALUE);
     }
+    const config = { tasks: [{ name: 't', source: { host: 'db', user: 'u', serverId: 1, password: 31337_4242 }, plugins: [] }] };
+    expect(() => resolveConfig(config)).toThrow('tasks[0].source.password: expected string, got a value that is not shown (secret field)');
     expect(isSecretPath(['headers', 'x-custom'])).toBe(true);
     expect(isSecretPath(['tls', 'key'])).toBe(true);
     expect(isSecretPath(['key'])).toBe(false);
