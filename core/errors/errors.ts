@@ -66,6 +66,11 @@ export class SinkError extends TunnelError {
   readonly code = 'TUNNEL_ERR_SINK';
 }
 
+/** A payload could not be encoded as JSON (a value JSON cannot hold, such as a BigInt a plugin put in a row). */
+export class SerializeError extends TunnelError {
+  readonly code = 'TUNNEL_ERR_SERIALIZE';
+}
+
 /** ZooKeeper coordination failed, or this worker lost ownership of a task. */
 export class ClusterError extends TunnelError {
   readonly code = 'TUNNEL_ERR_CLUSTER';

@@ -1,1 +1,2 @@
 export * from './serializer.ts';
+export * from './sink-serializer.ts';

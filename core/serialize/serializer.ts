@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { SerializeError } from '../errors/index.ts';
+import { encodeJsonArray, encodeNdjson } from './encode.mjs';
 
 /**
  * Payload serialization (DESIGN.md "serialization"): ES bulk NDJSON bodies and webhook bodies.
@@ -139,29 +141,23 @@ function estimateList(items: readonly unknown[]): number {
   return n;
 }
 
-/** Main-thread NDJSON encoding, the same bytes as the worker's. */
+/** NDJSON on the calling thread: the same encoder, and so the same bytes, as the pool's workers. */
 export function encodeNdjsonSync(lines: readonly unknown[]): Uint8Array {
-  // Lines are encoded one by one into one buffer: a single non-Latin-1 character (an emoji) then
-  // only slows the UTF-8 transcoding of its own line, not of a whole concatenated body.
-  const texts: string[] = new Array(lines.length);
-  let total = 0;
-  for (let i = 0; i < lines.length; i++) {
-    const text = JSON.stringify(lines[i]);
-    texts[i] = text;
-    total += Buffer.byteLength(text, 'utf8') + 1;
-  }
-  const out = Buffer.allocUnsafeSlow(total);
-  let offset = 0;
-  for (let i = 0; i < texts.length; i++) {
-    offset += out.write(texts[i] as string, offset, 'utf8');
-    out[offset++] = 10;
-  }
-  return out;
+  return encodeOrThrow('NDJSON', () => encodeNdjson(lines));
 }
 
-/** Main-thread JSON array encoding, the same bytes as the worker's. */
+/** A JSON array on the calling thread: the same encoder as the pool's workers. */
 export function encodeJsonArraySync(items: readonly unknown[]): Uint8Array {
-  return Buffer.from(JSON.stringify(items), 'utf8');
+  return encodeOrThrow('a JSON array', () => encodeJsonArray(items));
+}
+
+/** A value JSON cannot hold (a BigInt, a cycle a plugin put in a row) is a SerializeError. */
+function encodeOrThrow(what: string, encode: () => Uint8Array): Uint8Array {
+  try {
+    return encode();
+  } catch (error) {
+    throw new SerializeError(`cannot encode the batch as ${what}: ${error instanceof Error ? error.message : String(error)}`, {}, { cause: error });
+  }
 }
 
 type Kind = 'ndjson' | 'json';

@@ -2,7 +2,7 @@ import { Client, errors as esErrors } from '@elastic/elasticsearch';
 import { AbortedError, SinkError } from '../../core/errors/index.ts';
 import { redactUrlCredentials } from '../../core/redact/index.ts';
 import { compileTemplate, documentId, keyChanged, keyValues, rowImage, type ColumnValue, type RowEvent } from '../../core/event/index.ts';
-import { acquireSharedSerializer, createSerializer, estimateJsonBytes, type Serializer } from '../../core/serialize/index.ts';
+import { SinkSerializer, estimateJsonBytes } from '../../core/serialize/index.ts';
 import type { BatchLimits, DeliveryResult, Sink, SinkBatch } from '../../core/sink/index.ts';
 import { classifyBulkItem, classifyRequestStatus, errorText, foldResults, type BulkAction, type BulkResponseItem } from './classify.ts';
 import type { ResolvedElasticsearchOptions } from './options.ts';
@@ -52,10 +52,11 @@ export class ElasticsearchSink implements Sink {
   readonly #options: ResolvedElasticsearchOptions;
   readonly #indexOf: (event: RowEvent, rowIndex: number) => string;
   #client: Client | undefined;
-  #serializer: Serializer | undefined;
+  readonly #serializer: SinkSerializer;
 
   constructor(options: ResolvedElasticsearchOptions) {
     this.#options = options;
+    this.#serializer = new SinkSerializer(options.serialize);
     this.batchLimits = {
       maxEvents: options.maxBulkActions * options.concurrency,
       maxBytes: options.maxBulkBytes * options.concurrency,
@@ -112,15 +113,7 @@ export class ElasticsearchSink implements Sink {
 
   /** How many bulk bodies were encoded on the main thread and in the pool (undefined before the first). */
   get serializerStats() {
-    return this.#serializer?.stats();
-  }
-
-  get #encoder(): Serializer {
-    if (!this.#serializer) {
-      const s = this.#options.serialize;
-      this.#serializer = s === undefined ? acquireSharedSerializer() : s === false ? createSerializer({ threshold: Infinity }) : createSerializer(s);
-    }
-    return this.#serializer;
+    return this.#serializer.stats();
   }
 
   async start(signal: AbortSignal): Promise<void> {
@@ -217,7 +210,7 @@ export class ElasticsearchSink implements Sink {
     };
     let response: BulkResponse;
     try {
-      const bytes = await this.#encoder.encodeNdjson(lines, { estimatedBytes: estimate });
+      const bytes = await this.#serializer.get().encodeNdjson(lines, { estimatedBytes: estimate });
       if (signal.aborted) throw new AbortedError('elasticsearch: write aborted');
       const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const querystring: Record<string, string> = { filter_path: FILTER_PATH };
@@ -249,9 +242,7 @@ export class ElasticsearchSink implements Sink {
 
   async close(): Promise<void> {
     const client = this.#client;
-    const serializer = this.#serializer;
     this.#client = undefined;
-    this.#serializer = undefined;
-    await Promise.all([client?.close(), serializer?.close()]);
+    await Promise.all([client?.close(), this.#serializer.close()]);
   }
 }

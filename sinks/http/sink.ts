@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { AbortedError } from '../../core/errors/index.ts';
 import { canonicalObject, type RowEvent } from '../../core/event/index.ts';
 import { backoffDelay, sleep } from '../../core/runtime/backoff.ts';
-import { acquireSharedSerializer, createSerializer, estimateJsonBytes, type Serializer } from '../../core/serialize/index.ts';
+import { SinkSerializer, estimateJsonBytes } from '../../core/serialize/index.ts';
 import type { BatchLimits, DeliveryResult, Sink, SinkBatch } from '../../core/sink/index.ts';
 import type { ResolvedWebhookOptions } from './options.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signatureHeader } from './signature.ts';
@@ -19,22 +19,15 @@ export class WebhookSink implements Sink {
   readonly batchLimits: Partial<BatchLimits>;
   readonly #options: ResolvedWebhookOptions;
   readonly #secrets: readonly string[];
-  #serializer: Serializer | undefined;
+  readonly #serializer: SinkSerializer;
   /** Requests sent (attempts included), for tests and metrics. */
   requests = 0;
 
   constructor(options: ResolvedWebhookOptions) {
     this.#options = options;
     this.#secrets = typeof options.secret === 'string' ? [options.secret] : options.secret;
+    this.#serializer = new SinkSerializer(options.serialize);
     this.batchLimits = { maxEvents: options.mode === 'event' ? 100 : options.maxEvents, maxBytes: options.maxBytes, ...options.batch };
-  }
-
-  get #encoder(): Serializer {
-    if (!this.#serializer) {
-      const s = this.#options.serialize;
-      this.#serializer = s === undefined ? acquireSharedSerializer() : s === false ? createSerializer({ threshold: Infinity }) : createSerializer(s);
-    }
-    return this.#serializer;
   }
 
   async write(batch: SinkBatch): Promise<DeliveryResult[]> {
@@ -93,8 +86,8 @@ export class WebhookSink implements Sink {
     const objects = events.map(canonicalObject);
     let body: Uint8Array;
     if (o.mode === 'event' && o.format === 'json') body = Buffer.from(JSON.stringify(objects[0]), 'utf8');
-    else if (o.format === 'ndjson') body = await this.#encoder.encodeNdjson(objects, { estimatedBytes: estimate });
-    else body = await this.#encoder.encodeJsonArray(objects, { estimatedBytes: estimate });
+    else if (o.format === 'ndjson') body = await this.#serializer.get().encodeNdjson(objects, { estimatedBytes: estimate });
+    else body = await this.#serializer.get().encodeJsonArray(objects, { estimatedBytes: estimate });
     // Same body, same id on every attempt: receivers can drop duplicates by it.
     const delivery = createHash('sha256').update(body).digest('hex').slice(0, 32);
 
@@ -164,8 +157,6 @@ export class WebhookSink implements Sink {
   }
 
   async close(): Promise<void> {
-    const serializer = this.#serializer;
-    this.#serializer = undefined;
-    await serializer?.close();
+    await this.#serializer.close();
   }
 }

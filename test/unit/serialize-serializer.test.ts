@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SerializeError } from '../../core/errors/index.ts';
 import { acquireSharedSerializer, createSerializer, encodeJsonArraySync, encodeNdjsonSync, estimateJsonBytes } from '../../core/serialize/index.ts';
 
 const rows = Array.from({ length: 40 }, (_, i) => ({
@@ -35,6 +37,20 @@ describe('core/serialize', () => {
     expect(pool.stats()).toMatchObject({ pool: 1, fallbacks: 0 });
     const array = await pool.encodeJsonArray(rows);
     expect(Buffer.from(array).equals(Buffer.from(encodeJsonArraySync(rows)))).toBe(true);
+  });
+
+  it('loads the worker in plain node, without a TypeScript loader', () => {
+    const script = `import encode from './core/serialize/worker.mjs';
+import { encodeNdjson } from './core/serialize/encode.mjs';
+if (typeof encode !== 'function') process.exit(3);
+process.stdout.write(encodeNdjson([{ a: 1 }, { b: 'é' }]).toString('base64'));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('../..', import.meta.url), encoding: 'utf8' });
+    expect(Buffer.from(out, 'base64').toString('utf8')).toBe('{"a":1}\n{"b":"é"}\n');
+  });
+
+  it('says which batch JSON cannot hold, as a SerializeError', () => {
+    expect(() => encodeNdjsonSync([{ id: 1n }])).toThrow(SerializeError);
+    expect(() => encodeJsonArraySync([{ id: 1n }])).toThrow(/cannot encode the batch as a JSON array: .*BigInt/);
   });
 
   it('splits a large batch into several pool tasks and joins them byte-exactly', async () => {
