@@ -1,9 +1,9 @@
 import type { ResolvedConfig } from '../config/index.ts';
-import { hostname } from 'node:os';
 import { createLogger, type Logger } from '../log/index.ts';
 import { ClusterMember, ZooKeeperPositionStore } from '../cluster/index.ts';
 import { bindWorkerToCluster } from '../runtime/cluster-binding.ts';
 import { Worker } from '../runtime/worker.ts';
+import { defaultNodeId } from '../runtime/node-id.ts';
 import { createBinlogSource } from '../source/index.ts';
 import { createSnapshotter } from '../snapshot/index.ts';
 import { collectStatus, formatStatus, startStatusServer, watchClusterView, type ClusterViewWatch, type StatusServer } from '../status/index.ts';
@@ -80,7 +80,7 @@ export async function runWorker(config: ResolvedConfig, snapshotter = createSnap
 
 function createMember(config: ResolvedConfig, logger: Logger, statusUrl: string | undefined): ClusterMember {
   const cluster = config.cluster!;
-  const nodeId = cluster.node ?? (config.status.port ? `${hostname()}:${config.status.port}` : `${hostname()}-${process.pid}`);
+  const nodeId = cluster.node ?? defaultNodeId(config);
   const pins = Object.fromEntries(config.tasks.filter((t) => t.pin).map((t) => [t.name, t.pin!]));
   return new ClusterMember({
     connect: cluster.zookeeper.connect,

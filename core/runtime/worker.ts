@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { ResolvedConfig, ResolvedTask } from '../config/index.ts';
 import { FilePositionStore, type PositionStore, type StoredPosition } from '../checkpoint/index.ts';
 import type { BinlogSource, SourceOptions } from '../source/source.ts';
+import { defaultNodeId } from './node-id.ts';
 import { TaskRunner, type TaskStats } from './task-runner.ts';
 
 export interface WorkerDeps {
@@ -11,7 +11,7 @@ export interface WorkerDeps {
   /** Standalone default: files under `positions.dir`. The cluster passes its ZooKeeper store. */
   positionStore?: PositionStore;
   snapshot?: (runner: TaskRunner, stored: StoredPosition | undefined) => Promise<StoredPosition | undefined>;
-  /** This worker's id; by default `cluster.node`, else `<hostname>:<status port>`. */
+  /** This worker's id; by default `cluster.node`, else defaultNodeId(config). */
   nodeId?: string;
   logger: Logger;
   /** Cluster mode: whether this worker may still write a task's sinks (asked before every write). */
@@ -48,8 +48,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   ) {
     super();
     this.positionStore = deps.positionStore ?? new FilePositionStore(config.positions.dir);
-    const port = config.status.port === false ? 0 : config.status.port;
-    this.nodeId = deps.nodeId ?? config.cluster?.node ?? `${hostname()}:${port}`;
+    this.nodeId = deps.nodeId ?? config.cluster?.node ?? defaultNodeId(config);
   }
 
   get logger(): Logger {
