@@ -3,3 +3,4 @@ export * from './position.ts';
 export * from './row-access.ts';
 export * from './template.ts';
 export * from './table-pattern.ts';
+export * from './value-rules.ts';

@@ -2,30 +2,14 @@ import type { ColumnValue, JsonValue } from '../event/index.ts';
 import { float32Value, parseEnumSetDefinition, parseJsonExact } from '../source/decode.ts';
 
 /**
- * Column values as the snapshot reads them, in the canonical form every sink sees (docs/architecture.md:
- * "Values must be exact"). A row that reaches a sink by the snapshot must equal the same row
- * reaching it by the binlog, so these are the binlog source's rules (core/source/decode.ts, whose
- * float32Value, parseJsonExact and parseEnumSetDefinition are used here as they are). One function
- * per type, each taking what a text-protocol query returns (the server's own text, or bytes for
- * binary types); the binlog decoder reads packed bytes instead, so the two meet in the rules and
+ * Column values as the snapshot reads them, in the canonical form every sink sees: exact, and stated
+ * once in core/event/value-rules.ts (VALUE_RULES). A row that reaches a sink by the snapshot must equal
+ * the same row reaching it by the binlog, so these are the binlog source's rules (core/source/decode.ts,
+ * whose float32Value, parseJsonExact and parseEnumSetDefinition are used here as they are). One
+ * function per type, each taking what a text-protocol query returns (the server's own text, or bytes
+ * for binary types); the binlog decoder reads packed bytes instead, so the two meet in the rules and
  * the shared helpers, and test/integration/snapshot-values.test.ts checks that both paths give the
  * same row.
- *
- * Rules (stated in the README, "Column values"):
- * - TINYINT..INT, YEAR: number. BIGINT: number when a safe integer (|n| < 2^53), else its decimal text.
- * - DECIMAL/NUMERIC: the server's text, scale digits kept ("12.50").
- * - FLOAT: the shortest decimal that is the same float32 (what the server prints, e.g. 1.1);
- *   DOUBLE: the number.
- * - DATE "YYYY-MM-DD"; DATETIME "YYYY-MM-DD HH:MM:SS[.f]" (wall clock, as many fraction digits as the
- *   column's precision); TIME "[-]HH:MM:SS[.f]"; TIMESTAMP as UTC ISO "YYYY-MM-DDTHH:MM:SS[.f]Z".
- *   Zero dates stay as the server prints them ("0000-00-00", TIMESTAMP "0000-00-00 00:00:00[.f]").
- * - CHAR/VARCHAR/TEXT, ENUM: string. SET: the server's text, members comma-separated in definition order.
- * - BINARY/VARBINARY/BLOB, GEOMETRY: base64 of the bytes (BINARY(n) padded to n with zero bytes).
- * - BIT(n): number (string when beyond 2^53).
- * - JSON (MySQL JSON, or MariaDB LONGTEXT with a json_valid check): parsed JSON; integers beyond
- *   2^53 inside it become decimal strings, like BIGINT.
- * - MariaDB UUID/INET4/INET6: the server's text form.
- * - NULL: null.
  */
 
 /** What the snapshot knows about a column (from information_schema.COLUMNS). */

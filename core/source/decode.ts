@@ -2,29 +2,9 @@
  * Exact decoding of binlog row images into canonical column values.
  *
  * One decoder function is built per column when a table map arrives; decoding a row is then a loop
- * over those functions reading straight from the packet buffer. The value rules (README "Column
- * values") are:
- *
- * - TINYINT, SMALLINT, MEDIUMINT, INT (signed or UNSIGNED), YEAR: a JSON number.
- * - BIGINT (signed or UNSIGNED) and BIT(n): a number when it is a safe integer (|v| <= 2^53-1),
- *   otherwise its exact decimal string.
- * - DECIMAL: always the exact decimal string with the column's scale ('-0.000001', '1.50').
- * - DOUBLE: a number. FLOAT: the shortest decimal that reads back as the stored 32-bit float, as a
- *   number (3.14, not 3.140000104904175).
- * - CHAR/VARCHAR/TEXT: a string decoded from the column's character set.
- * - BINARY/VARBINARY/BLOB/GEOMETRY: base64 of the stored bytes (BINARY(n) zero-padded to n bytes,
- *   as SELECT returns it).
- * - DATE 'YYYY-MM-DD'; DATETIME(n) 'YYYY-MM-DD HH:MM:SS[.f]' exactly as stored (wall clock, n digits
- *   of fraction); TIME(n) '[-]HH:MM:SS[.f]' (hours may exceed 99); zero dates stay '0000-00-00' and
- *   '0000-00-00 00:00:00'.
- * - TIMESTAMP(n): the UTC instant 'YYYY-MM-DDTHH:MM:SS[.f]Z' (the binlog stores UTC seconds, so no
- *   session or server time zone is involved); the zero TIMESTAMP stays '0000-00-00 00:00:00[.f]'.
- * - MariaDB UUID, INET4, INET6: their text form, as SELECT prints it.
- * - ENUM: its label ('' for the invalid-value index 0); SET: its labels joined by ',' in definition
- *   order, as SELECT returns them.
- * - JSON (MySQL's binary JSON, or MariaDB's LONGTEXT with a json_valid check): the parsed value;
- *   integers beyond 2^53 inside it become decimal strings, like BIGINT.
- * - NULL: null, for every type.
+ * over those functions reading straight from the packet buffer. The value each column type decodes to
+ * is stated once, in core/event/value-rules.ts (VALUE_RULES: per type the JSON type and form, with
+ * examples that test/integration/value-rules.test.ts checks against the server).
  */
 import type { ColumnValue, JsonValue } from '../event/index.ts';
 import { DecodeError } from '../errors/index.ts';
