@@ -8,6 +8,7 @@ import { FileDeadLetterStore, type DeadLetterStore } from '../dead-letter/index.
 import { join } from 'node:path';
 import { printable, reportError, table } from './output.ts';
 import { openPositionAdmin } from './position-admin.ts';
+import { batchLimitsFor } from '../runtime/batch-limits.ts';
 
 const HELP: Record<string, string> = {
   main: `Tunnel: stream MySQL/MariaDB binlog row changes into Elasticsearch, Redis and webhooks.
@@ -134,7 +135,8 @@ async function validate(file: string): Promise<number> {
     if (task.deadLetter?.type === 'plugin' && !applied.deadLetterStore) {
       throw new ConfigError(`tasks[${index}].deadLetter: type "plugin" but no plugin registers a dead-letter store`);
     }
-    return { ...(printable(task) as object), sinks };
+    const batchLimits = Object.fromEntries([...applied.sinks].map(([name, sink]) => [name, batchLimitsFor(task.batch, sink)]));
+    return { ...(printable(task) as object), sinks, batchLimits };
   });
   process.stdout.write(`${path} is valid.\n${JSON.stringify({ ...(printable(config) as object), tasks: pipelines }, null, 2)}\n`);
   return 0;

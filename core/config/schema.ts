@@ -38,12 +38,18 @@ const source = z
   })
   .strict();
 
+/**
+ * A task's batch limits, for every sink of the task. A field left out is the sink's own (its
+ * `batchLimits`, from its options), else the default (core/runtime/batch-limits.ts).
+ */
 const batch = z
   .object({
     /** Most row changes in one batch (an event of a multi-row statement counts its rows). */
-    maxEvents: positiveInt.default(2000),
-    maxBytes: positiveInt.default(8 * 1024 * 1024),
-    maxWaitMs: z.number().int().nonnegative().default(50),
+    maxEvents: positiveInt.optional(),
+    /** Most estimated bytes in one batch. */
+    maxBytes: positiveInt.optional(),
+    /** Longest a non-empty batch waits before it is written. */
+    maxWaitMs: z.number().int().nonnegative().optional(),
   })
   .strict();
 
@@ -66,7 +72,7 @@ export const taskSchema = z
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a task name of letters, digits, ".", "_" and "-"'),
     source,
     plugins: z.array(plugin).default([]),
-    batch: batch.default({ maxEvents: 2000, maxBytes: 8 * 1024 * 1024, maxWaitMs: 50 }),
+    batch: batch.default({}),
     /**
      * Row changes read but not yet acknowledged by every sink (counted per sink it goes to); at the
      * cap the source pauses. Counted in rows, not rows-events, so memory is bounded by it.

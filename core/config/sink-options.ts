@@ -12,7 +12,7 @@ export const serializeOptionSchema = z
   ])
   .optional();
 
-/** A sink's `batch` option: the limits it asks of the runtime (the task's `batch` config wins). */
+/** A sink's `batch` option: the limits it asks of the runtime (a field the task's `batch` config sets wins). */
 export const sinkBatchOptionSchema = z
   .object({ maxEvents: positiveInt.optional(), maxBytes: positiveInt.optional(), maxWaitMs: z.number().int().nonnegative().optional() })
   .strict()

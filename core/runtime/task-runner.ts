@@ -11,6 +11,7 @@ import type { SnapshotStatus } from '../snapshot/status.ts';
 import { ConfigError, FencedError, PluginError, TunnelError, SinkError } from '../errors/index.ts';
 import { SinkDispatcher, type Delivery, type SinkStats } from './sink-dispatcher.ts';
 import { estimateEventBytes } from './event-size.ts';
+import { batchLimitsFor } from './batch-limits.ts';
 
 export type TaskState = 'idle' | 'starting' | 'snapshotting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -125,7 +126,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     this.deadLetters = this.resolveDeadLetters();
     for (const [name, sink] of this.pipeline.sinks) {
       await sink.start?.(this.abort.signal);
-      const limits = { ...sink.batchLimits, ...config.batch };
+      const limits = batchLimitsFor(config.batch, sink);
       const dispatcher = new SinkDispatcher({
         task: this.name,
         name,

@@ -42,6 +42,9 @@ export interface Sink {
   write(batch: SinkBatch): Promise<DeliveryResult[]>;
   /** Release connections; called once after the last write resolved. */
   close(): Promise<void>;
-  /** Batch limits this sink prefers; the task's `batch` config overrides them. */
+  /**
+   * Batch limits this sink prefers; a field the task's `batch` config sets overrides it, a field
+   * neither gives is the default (core/runtime/batch-limits.ts).
+   */
   readonly batchLimits?: Partial<BatchLimits>;
 }

@@ -86,7 +86,7 @@ export const elasticsearchOptionsSchema = z
     templates: z.record(z.string().min(1), indexTemplate).optional(),
     /** Payload serialization: false keeps it on the main thread; otherwise pool settings. */
     serialize: serializeOptionSchema,
-    /** Batch limits this sink asks of the runtime (the task's `batch` config wins). */
+    /** Batch limits this sink asks of the runtime (a field the task's `batch` config sets wins). */
     batch: sinkBatchOptionSchema,
   })
   .strict()
