@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { TunnelPlugin } from '../pipeline/index.ts';
+import { warnRenamedKey } from './deprecation.ts';
 
 const plugin = z.custom<TunnelPlugin>(
   (value) =>
@@ -39,19 +40,31 @@ const source = z
   .strict();
 
 /**
- * A task's batch limits, for every sink of the task. A field left out is the sink's own (its
- * `batchLimits`, from its options), else the default (core/runtime/batch-limits.ts).
+ * Batch limits, as a task's `batch` and a sink's `batch` option take them. A field the task leaves out
+ * is the sink's own (its `batchLimits`, from its options), else the default (core/runtime/batch-limits.ts).
  */
-const batch = z
+export const batchLimitsSchema = z
   .object({
-    /** Most row changes in one batch (an event of a multi-row statement counts its rows). */
+    /** Most row changes in one batch (a binlog event of a multi-row statement counts each of its rows). */
+    maxRows: positiveInt.optional(),
+    /** @deprecated The old name of `maxRows`. */
     maxEvents: positiveInt.optional(),
     /** Most estimated bytes in one batch. */
     maxBytes: positiveInt.optional(),
     /** Longest a non-empty batch waits before it is written. */
     maxWaitMs: z.number().int().nonnegative().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.maxEvents !== undefined && b.maxRows !== undefined && b.maxEvents !== b.maxRows) {
+      ctx.addIssue({ code: 'custom', path: ['maxEvents'], message: 'the old name of `maxRows`, which is given too: keep only `maxRows`', input: b.maxEvents });
+    }
+  })
+  .transform(({ maxEvents, ...limits }) => {
+    if (maxEvents === undefined) return limits;
+    warnRenamedKey('batch.maxEvents', 'batch.maxRows', 'it counts row changes');
+    return { ...limits, maxRows: limits.maxRows ?? maxEvents };
+  });
 
 const retry = z
   .object({
@@ -72,12 +85,14 @@ export const taskSchema = z
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a task name of letters, digits, ".", "_" and "-"'),
     source,
     plugins: z.array(plugin).default([]),
-    batch: batch.default({}),
+    batch: batchLimitsSchema.default({}),
     /**
      * Row changes read but not yet acknowledged by every sink (counted per sink it goes to); at the
-     * cap the source pauses. Counted in rows, not rows-events, so memory is bounded by it.
+     * cap the source pauses, below half of it the source resumes. Default 20,000.
      */
-    maxInFlightEvents: positiveInt.default(20_000),
+    maxInFlightRows: positiveInt.optional(),
+    /** @deprecated The old name of `maxInFlightRows`. */
+    maxInFlightEvents: positiveInt.optional(),
     retry: retry.default({ initialDelayMs: 100, maxDelayMs: 30_000 }),
     /** What a plugin that throws on an event does: stop the task, or dead-letter the event and go on. */
     onPluginError: z.enum(['stop', 'dead-letter']).default('stop'),
@@ -89,7 +104,17 @@ export const taskSchema = z
     /** Run only on this node (cluster mode). */
     pin: z.string().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.maxInFlightEvents !== undefined && t.maxInFlightRows !== undefined && t.maxInFlightEvents !== t.maxInFlightRows) {
+      const message = 'the old name of `maxInFlightRows`, which is given too: keep only `maxInFlightRows`';
+      ctx.addIssue({ code: 'custom', path: ['maxInFlightEvents'], message, input: t.maxInFlightEvents });
+    }
+  })
+  .transform(({ maxInFlightEvents, maxInFlightRows, ...task }) => {
+    if (maxInFlightEvents !== undefined) warnRenamedKey('maxInFlightEvents', 'maxInFlightRows', 'it counts row changes');
+    return { ...task, maxInFlightRows: maxInFlightRows ?? maxInFlightEvents ?? 20_000 };
+  });
 
 const zookeeper = z
   .object({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { batchLimitsSchema } from './schema.ts';
 
 const positiveInt = z.number().int().positive();
 
@@ -13,7 +14,4 @@ export const serializeOptionSchema = z
   .optional();
 
 /** A sink's `batch` option: the limits it asks of the runtime (a field the task's `batch` config sets wins). */
-export const sinkBatchOptionSchema = z
-  .object({ maxEvents: positiveInt.optional(), maxBytes: positiveInt.optional(), maxWaitMs: z.number().int().nonnegative().optional() })
-  .strict()
-  .optional();
+export const sinkBatchOptionSchema = batchLimitsSchema.optional();

@@ -51,7 +51,7 @@ export class SinkDispatcher {
   readonly stats: SinkStats = { eventsOut: 0, batches: 0, retries: 0, deadLetters: 0, lastBatchMs: 0 };
   private queue: Delivery[] = [];
   private queuedBytes = 0;
-  /** Rows of the queued events: `maxEvents` counts row changes, not rows-events (one can carry ~100 rows). */
+  /** Rows of the queued events: `maxRows` counts row changes, not binlog events (one can carry ~100 rows). */
   private queuedRows = 0;
   private writing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -69,7 +69,7 @@ export class SinkDispatcher {
     this.queuedRows += delivery.event.rows.length;
     if (this.writing) return;
     const { limits } = this.options;
-    if (this.queuedRows >= limits.maxEvents || this.queuedBytes >= limits.maxBytes) this.flush();
+    if (this.queuedRows >= limits.maxRows || this.queuedBytes >= limits.maxBytes) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), limits.maxWaitMs);
   }
 
@@ -105,13 +105,13 @@ export class SinkDispatcher {
   }
 
   private takeBatch(): Delivery[] {
-    const { maxEvents, maxBytes } = this.options.limits;
+    const { maxRows, maxBytes } = this.options.limits;
     let count = 0;
     let bytes = 0;
     let rows = 0;
     while (count < this.queue.length) {
       const next = this.queue[count]!;
-      if (count > 0 && (bytes + next.bytes > maxBytes || rows + next.event.rows.length > maxEvents)) break;
+      if (count > 0 && (bytes + next.bytes > maxBytes || rows + next.event.rows.length > maxRows)) break;
       bytes += next.bytes;
       rows += next.event.rows.length;
       count++;

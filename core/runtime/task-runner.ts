@@ -81,7 +81,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   private closedToBinlog = false;
   private onBoundary: (() => void) | undefined;
   /**
-   * Row changes in flight, what back-pressure counts (`maxInFlightEvents`): an event carries one
+   * Row changes in flight, what back-pressure counts (`maxInFlightRows`): an event carries one
    * binlog rows-event, which holds up to ~100 rows of a narrow table.
    */
   private inFlightRows = 0;
@@ -245,7 +245,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       this.onPluginError(event, error, segment);
       return;
     }
-    if (this.inFlightRows >= this.config.maxInFlightEvents && !this.stats.sourcePaused) {
+    if (this.inFlightRows >= this.config.maxInFlightRows && !this.stats.sourcePaused) {
       this.stats.sourcePaused = true;
       this.source?.pause();
     }
@@ -275,7 +275,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     this.stats.inFlight--;
     this.inFlightRows -= delivery.event.rows.length;
     this.tracker.acknowledge(delivery.segment);
-    if (this.stats.sourcePaused && this.inFlightRows <= this.config.maxInFlightEvents / 2) {
+    if (this.stats.sourcePaused && this.inFlightRows <= this.config.maxInFlightRows / 2) {
       this.stats.sourcePaused = false;
       this.source?.resume();
     }

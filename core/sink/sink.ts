@@ -20,8 +20,8 @@ export interface SinkBatch {
 }
 
 export interface BatchLimits {
-  /** Most events in one batch. */
-  maxEvents: number;
+  /** Most row changes in one batch (a binlog event of a multi-row statement counts each of its rows). */
+  maxRows: number;
   /** Most estimated bytes in one batch. */
   maxBytes: number;
   /** Longest a non-empty batch waits before it is written, so quiet tables still flush promptly. */
@@ -46,5 +46,8 @@ export interface Sink {
    * Batch limits this sink prefers; a field the task's `batch` config sets overrides it, a field
    * neither gives is the default (core/runtime/batch-limits.ts).
    */
-  readonly batchLimits?: Partial<BatchLimits>;
+  readonly batchLimits?: Partial<BatchLimits> & {
+    /** @deprecated The old name of `maxRows`. */
+    maxEvents?: number;
+  };
 }

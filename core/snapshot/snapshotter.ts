@@ -82,7 +82,7 @@ class Snapshot {
     });
     this.window = new ChunkWindow({
       maxChunks: Math.max(1, options.maxChunksInFlight ?? 2),
-      busy: () => runner.stats.inFlight >= config.maxInFlightEvents,
+      busy: () => runner.stats.inFlight >= config.maxInFlightRows,
       signal,
       settled: (chunk) => this.settled(chunk),
     });

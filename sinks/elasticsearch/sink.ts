@@ -58,7 +58,7 @@ export class ElasticsearchSink implements Sink {
     this.#options = options;
     this.#serializer = new SinkSerializer(options.serialize);
     this.batchLimits = {
-      maxEvents: options.maxBulkActions * options.concurrency,
+      maxRows: options.maxBulkActions * options.concurrency,
       maxBytes: options.maxBulkBytes * options.concurrency,
       ...options.batch,
     };

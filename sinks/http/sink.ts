@@ -27,7 +27,7 @@ export class WebhookSink implements Sink {
     this.#options = options;
     this.#secrets = typeof options.secret === 'string' ? [options.secret] : options.secret;
     this.#serializer = new SinkSerializer(options.serialize);
-    this.batchLimits = { maxEvents: options.mode === 'event' ? 100 : options.maxEvents, maxBytes: options.maxBytes, ...options.batch };
+    this.batchLimits = { maxRows: options.mode === 'event' ? 100 : options.maxEvents, maxBytes: options.maxBytes, ...options.batch };
   }
 
   async write(batch: SinkBatch): Promise<DeliveryResult[]> {

@@ -61,7 +61,7 @@ export class RedisSink implements Sink {
     this.#options = options;
     this.#key = compileTemplate(options.key, ['schema', 'table', 'id']);
     this.#indexes = options.indexes.map((index) => ({ type: index.type, column: index.column, key: compileTemplate(index.key) }));
-    this.batchLimits = { maxEvents: 1000, ...options.batch };
+    this.batchLimits = { maxRows: 1000, ...options.batch };
   }
 
   /** The ioredis client (created on first use); for tests and tools that read what was written. */

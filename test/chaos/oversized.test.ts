@@ -180,7 +180,7 @@ describe('bad input: oversized rows, a huge transaction, a table without a prima
     table: string,
     db: number,
     serverId: number,
-    options: { maxInFlightEvents?: number; nodeOptions?: string; label: string },
+    options: { maxInFlightRows?: number; nodeOptions?: string; label: string },
   ): Promise<BulkRun> {
     await conn.query(`CREATE TABLE ${DB}.${table} (id INT PRIMARY KEY, note VARCHAR(32) NOT NULL, n INT NOT NULL)`);
     const configFile = writeConfig(
@@ -192,7 +192,7 @@ describe('bad input: oversized rows, a huge transaction, a table without a prima
             db: DB,
             serverId,
             source: `{ host: '${servers.mariadb.host}', port: ${servers.mariadb.port}, user: '${servers.mariadb.user}', password: '${servers.mariadb.password}', serverId: ${serverId}, include: ['${DB}.${table}'], startFrom: ${JSON.stringify(await masterPosition(conn))} }`,
-            extra: options.maxInFlightEvents ? `maxInFlightEvents: ${options.maxInFlightEvents},` : '',
+            extra: options.maxInFlightRows ? `maxInFlightRows: ${options.maxInFlightRows},` : '',
             plugins: [
               `redis({ name: 'redis', connection: { host: '127.0.0.1', port: ${redisServer.port}, db: ${db} }, key: 'b:{id}', value: 'json' })`,
               sinkText.webhook(receiver.url, SECRET, 'timeoutMs: 60000'),
@@ -259,7 +259,7 @@ describe('bad input: oversized rows, a huge transaction, a table without a prima
 
   // Found by this test before 280afa2: back-pressure counted rows events, not rows, so this
   // transaction (~2,400 rows events of ~410 rows) was read into memory whole (peak RSS ~1.4 GB; the
-  // worker died at a 256 MB V8 heap). Since 280afa2 maxInFlightEvents counts row changes.
+  // worker died at a 256 MB V8 heap). Since 280afa2 maxInFlightRows counts row changes.
   it(`a single transaction of ${BULK_ROWS.toLocaleString('en')} rows arrives whole; the worker's peak RSS stays under ${RSS_BOUND_MB} MB`, async () => {
     const run = await bulkRun('bulk', 1, 7910, { label: 'default settings' });
     expect(run.wrong).toBe(0);

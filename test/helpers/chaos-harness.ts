@@ -81,7 +81,7 @@ export default defineConfig({
     name: '${task.name}',
     source: ${sourceText(task)},
     commitIntervalMs: 50,
-    batch: { maxEvents: 500, maxWaitMs: 20 },
+    batch: { maxRows: 500, maxWaitMs: 20 },
     retry: { initialDelayMs: 100, maxDelayMs: 2000 },
     ${task.extra ?? ''}
     plugins: [

@@ -86,7 +86,7 @@ async function runSnapshot(options: RunOptions = {}) {
         plugins: [memorySinkPlugin('mem', sink)],
         snapshot: options.mode ?? 'initial',
         snapshotChunkRows: options.chunkRows ?? 3,
-        batch: { maxEvents: options.slowMs ? 500 : 4, maxWaitMs: 1 },
+        batch: { maxRows: options.slowMs ? 500 : 4, maxWaitMs: 1 },
       },
     ],
   });

@@ -45,7 +45,7 @@ export default defineConfig({
     source: { host: '${servers.mariadb.host}', port: ${servers.mariadb.port}, user: '${servers.mariadb.user}', password: '${servers.mariadb.password}',
       serverId: 7301, include: ['${DB}.*'], startFrom: ${JSON.stringify(start)} },
     commitIntervalMs: 50,
-    batch: { maxEvents: 200, maxWaitMs: 20 },
+    batch: { maxRows: 200, maxWaitMs: 20 },
     plugins: [
       dropTensAndStamp,
       redis({ name: 'cache', connection: { host: '127.0.0.1', port: ${servers.redis.port} }, key: '${DB}:{table}:{id}', value: 'json' }),

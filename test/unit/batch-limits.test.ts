@@ -47,12 +47,12 @@ async function batchSizes(sink: MemorySink, batch: Record<string, number> | unde
 
 describe('batch limit precedence', () => {
   it("a sink's own batchLimits apply where the task's batch does not set the field", async () => {
-    const sizes = await batchSizes(new LimitedSink({ maxEvents: 2 }), undefined);
+    const sizes = await batchSizes(new LimitedSink({ maxRows: 2 }), undefined);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(2);
   });
 
   it("the task's batch wins for the fields the user set", async () => {
-    const sizes = await batchSizes(new LimitedSink({ maxEvents: 2, maxWaitMs: 5000 }), { maxEvents: 4, maxWaitMs: 10 });
+    const sizes = await batchSizes(new LimitedSink({ maxRows: 2, maxWaitMs: 5000 }), { maxRows: 4, maxWaitMs: 10 });
     expect(Math.max(...sizes)).toBeLessThanOrEqual(4);
     expect(Math.max(...sizes)).toBeGreaterThan(2);
   });
@@ -72,15 +72,15 @@ export default defineConfig({
     name: 'a',
     source: { host: '127.0.0.1', user: 'u', serverId: 1 },
     batch: { maxWaitMs: 10 },
-    plugins: [redis({ batch: { maxEvents: 7 } }), webhook({ url: 'http://127.0.0.1:1/h', secret: 'a secret of sixteen chars' })],
+    plugins: [redis({ batch: { maxRows: 7 } }), webhook({ url: 'http://127.0.0.1:1/h', secret: 'a secret of sixteen chars' })],
   }],
 });`,
     );
     const { stdout } = await promisify(execFile)('node', [join(root, 'bin/tunnel.js'), 'validate', '-c', file], { cwd: root });
     const printed = JSON.parse(stdout.slice(stdout.indexOf('{'))) as { tasks: Array<{ batchLimits: Record<string, Record<string, number>> }> };
     expect(printed.tasks[0]!.batchLimits).toEqual({
-      redis: { maxEvents: 7, maxBytes: 8 * 1024 * 1024, maxWaitMs: 10 },
-      webhook: { maxEvents: 500, maxBytes: 4 * 1024 * 1024, maxWaitMs: 10 },
+      redis: { maxRows: 7, maxBytes: 8 * 1024 * 1024, maxWaitMs: 10 },
+      webhook: { maxRows: 500, maxBytes: 4 * 1024 * 1024, maxWaitMs: 10 },
     });
   });
 });

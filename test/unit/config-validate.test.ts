@@ -89,7 +89,7 @@ describe('tunnel validate', () => {
     );
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('"sinks": [\n        "mem"\n      ]');
-    expect(result.stdout).toContain('"maxEvents": 2000');
+    expect(result.stdout).toContain('"maxRows": 2000');
     expect(result.stdout).not.toContain('hunter2-secret');
   });
 });

@@ -13,7 +13,7 @@ function rng(seed: number) {
 
 const good = () => ({
   tasks: [
-    { name: 't', source: { host: 'h', user: 'u', serverId: 1, port: 3306, include: ['a.*'] }, plugins: [{ name: 'p', apply() {} }], batch: { maxEvents: 10 } },
+    { name: 't', source: { host: 'h', user: 'u', serverId: 1, port: 3306, include: ['a.*'] }, plugins: [{ name: 'p', apply() {} }], batch: { maxRows: 10 } },
   ],
   status: { port: 8090 },
 });

@@ -40,7 +40,7 @@ async function setup(options: { token?: string; stallAfterMs?: number; cluster?:
         name,
         source: { host: '127.0.0.1', port: 1, user: 'cdc', password: PASSWORD, serverId: 100 + i },
         plugins: [memorySinkPlugin('memory', sink)],
-        batch: { maxEvents: 10, maxWaitMs: 5 },
+        batch: { maxRows: 10, maxWaitMs: 5 },
         retry: { initialDelayMs: 1, maxDelayMs: 5 },
         commitIntervalMs: 10,
       };

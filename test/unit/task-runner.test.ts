@@ -30,7 +30,7 @@ function makeRunner(plugins: TunnelPlugin[], task: Record<string, unknown> = {})
         name: 't1',
         source: { host: '127.0.0.1', user: 'u', serverId: 9 },
         plugins,
-        batch: { maxEvents: 3, maxWaitMs: 5 },
+        batch: { maxRows: 3, maxWaitMs: 5 },
         retry: { initialDelayMs: 1, maxDelayMs: 5 },
         commitIntervalMs: 5,
         ...task,
@@ -188,7 +188,7 @@ describe('TaskRunner', () => {
       await gate;
       return batch.events.map(() => ({ status: 'ok' }));
     };
-    const { runner, source } = makeRunner([memorySinkPlugin('s', sink)], { maxInFlightEvents: 4 });
+    const { runner, source } = makeRunner([memorySinkPlugin('s', sink)], { maxInFlightRows: 4 });
     await runner.start();
     source.transaction(100, [1, 2, 3, 4, 5]);
     expect(source.paused).toBe(true);
