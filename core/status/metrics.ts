@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { BatchWrittenInfo } from '../pipeline/index.ts';
 import type { TaskRunner } from '../runtime/task-runner.ts';
 import { snapshotStatus } from '../snapshot/index.ts';
-import type { StatusCollector } from './collector.ts';
+import type { StatusCollector } from './worker-status.ts';
 import { ZOOKEEPER_SESSION_STATES, type ClusterView } from './types.ts';
 
 export const TASK_STATES = ['idle', 'starting', 'snapshotting', 'running', 'stopping', 'stopped', 'failed'] as const;

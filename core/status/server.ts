@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Worker } from '../runtime/worker.ts';
 import type { TaskRunner } from '../runtime/task-runner.ts';
-import { StatusCollector, type CollectorOptions } from './collector.ts';
+import { StatusCollector, type CollectorOptions } from './worker-status.ts';
 import { createWorkerMetrics } from './metrics.ts';
 import { dashboardHtml } from './dashboard.ts';
 import type { ClusterView } from './types.ts';
