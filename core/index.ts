@@ -11,4 +11,4 @@ export type { BinlogSource, SourceHandler, SourceOptions, StartFrom } from './so
 export { TaskRunner, type TaskStats, type TaskState } from './runtime/task-runner.ts';
 export { Worker, type TaskStatus } from './runtime/worker.ts';
 export { createBinlogSource } from './source/index.ts';
-export { ClusterMember, ZooKeeperPositionStore, PositionAdmin, registryPaths, type ClusterMemberOptions, type TaskLease } from './cluster/index.ts';
+export { ClusterMember, ZooKeeperPositionStore, ZooKeeperPositionAdmin, registryPaths, type ClusterMemberOptions, type TaskLease } from './cluster/index.ts';

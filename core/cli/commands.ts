@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../config/index.ts';
 import { createLogger, type Logger } from '../log/index.ts';
-import { ClusterMember, ZooKeeperPositionStore } from '../cluster/index.ts';
+import { ClusterMember, ZooKeeperPositionStore, registryConnectOptions } from '../cluster/index.ts';
 import { bindWorkerToCluster } from '../runtime/cluster-binding.ts';
 import { Worker } from '../runtime/worker.ts';
 import { defaultNodeId } from '../runtime/node-id.ts';
@@ -83,13 +83,9 @@ function createMember(config: ResolvedConfig, logger: Logger, statusUrl: string 
   const nodeId = cluster.node ?? defaultNodeId(config);
   const pins = Object.fromEntries(config.tasks.filter((t) => t.pin).map((t) => [t.name, t.pin!]));
   return new ClusterMember({
-    connect: cluster.zookeeper.connect,
-    cluster: cluster.name,
-    group: cluster.group,
+    ...registryConnectOptions(cluster),
     nodeId,
     ...(statusUrl ? { address: statusUrl, advertise: { statusUrl } } : {}),
-    sessionTimeoutMs: cluster.zookeeper.sessionTimeoutMs,
-    ...(cluster.zookeeper.auth ? { auth: cluster.zookeeper.auth } : {}),
     tasks: config.tasks.map((t) => t.name),
     pins,
     logger,

@@ -13,14 +13,8 @@ export interface PositionAdmin {
 export async function openPositionAdmin(config: ResolvedConfig): Promise<PositionAdmin> {
   if (config.cluster) {
     // Positions live in ZooKeeper; a task runs wherever its owner node is held.
-    const { PositionAdmin: ZooKeeperAdmin } = await import('../cluster/index.ts');
-    const zk = await ZooKeeperAdmin.connect({
-      connect: config.cluster.zookeeper.connect,
-      cluster: config.cluster.name,
-      group: config.cluster.group,
-      sessionTimeoutMs: config.cluster.zookeeper.sessionTimeoutMs,
-      ...(config.cluster.zookeeper.auth ? { auth: config.cluster.zookeeper.auth } : {}),
-    });
+    const { ZooKeeperPositionAdmin, registryConnectOptions } = await import('../cluster/index.ts');
+    const zk = await ZooKeeperPositionAdmin.connect(registryConnectOptions(config.cluster));
     return {
       read: async (task) => (await zk.readPosition(task)).stored,
       isRunning: async (task) => (await zk.readPosition(task)).owner !== undefined,

@@ -1,4 +1,5 @@
 export * from './registry-paths.ts';
+export * from './registry-options.ts';
 export * from './assignment.ts';
 export * from './zk-client.ts';
 export * from './member.ts';

@@ -9,20 +9,13 @@
 import type { StoredPosition } from '../checkpoint/position-store.ts';
 import type { BinlogPosition } from '../event/index.ts';
 import { ClusterError } from '../errors/index.ts';
-import type { Logger } from '../log/index.ts';
 import type { TaskNodeData } from './member.ts';
 import { decodePosition, encodePosition, type PositionRecord } from './position-codec.ts';
+import type { RegistryConnectOptions } from './registry-options.ts';
 import { registryPaths, type RegistryPaths } from './registry-paths.ts';
-import { ZkConnection, ZkCode, isZkCode, type ZkAuth, type ZkOp } from './zk-client.ts';
+import { ZkConnection, ZkCode, isZkCode, type ZkOp } from './zk-client.ts';
 
-export interface PositionAdminOptions {
-  connect: string;
-  cluster: string;
-  group: string;
-  auth?: ZkAuth;
-  sessionTimeoutMs?: number;
-  logger?: Logger;
-}
+export type ZooKeeperPositionAdminOptions = RegistryConnectOptions;
 
 export interface TaskPositionInfo {
   task: string;
@@ -37,7 +30,7 @@ export interface TaskPositionInfo {
 /** What the admin writes as `writtenBy`. */
 export const ADMIN_WRITER = 'admin';
 
-export class PositionAdmin {
+export class ZooKeeperPositionAdmin {
   readonly paths: RegistryPaths;
   private readonly ownsConnection: boolean;
 
@@ -53,10 +46,10 @@ export class PositionAdmin {
   }
 
   /** Open a connection of its own (closed by close()). */
-  static async connect(options: PositionAdminOptions): Promise<PositionAdmin> {
+  static async connect(options: ZooKeeperPositionAdminOptions): Promise<ZooKeeperPositionAdmin> {
     const zk = new ZkConnection({ connect: options.connect, auth: options.auth, sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000, logger: options.logger });
     await zk.start();
-    return new PositionAdmin(zk, options.cluster, options.group, { ownsConnection: true });
+    return new ZooKeeperPositionAdmin(zk, options.cluster, options.group, { ownsConnection: true });
   }
 
   /** Every task that has a node under `task/`, by name. */

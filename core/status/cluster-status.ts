@@ -2,6 +2,7 @@ import type { ResolvedConfig } from '../config/index.ts';
 import { formatPosition, type BinlogPosition } from '../event/index.ts';
 import { FilePositionStore } from '../checkpoint/index.ts';
 import { formatCount } from '../progress/index.ts';
+import { registryConnectOptions } from '../cluster/index.ts';
 import { readClusterView } from './cluster-view.ts';
 import { configSecrets, redactText } from '../redact/index.ts';
 import type { ClusterView, TaskStatusReport, WorkerStatusReport } from './types.ts';
@@ -70,16 +71,7 @@ export async function collectStatus(options: CollectStatusOptions): Promise<Clus
     typeof options.cluster === 'function'
       ? await options.cluster()
       : (options.cluster ??
-        (config.cluster
-          ? await readClusterView({
-              connect: config.cluster.zookeeper.connect,
-              cluster: config.cluster.name,
-              group: config.cluster.group,
-              sessionTimeoutMs: config.cluster.zookeeper.sessionTimeoutMs,
-              ...(config.cluster.zookeeper.auth ? { auth: config.cluster.zookeeper.auth } : {}),
-              tasks: config.tasks.map((t) => t.name),
-            })
-          : undefined));
+        (config.cluster ? await readClusterView({ ...registryConnectOptions(config.cluster), tasks: config.tasks.map((t) => t.name) }) : undefined));
 
   const targets: Array<{ id: string; url: string | null }> = view
     ? view.nodes.map((n) => ({ id: n.id, url: n.statusUrl ?? null }))

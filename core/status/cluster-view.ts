@@ -1,7 +1,14 @@
-import { decodePosition, parseAssignment, registryPaths, ZkConnection, type ClusterMember, type RegistryPaths, type ZkAuth } from '../cluster/index.ts';
+import {
+  decodePosition,
+  parseAssignment,
+  registryPaths,
+  ZkConnection,
+  type ClusterMember,
+  type RegistryConnectOptions,
+  type RegistryPaths,
+} from '../cluster/index.ts';
 import type { BinlogPosition } from '../event/index.ts';
 import { ClusterError } from '../errors/index.ts';
-import type { Logger } from '../log/index.ts';
 import type { ClusterNode, ClusterView, ZooKeeperSessionState } from './types.ts';
 
 /**
@@ -64,14 +71,8 @@ export async function readRegistry(zk: ZkReader, options: RegistryReadOptions): 
   };
 }
 
-export interface ReadClusterViewOptions {
-  connect: string;
-  cluster: string;
-  group: string;
-  auth?: ZkAuth;
-  sessionTimeoutMs?: number;
+export interface ReadClusterViewOptions extends RegistryConnectOptions {
   tasks?: readonly string[];
-  logger?: Logger;
   /** Longest wait for a ZooKeeper session. Default 5000 ms. */
   connectTimeoutMs?: number;
 }

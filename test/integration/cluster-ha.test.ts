@@ -3,7 +3,7 @@
 // ZooKeeperPositionStore. One group of workers goes through: the initial spread, kill -9 of the leader,
 // SIGSTOP past the session timeout, a ZooKeeper restart, a graceful leave, and the position admin.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PositionAdmin } from '../../core/cluster/index.ts';
+import { ZooKeeperPositionAdmin } from '../../core/cluster/index.ts';
 import { ClusterError } from '../../core/errors/index.ts';
 import { ensureZooKeeper, PositionRecorder, Registry, WorkerProcess, workerConfig, zkConnect, type RegistrySnapshot } from '../helpers/cluster-harness.ts';
 import { runServices, waitFor } from '../helpers/servers.ts';
@@ -328,7 +328,7 @@ describe('a group of three workers and six tasks', () => {
 
   it('position admin: reset refuses while the task runs, works when it does not, and the next owner resumes there', async () => {
     recorder.stop();
-    const admin = await PositionAdmin.connect({ connect: zkConnect, cluster, group });
+    const admin = await ZooKeeperPositionAdmin.connect({ connect: zkConnect, cluster, group });
     try {
       const listed = await admin.listPositions();
       expect(listed.map((p) => p.task)).toEqual(tasks);

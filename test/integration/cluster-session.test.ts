@@ -4,7 +4,7 @@
 import zookeeper from 'node-zookeeper-client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterMember, PositionAdmin, ZkConnection, ZooKeeperPositionStore, digestId, type TaskLease } from '../../core/cluster/index.ts';
+import { ClusterMember, ZooKeeperPositionAdmin, ZkConnection, ZooKeeperPositionStore, digestId, type TaskLease } from '../../core/cluster/index.ts';
 import { FencedError } from '../../core/errors/index.ts';
 import { ensureZooKeeper, Registry, zkConnect } from '../helpers/cluster-harness.ts';
 
@@ -88,7 +88,7 @@ describe('ZooKeeper digest ACLs', () => {
     expect(digestId('tunnel', 's3cret')).toMatch(/^tunnel:[A-Za-z0-9+/]{27}=$/);
 
     // the admin API works with the credentials
-    const admin = await PositionAdmin.connect({ connect: zkConnect, cluster, group: 'acl', auth });
+    const admin = await ZooKeeperPositionAdmin.connect({ connect: zkConnect, cluster, group: 'acl', auth });
     try {
       expect((await admin.readPosition('a')).owner).toBe('n1:1');
     } finally {
