@@ -19,7 +19,7 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import zookeeper from 'node-zookeeper-client';
 import type { ACL, Client, Stat, Event as ZkEvent } from 'node-zookeeper-client';
-import { ClusterError } from '../errors/index.ts';
+import { ClusterError, TunnelError } from '../errors/index.ts';
 import { silentLogger, type Logger } from '../log/index.ts';
 
 const { createClient, Exception, CreateMode, State, ACL: AclClass, Id, Permission } = zookeeper;
@@ -134,7 +134,7 @@ export function sessionIdHex(buf: Buffer | undefined): string {
   return buf ? buf.toString('hex') : '';
 }
 
-function toZkError(err: unknown, path?: string, failedOp?: number): ZkError | Error {
+function toZkError(err: unknown, path?: string, failedOp?: number): TunnelError {
   if (err instanceof ZkError) return err;
   const e = err as { getCode?: () => number; getName?: () => string; code?: number; name?: string };
   if (e && typeof e.getCode === 'function') {
@@ -142,7 +142,8 @@ function toZkError(err: unknown, path?: string, failedOp?: number): ZkError | Er
     const name = typeof e.getName === 'function' ? e.getName() : String(e.name);
     return new ZkError(code, name, path, undefined, { cause: err, failedOp });
   }
-  return err instanceof Error ? err : new Error(String(err));
+  if (err instanceof TunnelError) return err;
+  return new ClusterError(`ZooKeeper client: ${err instanceof Error ? err.message : String(err)}`, { path }, { cause: err });
 }
 
 const MODES: Record<CreateModeName, number> = {

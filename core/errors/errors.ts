@@ -66,6 +66,11 @@ export class SinkError extends TunnelError {
   readonly code = 'TUNNEL_ERR_SINK';
 }
 
+/** A worker's status endpoint could not be read (`tunnel status`, the position commands). */
+export class StatusError extends TunnelError {
+  readonly code = 'TUNNEL_ERR_STATUS';
+}
+
 /** A payload could not be encoded as JSON (a value JSON cannot hold, such as a BigInt a plugin put in a row). */
 export class SerializeError extends TunnelError {
   readonly code = 'TUNNEL_ERR_SERIALIZE';

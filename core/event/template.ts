@@ -3,6 +3,7 @@
  * `{schema}_{table}` or a Redis key `{schema}:{table}:{id}`. There is no escaping: a template
  * holds literal text and placeholders, nothing else.
  */
+import { ConfigError } from '../errors/index.ts';
 
 const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
@@ -23,8 +24,8 @@ export interface CompiledTemplate {
 }
 
 /**
- * Compile a template. When `allowed` is given, a placeholder outside it throws a TypeError naming
- * it (callers turn that into a ConfigError with their field path).
+ * Compile a template. When `allowed` is given, a placeholder outside it throws a ConfigError naming
+ * it (option schemas report it under their field path).
  */
 export function compileTemplate(template: string, allowed?: readonly string[]): CompiledTemplate {
   const literals: string[] = [];
@@ -33,7 +34,7 @@ export function compileTemplate(template: string, allowed?: readonly string[]): 
   for (const match of template.matchAll(PLACEHOLDER)) {
     const name = match[1] as string;
     if (allowed && !allowed.includes(name)) {
-      throw new TypeError(`unknown placeholder {${name}} (allowed: ${allowed.map((a) => `{${a}}`).join(' ')})`);
+      throw new ConfigError(`unknown placeholder {${name}} (allowed: ${allowed.map((a) => `{${a}}`).join(' ')})`, { template });
     }
     literals.push(template.slice(last, match.index));
     names.push(name);
@@ -47,7 +48,7 @@ export function compileTemplate(template: string, allowed?: readonly string[]): 
       let out = literals[0] as string;
       for (let i = 0; i < names.length; i++) {
         const value = vars[names[i] as string];
-        if (value === undefined) throw new TypeError(`no value for placeholder {${names[i]}}`);
+        if (value === undefined) throw new ConfigError(`no value for placeholder {${names[i]}} of template "${template}"`, { template });
         out += String(value) + (literals[i + 1] as string);
       }
       return out;

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { ResolvedConfig, ResolvedTask } from '../config/index.ts';
 import { FilePositionStore, type PositionStore, type StoredPosition } from '../checkpoint/index.ts';
+import { ConfigError } from '../errors/index.ts';
 import type { BinlogSource, SourceOptions } from '../source/source.ts';
 import { defaultNodeId } from './node-id.ts';
 import { TaskRunner, type TaskStats } from './task-runner.ts';
@@ -67,7 +68,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async startTask(name: string): Promise<void> {
     if (this.tasks.has(name) || this.closing) return;
     const config = this.taskConfig(name);
-    if (!config) throw new Error(`unknown task "${name}"`);
+    if (!config) throw new ConfigError(`unknown task "${name}"; the tasks are ${this.config.tasks.map((t) => t.name).join(', ')}`);
     const runner = new TaskRunner(config, {
       positionStore: this.positionStore,
       createSource: this.deps.createSource,

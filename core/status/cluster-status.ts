@@ -1,6 +1,7 @@
 import type { ResolvedConfig } from '../config/index.ts';
 import { formatPosition, type BinlogPosition } from '../event/index.ts';
 import { FilePositionStore } from '../checkpoint/index.ts';
+import { StatusError } from '../errors/index.ts';
 import { formatCount } from '../progress/index.ts';
 import { registryConnectOptions } from '../cluster/index.ts';
 import { readClusterView } from './cluster-view.ts';
@@ -174,10 +175,10 @@ async function fetchReport(base: string, token: string | undefined, timeoutMs: n
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (cause?.code ?? cause?.message ?? (error as Error).message);
-    throw new Error(`${url.origin}: ${reason}`);
+    throw new StatusError(`${url.origin}: ${reason}`, { url: url.origin });
   }
-  if (response.status === 401) throw new Error(`${url.origin}: 401 unauthorized (status.token differs?)`);
-  if (!response.ok) throw new Error(`${url.origin}: HTTP ${response.status}`);
+  if (response.status === 401) throw new StatusError(`${url.origin}: 401 unauthorized (status.token differs?)`, { url: url.origin, status: 401 });
+  if (!response.ok) throw new StatusError(`${url.origin}: HTTP ${response.status}`, { url: url.origin, status: response.status });
   return (await response.json()) as WorkerStatusReport;
 }
 

@@ -1,4 +1,5 @@
 import { Redis, Cluster, type RedisOptions as IORedisOptions, type ClusterOptions } from 'ioredis';
+import { TunnelError } from '../../core/errors/index.ts';
 import { redactUrlCredentials } from '../../core/redact/index.ts';
 import type { ResolvedRedisConnection } from './options.ts';
 
@@ -60,7 +61,8 @@ export async function connectRedis(client: RedisClient): Promise<void> {
 
 /** Error text without anything but the message (ioredis messages carry no passwords). */
 export function redisErrorText(error: unknown): string {
-  const text = error instanceof Error ? `${error.name === 'ReplyError' || error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
+  const plain = (e: Error) => e.name === 'ReplyError' || e.name === 'Error' || e instanceof TunnelError;
+  const text = error instanceof Error ? `${plain(error) ? '' : `${error.name}: `}${error.message}` : String(error);
   return redactUrlCredentials(text).slice(0, 300);
 }
 

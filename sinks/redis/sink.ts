@@ -258,11 +258,11 @@ export class RedisSink implements Sink {
       // Keys of a batch live on several nodes: send each command on its own, auto-pipelined per
       // node by ioredis; per key they go out in order on that node's connection.
       const settled = await Promise.allSettled(commands.map(([name, ...args]) => client.call(name, ...args)));
-      return settled.map((s) => (s.status === 'fulfilled' ? [null, s.value] : [s.reason instanceof Error ? s.reason : new Error(String(s.reason)), null]));
+      return settled.map((s) => (s.status === 'fulfilled' ? [null, s.value] : [s.reason instanceof Error ? s.reason : new SinkError(String(s.reason)), null]));
     }
     if (this.#options.transaction) {
       const replies = await client.multi(commands).exec();
-      if (!replies) throw new Error('transaction discarded');
+      if (!replies) throw new SinkError('the transaction was discarded (EXEC returned nothing)');
       return replies;
     }
     // Pipelines of PIPELINE_CHUNK commands written back to back on the one connection, which keeps
@@ -272,7 +272,7 @@ export class RedisSink implements Sink {
     for (let i = 0; i < commands.length; i += PIPELINE_CHUNK) parts.push(client.pipeline(commands.slice(i, i + PIPELINE_CHUNK)).exec());
     const replies: Array<[Error | null, unknown]> = [];
     for (const part of await Promise.all(parts)) {
-      if (!part) throw new Error('pipeline discarded');
+      if (!part) throw new SinkError('a pipeline was discarded (no replies)');
       replies.push(...part);
     }
     return replies;
