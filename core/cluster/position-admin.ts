@@ -9,7 +9,7 @@
 import type { StoredPosition } from '../checkpoint/position-store.ts';
 import type { BinlogPosition } from '../event/index.ts';
 import { ClusterError } from '../errors/index.ts';
-import type { TaskNodeData } from './member.ts';
+import type { TaskNodeData } from './member-events.ts';
 import { decodePosition, encodePosition, type PositionRecord } from './position-codec.ts';
 import type { RegistryConnectOptions } from './registry-options.ts';
 import { registryPaths, type RegistryPaths } from './registry-paths.ts';

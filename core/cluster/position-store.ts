@@ -10,7 +10,8 @@
  */
 import type { PositionStore, StoredPosition } from '../checkpoint/position-store.ts';
 import { ClusterError, FencedError } from '../errors/index.ts';
-import type { ClusterMember, TaskLease } from './member.ts';
+import type { TaskLease } from './member-events.ts';
+import type { ClusterMember } from './member.ts';
 import { decodePosition, encodePosition, storedOnly } from './position-codec.ts';
 import { ZkCode, isRetryable, isZkCode, type ZkOp } from './zk-client.ts';
 

@@ -1,0 +1,109 @@
+/**
+ * What the parts of a cluster member share: the scope of one ZooKeeper session, the member's context,
+ * and the way every registry step is retried within a session.
+ */
+import { AbortedError, ClusterError } from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
+import { Backoff, type BackoffOptions } from '../runtime/backoff.ts';
+import type { ClusterMemberEvents } from './member-events.ts';
+import type { RegistryPaths } from './registry-paths.ts';
+import { ZkCode, ZkError, isRetryable, isZkCode, type ZkConnection } from './zk-client.ts';
+
+/** Everything that belongs to one ZooKeeper session; ends when the session is lost or closed. */
+export class Scope {
+  alive = true;
+  readonly ended: Promise<void>;
+  private endFn!: () => void;
+
+  constructor(
+    readonly generation: number,
+    readonly sessionId: string,
+  ) {
+    this.ended = new Promise((resolve) => (this.endFn = resolve));
+  }
+
+  end(): void {
+    if (!this.alive) return;
+    this.alive = false;
+    this.endFn();
+  }
+}
+
+/** Thrown out of every step of a scope whose session has ended; the step's caller stops quietly. */
+export class ScopeEnded extends AbortedError {
+  constructor() {
+    super('the ZooKeeper session of this step has ended');
+  }
+}
+
+/** What the member's parts (election, rebalancing, ownership) need from the member. */
+export interface MemberContext {
+  readonly zk: ZkConnection;
+  readonly paths: RegistryPaths;
+  readonly nodeId: string;
+  readonly log: Logger;
+  /** close() has begun: nothing new is acquired or led. */
+  isClosing(): boolean;
+  /** close() has finished. */
+  isClosed(): boolean;
+  /** Log a non-fatal problem and emit it as `warning`. */
+  warn(err: unknown, what: string): void;
+  /** Emit a member event; a listener that throws is logged, never propagated. */
+  emit<K extends keyof ClusterMemberEvents>(event: K, ...args: ClusterMemberEvents[K]): void;
+}
+
+/**
+ * The pause before a registry step that failed with something other than a ZooKeeper answer or a lost
+ * connection (which waits for the reconnect instead) is tried again, and before a failed rebalance,
+ * assignment read or registration starts over: the shared backoff.
+ */
+export const REGISTRY_BACKOFF: Readonly<BackoffOptions> = Object.freeze({ initialDelayMs: 1000, maxDelayMs: 8000 });
+/** A step is given up after this many such retries. */
+const STEP_RETRIES = 5;
+
+/** A one-shot watcher and a promise that settles when it fires, `fire` is called, or the scope ends. */
+export function nextEvent(scope: Scope): { watcher: () => void; fire: () => void; promise: Promise<void> } {
+  let fire!: () => void;
+  const fired = new Promise<void>((resolve) => (fire = resolve));
+  return { watcher: () => fire(), fire, promise: Promise.race([fired, scope.ended]) };
+}
+
+/** Resolves after `ms` or when the scope ends, whichever is first. */
+export function pause(ms: number, scope: Scope): Promise<void> {
+  return Promise.race([new Promise<void>((resolve) => setTimeout(resolve, ms).unref()), scope.ended]);
+}
+
+export async function waitConnected(ctx: MemberContext, scope: Scope): Promise<void> {
+  await Promise.race([ctx.zk.waitConnected().catch(() => undefined), scope.ended]);
+  if (!scope.alive) throw new ScopeEnded();
+}
+
+/** Run a ZooKeeper step; connection losses wait for the reconnect and retry; a lost scope ends it. */
+export async function retry<T>(ctx: MemberContext, scope: Scope, what: string, fn: () => Promise<T>): Promise<T> {
+  const backoff = new Backoff({ ...REGISTRY_BACKOFF, maxAttempts: STEP_RETRIES });
+  for (;;) {
+    if (!scope.alive) throw new ScopeEnded();
+    try {
+      const value = await fn();
+      if (!scope.alive) throw new ScopeEnded();
+      return value;
+    } catch (err) {
+      if (!scope.alive || err instanceof ScopeEnded || isZkCode(err, ZkCode.SESSION_EXPIRED)) throw new ScopeEnded();
+      if (ctx.isClosed()) throw err;
+      if (isRetryable(err)) {
+        await waitConnected(ctx, scope);
+        continue;
+      }
+      if (err instanceof ZkError) throw err; // a ZooKeeper answer: the caller decides
+      const delay = backoff.next();
+      if (delay === undefined) throw err;
+      ctx.warn(err, `${what} failed; retrying`);
+      await pause(delay, scope);
+    }
+  }
+}
+
+/** A thrown value as an Error for logs and `warning` events. */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new ClusterError(String(err));
+}
