@@ -5,7 +5,7 @@
  */
 import { ClusterError } from '../errors/index.ts';
 import { ScopeEnded, nextEvent, retry, waitConnected, type MemberContext, type Scope } from './session-scope.ts';
-import { ZkCode, isRetryable, isZkCode } from './zk-client.ts';
+import { ZkCode, isRetryable, isZkCode } from './zk-protocol.ts';
 
 /** The sequence ZooKeeper appended to a candidate's name (10 digits); names without one sort last. */
 function sequenceOf(name: string): number {

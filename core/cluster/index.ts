@@ -1,6 +1,7 @@
 export * from './registry-paths.ts';
 export * from './registry-options.ts';
 export * from './assignment.ts';
+export * from './zk-protocol.ts';
 export * from './zk-client.ts';
 export * from './member-events.ts';
 export * from './member.ts';

@@ -1,6 +1,6 @@
 /** What a cluster member tells the runtime, and the data it keeps in the registry. */
 import type { Assignment } from './assignment.ts';
-import type { SessionLossReason, SessionState } from './zk-client.ts';
+import type { SessionLossReason, SessionState } from './zk-protocol.ts';
 
 /** The JSON data of `nodes/{node}`. */
 export interface MemberData {

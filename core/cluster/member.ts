@@ -19,7 +19,8 @@ import { Rebalancer } from './rebalancer.ts';
 import type { RegistryConnectOptions } from './registry-options.ts';
 import { registryPaths, type RegistryPaths } from './registry-paths.ts';
 import { REGISTRY_BACKOFF, Scope, ScopeEnded, asError, nextEvent, pause, retry, type MemberContext } from './session-scope.ts';
-import { ZkConnection, ZkCode, isZkCode, type SessionLossReason, type SessionState } from './zk-client.ts';
+import { ZkConnection } from './zk-client.ts';
+import { ZkCode, isZkCode, type SessionLossReason, type SessionState } from './zk-protocol.ts';
 
 export interface ClusterMemberOptions extends RegistryConnectOptions {
   /** This worker's id in `nodes/`; by convention host:port of its status endpoint. */

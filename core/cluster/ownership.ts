@@ -16,7 +16,7 @@ import { Backoff } from '../runtime/backoff.ts';
 import { parseAssignment, sameAssignment, type Assignment } from './assignment.ts';
 import type { ReleaseReason, TaskLease, TaskNodeData } from './member-events.ts';
 import { REGISTRY_BACKOFF, ScopeEnded, asError, nextEvent, retry, waitConnected, type MemberContext, type Scope } from './session-scope.ts';
-import { ZkCode, isRetryable, isZkCode, type SessionLossReason, type Stat } from './zk-client.ts';
+import { ZkCode, isRetryable, isZkCode, type SessionLossReason, type Stat } from './zk-protocol.ts';
 
 type SlotState = 'idle' | 'acquiring' | 'running' | 'releasing';
 

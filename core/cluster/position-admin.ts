@@ -13,7 +13,8 @@ import type { TaskNodeData } from './member-events.ts';
 import { decodePosition, encodePosition, type PositionRecord } from './position-codec.ts';
 import type { RegistryConnectOptions } from './registry-options.ts';
 import { registryPaths, type RegistryPaths } from './registry-paths.ts';
-import { ZkConnection, ZkCode, isZkCode, type ZkOp } from './zk-client.ts';
+import { ZkConnection } from './zk-client.ts';
+import { ZkCode, isZkCode, type ZkOp } from './zk-protocol.ts';
 
 export type ZooKeeperPositionAdminOptions = RegistryConnectOptions;
 

@@ -13,7 +13,7 @@ import { ClusterError, FencedError } from '../errors/index.ts';
 import type { TaskLease } from './member-events.ts';
 import type { ClusterMember } from './member.ts';
 import { decodePosition, encodePosition, storedOnly } from './position-codec.ts';
-import { ZkCode, isRetryable, isZkCode, type ZkOp } from './zk-client.ts';
+import { ZkCode, isRetryable, isZkCode, type ZkOp } from './zk-protocol.ts';
 
 interface Known {
   /** The lease epoch the version was learnt under. */

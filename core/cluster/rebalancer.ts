@@ -6,7 +6,7 @@
 import { Backoff } from '../runtime/backoff.ts';
 import { computeAssignment, movedTasks, parseAssignment, sameAssignment } from './assignment.ts';
 import { REGISTRY_BACKOFF, ScopeEnded, retry, type MemberContext, type Scope } from './session-scope.ts';
-import { ZkCode, isZkCode } from './zk-client.ts';
+import { ZkCode, isZkCode } from './zk-protocol.ts';
 
 export interface RebalancerOptions {
   /** The group's task names (from the configuration). */

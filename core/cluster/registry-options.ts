@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { ZkAuth } from './zk-client.ts';
+import type { ZkAuth } from './zk-protocol.ts';
 
 /** Where a group's registry is: the ZooKeeper ensemble and credentials, the cluster and group names. */
 export interface RegistryConnectOptions {

@@ -7,7 +7,8 @@ import type { Logger } from '../log/index.ts';
 import { Backoff, type BackoffOptions } from '../runtime/backoff.ts';
 import type { ClusterMemberEvents } from './member-events.ts';
 import type { RegistryPaths } from './registry-paths.ts';
-import { ZkCode, ZkError, isRetryable, isZkCode, type ZkConnection } from './zk-client.ts';
+import type { ZkConnection } from './zk-client.ts';
+import { ZkCode, ZkError, isRetryable, isZkCode } from './zk-protocol.ts';
 
 /** Everything that belongs to one ZooKeeper session; ends when the session is lost or closed. */
 export class Scope {

@@ -14,24 +14,31 @@
  *
  * Errors are ZkError (a ClusterError) carrying the ZooKeeper error code.
  */
-import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import zookeeper from 'node-zookeeper-client';
-import type { ACL, Client, Stat, Event as ZkEvent } from 'node-zookeeper-client';
-import { ClusterError, TunnelError } from '../errors/index.ts';
+import type { ACL, Client, Event as ZkEvent } from 'node-zookeeper-client';
+import { ClusterError } from '../errors/index.ts';
 import { silentLogger, type Logger } from '../log/index.ts';
+import { MODES, closeClient, watchType } from './zk-library.ts';
+import {
+  ZkCode,
+  ZkError,
+  digestId,
+  isZkCode,
+  sessionIdHex,
+  toZkError,
+  type CreateModeName,
+  type SessionLossReason,
+  type SessionState,
+  type Stat,
+  type Watcher,
+  type ZkAuth,
+  type ZkOp,
+  type ZkOpResult,
+} from './zk-protocol.ts';
 
-const { createClient, Exception, CreateMode, State, ACL: AclClass, Id, Permission } = zookeeper;
-
-/** For metrics: where this process's ZooKeeper session stands. */
-export type SessionState = 'connected' | 'disconnected' | 'expired' | 'closed';
-export type SessionLossReason = 'expired' | 'timeout' | 'stalled';
-
-export interface ZkAuth {
-  user: string;
-  password: string;
-}
+const { createClient, Exception, State, ACL: AclClass, Id, Permission } = zookeeper;
 
 export interface ZkConnectionOptions {
   /** `host:port[,host:port...][/chroot]` */
@@ -47,31 +54,6 @@ export interface ZkConnectionOptions {
   logger?: Logger;
 }
 
-export type CreateModeName = 'persistent' | 'ephemeral' | 'persistent_sequential' | 'ephemeral_sequential';
-
-export type WatchEventType = 'created' | 'deleted' | 'dataChanged' | 'childrenChanged';
-export interface WatchEvent {
-  type: WatchEventType;
-  path: string;
-}
-export type Watcher = (event: WatchEvent) => void;
-
-export type { Stat };
-
-export type ZkOp =
-  | { op: 'create'; path: string; data?: Buffer; mode?: CreateModeName }
-  | { op: 'setData'; path: string; data: Buffer; version?: number }
-  | { op: 'check'; path: string; version?: number }
-  | { op: 'remove'; path: string; version?: number };
-
-export interface ZkOpResult {
-  op: ZkOp['op'];
-  /** For `create`: the created path (with its sequence number). */
-  path?: string;
-  /** For `setData`: the node's new stat. */
-  stat?: Stat;
-}
-
 export interface ZkConnectionEvents {
   state: [state: SessionState];
   /** Connected, to a new session (`newSession`) or back to the same one. */
@@ -84,86 +66,6 @@ export interface ZkConnectionEvents {
   /** A new session is established (the first one, or one after a loss): register from scratch. */
   session: [info: { sessionId: string; generation: number }];
   closed: [];
-}
-
-/** ZooKeeper error codes used by callers (re-exported from the client library). */
-export const ZkCode = {
-  CONNECTION_LOSS: Exception.CONNECTION_LOSS,
-  OPERATION_TIMEOUT: Exception.OPERATION_TIMEOUT,
-  NO_NODE: Exception.NO_NODE,
-  NO_AUTH: Exception.NO_AUTH,
-  BAD_VERSION: Exception.BAD_VERSION,
-  NODE_EXISTS: Exception.NODE_EXISTS,
-  NOT_EMPTY: Exception.NOT_EMPTY,
-  SESSION_EXPIRED: Exception.SESSION_EXPIRED,
-  RUNTIME_INCONSISTENCY: Exception.RUNTIME_INCONSISTENCY,
-} as const;
-
-/** A ZooKeeper operation failed; `zkCode` is the server's (or the client's) error code. */
-export class ZkError extends ClusterError {
-  constructor(
-    readonly zkCode: number,
-    readonly zkName: string,
-    readonly path: string | undefined,
-    message?: string,
-    options?: { cause?: unknown; failedOp?: number },
-  ) {
-    super(message ?? `ZooKeeper ${zkName}${path ? ` on ${path}` : ''}`, { zkCode, zkName, path, failedOp: options?.failedOp }, { cause: options?.cause });
-    this.failedOp = options?.failedOp;
-  }
-  /** For a failed multi: the index of the op that failed (when the server said). */
-  readonly failedOp: number | undefined;
-}
-
-/** True for a ZkError with one of `codes` (any ZkError when no code is given). */
-export function isZkCode(err: unknown, ...codes: number[]): err is ZkError {
-  return err instanceof ZkError && (codes.length === 0 || codes.includes(err.zkCode));
-}
-
-/** The connection dropped or the session went away while the operation was in flight: retry later. */
-export function isRetryable(err: unknown): boolean {
-  return isZkCode(err, ZkCode.CONNECTION_LOSS, ZkCode.OPERATION_TIMEOUT);
-}
-
-/** `digest:user:base64(sha1(user:password))`, the id ZooKeeper's digest provider computes. */
-export function digestId(user: string, password: string): string {
-  return `${user}:${createHash('sha1').update(`${user}:${password}`).digest('base64')}`;
-}
-
-export function sessionIdHex(buf: Buffer | undefined): string {
-  return buf ? buf.toString('hex') : '';
-}
-
-function toZkError(err: unknown, path?: string, failedOp?: number): TunnelError {
-  if (err instanceof ZkError) return err;
-  const e = err as { getCode?: () => number; getName?: () => string; code?: number; name?: string };
-  if (e && typeof e.getCode === 'function') {
-    const code = e.getCode();
-    const name = typeof e.getName === 'function' ? e.getName() : String(e.name);
-    return new ZkError(code, name, path, undefined, { cause: err, failedOp });
-  }
-  if (err instanceof TunnelError) return err;
-  return new ClusterError(`ZooKeeper client: ${err instanceof Error ? err.message : String(err)}`, { path }, { cause: err });
-}
-
-const MODES: Record<CreateModeName, number> = {
-  persistent: CreateMode.PERSISTENT,
-  ephemeral: CreateMode.EPHEMERAL,
-  persistent_sequential: CreateMode.PERSISTENT_SEQUENTIAL,
-  ephemeral_sequential: CreateMode.EPHEMERAL_SEQUENTIAL,
-};
-
-function watchType(t: number): WatchEventType {
-  switch (t) {
-    case 1:
-      return 'created';
-    case 2:
-      return 'deleted';
-    case 3:
-      return 'dataChanged';
-    default:
-      return 'childrenChanged';
-  }
 }
 
 interface NetSocketLike {
@@ -588,39 +490,4 @@ export class ZkConnection extends EventEmitter<ZkConnectionEvents> {
       });
     });
   }
-}
-
-/**
- * Close a raw client in whatever state it is in. Connected: a clean close (the server deletes the
- * session's ephemeral nodes at once). Otherwise the close makes the client stop reconnecting; the
- * session, if still alive on the server, expires on its own.
- */
-async function closeClient(client: Client, log: Logger): Promise<void> {
-  const cm = (client as unknown as { connectionManager?: { socket?: unknown; state?: number } }).connectionManager;
-  const connected = client.getState() === State.SYNC_CONNECTED || client.getState() === State.CONNECTED_READ_ONLY;
-  await new Promise<void>((resolve) => {
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      resolve();
-    };
-    // The library emits no event once closed; watch its state, and give up waiting after a while.
-    const timer = setTimeout(finish, connected ? 2000 : 0);
-    const poll = setInterval(() => {
-      if (cm?.state === -2 /* CLOSED */ || done) {
-        clearInterval(poll);
-        finish();
-      }
-    }, 20);
-    try {
-      if (cm && cm.socket === undefined) setImmediate(() => client.close());
-      else client.close();
-    } catch (err) {
-      log.debug({ err }, 'closing a zookeeper client failed');
-      finish();
-    }
-  });
-  client.removeAllListeners();
 }
