@@ -1,16 +1,16 @@
 /**
- * Every ZooKeeper path Tunnel uses, in one place. The first three are the fixed layout of DESIGN.md
- * (operators and their tools read them); the others are the additions for task-level HA, beside them
- * under the same group. The README ("Cluster (ZooKeeper)") lists them all; keep the two in step.
+ * Every ZooKeeper path Tunnel uses, in one place. The first three are the fixed layout (operators and
+ * their tools read them); the others serve task-level HA, beside them under the same group.
+ * docs/architecture.md lists them all; keep the two in step.
  *
  * ```
  * /tunnel/{cluster}/{group}/election                 fixed: ephemeral, data = the leader's address (absent: no leader)
  * /tunnel/{cluster}/{group}/nodes/{node}             fixed: ephemeral per live worker, data = MemberData JSON
  * /tunnel/{cluster}/{group}/task/{task}/position     fixed: persistent, the committed position (StoredPosition JSON)
- * /tunnel/{cluster}/{group}/candidates/n_{seq}       added: ephemeral sequential election candidates
- * /tunnel/{cluster}/{group}/assignment               added: persistent, JSON {task: node} written by the leader
- * /tunnel/{cluster}/{group}/task/{task}              added: persistent; its data version is the task's fencing epoch
- * /tunnel/{cluster}/{group}/task/{task}/owner        added: ephemeral, data = the owning node id
+ * /tunnel/{cluster}/{group}/candidates/n_{seq}       HA:    ephemeral sequential election candidates
+ * /tunnel/{cluster}/{group}/assignment               HA:    persistent, JSON {task: node} written by the leader
+ * /tunnel/{cluster}/{group}/task/{task}              HA:    persistent; its data version is the task's fencing epoch
+ * /tunnel/{cluster}/{group}/task/{task}/owner        HA:    ephemeral, data = the owning node id
  * ```
  */
 import { ConfigError } from '../errors/index.ts';
@@ -29,9 +29,9 @@ export interface RegistryPaths {
   readonly election: string;
   /** `/tunnel/{cluster}/{group}/nodes` (fixed) */
   readonly nodes: string;
-  /** `/tunnel/{cluster}/{group}/candidates` (added) */
+  /** `/tunnel/{cluster}/{group}/candidates` (task HA) */
   readonly candidates: string;
-  /** `/tunnel/{cluster}/{group}/assignment` (added) */
+  /** `/tunnel/{cluster}/{group}/assignment` (task HA) */
   readonly assignment: string;
   /** `/tunnel/{cluster}/{group}/task` (fixed parent) */
   readonly tasks: string;
@@ -39,11 +39,11 @@ export interface RegistryPaths {
   node(nodeId: string): string;
   /** `/tunnel/{cluster}/{group}/candidates/n_` — the prefix handed to an EPHEMERAL_SEQUENTIAL create. */
   candidatePrefix(): string;
-  /** `/tunnel/{cluster}/{group}/task/{task}` (added data: fencing epoch = its data version) */
+  /** `/tunnel/{cluster}/{group}/task/{task}` (task HA: its data version is the fencing epoch) */
   task(task: string): string;
   /** `/tunnel/{cluster}/{group}/task/{task}/position` (fixed) */
   position(task: string): string;
-  /** `/tunnel/{cluster}/{group}/task/{task}/owner` (added) */
+  /** `/tunnel/{cluster}/{group}/task/{task}/owner` (task HA) */
   owner(task: string): string;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The canonical event (DESIGN.md): `schema`, `table`, `action`, `rows` never change meaning.
+ * The canonical event (docs/architecture.md): `schema`, `table`, `action`, `rows` never change meaning.
  * Metadata travels beside them and is serialized as extra top-level fields.
  */
 

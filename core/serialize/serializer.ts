@@ -5,7 +5,7 @@ import { SerializeError } from '../errors/index.ts';
 import { encodeJsonArray, encodeNdjson } from './encode.mjs';
 
 /**
- * Payload serialization (DESIGN.md "serialization"): ES bulk NDJSON bodies and webhook bodies.
+ * Payload serialization (docs/architecture.md): ES bulk NDJSON bodies and webhook bodies.
  * Batches whose estimated size is at least `threshold` bytes are encoded in a piscina pool; smaller
  * ones stay on the main thread. The pool always gets a whole batch per task (a task per event costs
  * ~11x a `JSON.stringify`) and hands the bytes back as a transferred buffer, never as a string.

@@ -12,10 +12,10 @@ import { ClusterError } from '../errors/index.ts';
 import type { ClusterNode, ClusterView, ZooKeeperSessionState } from './types.ts';
 
 /**
- * The cluster view the status endpoint and `tunnel status` show, read from the registry
- * (DESIGN.md layout): `election` (the leader's address), `nodes/{node}` (MemberData JSON of each
- * live worker: its status URL is the advertised `statusUrl` field, else `http://{node}` for a node
- * id of the host:port form), `assignment` and `task/{task}/position`.
+ * The cluster view the status endpoint and `tunnel status` show, read from the registry (its layout
+ * is in core/cluster/registry-paths.ts): `election` (the leader's address), `nodes/{node}` (MemberData
+ * JSON of each live worker: its status URL is the advertised `statusUrl` field, else `http://{node}`
+ * for a node id of the host:port form), `assignment` and `task/{task}/position`.
  */
 export interface RegistryReadOptions {
   paths: RegistryPaths;
