@@ -257,9 +257,9 @@ describe('bad input: oversized rows, a huge transaction, a table without a prima
     return { wrong, hwmMb, arrivedMs };
   }
 
-  // Found by this test before 280afa2: back-pressure counted rows events, not rows, so this
-  // transaction (~2,400 rows events of ~410 rows) was read into memory whole (peak RSS ~1.4 GB; the
-  // worker died at a 256 MB V8 heap). Since 280afa2 maxInFlightRows counts row changes.
+  // The transaction is ~2,400 binlog rows events of ~410 rows each: back-pressure counts row changes
+  // (maxInFlightRows), not rows events, so the source pauses long before the transaction is read into
+  // memory whole (counted in rows events it would be: a peak RSS of ~1.4 GB).
   it(`a single transaction of ${BULK_ROWS.toLocaleString('en')} rows arrives whole; the worker's peak RSS stays under ${RSS_BOUND_MB} MB`, async () => {
     const run = await bulkRun('bulk', 1, 7910, { label: 'default settings' });
     expect(run.wrong).toBe(0);
