@@ -4,8 +4,8 @@
  * written its address to the ephemeral `election` node (a departing leader's node is waited out).
  */
 import { ClusterError } from '../errors/index.ts';
-import { ScopeEnded, nextEvent, retry, waitConnected, type MemberContext, type Scope } from './session-scope.ts';
-import { ZkCode, isRetryable, isZkCode } from './zk-protocol.ts';
+import { ScopeEnded, holdEphemeral, nextEvent, retry, waitConnected, type MemberContext, type Scope } from './session-scope.ts';
+import { isRetryable } from './zk-protocol.ts';
 
 /** The sequence ZooKeeper appended to a candidate's name (10 digits); names without one sort last. */
 function sequenceOf(name: string): number {
@@ -129,30 +129,14 @@ export class LeaderElection {
   /** Write our address to the (ephemeral) election node; wait out a leftover of a departing leader. */
   private async claimElectionNode(): Promise<void> {
     const { ctx, scope } = this;
-    const path = ctx.paths.election;
-    const data = Buffer.from(this.address);
-    for (;;) {
-      if (!scope.alive || ctx.isClosing()) return;
-      try {
-        await retry(ctx, scope, 'claim the election node', () => ctx.zk.create(path, data, 'ephemeral'));
-        return;
-      } catch (err) {
-        if (!isZkCode(err, ZkCode.NODE_EXISTS)) throw err;
-      }
-      const gone = nextEvent(scope);
-      const stat = await retry(ctx, scope, 'inspect the election node', () => ctx.zk.exists(path, gone.watcher));
-      if (!stat) continue;
-      if (ctx.zk.isCurrentSession(stat.ephemeralOwner)) {
-        await retry(ctx, scope, 'update the election node', () => ctx.zk.setData(path, data));
-        return;
-      }
-      if (ctx.zk.isOwnSession(stat.ephemeralOwner)) {
-        await retry(ctx, scope, 'remove an old election node', () => ctx.zk.remove(path));
-        continue;
-      }
-      ctx.log.info("the previous leader's election node is still there; waiting for it to go");
-      await gone.promise;
-    }
+    await holdEphemeral(ctx, scope, {
+      path: ctx.paths.election,
+      data: () => Buffer.from(this.address),
+      what: 'the election node',
+      refresh: true,
+      stop: () => !scope.alive || ctx.isClosing(),
+      onTaken: () => ctx.log.info("the previous leader's election node is still there; waiting for it to go"),
+    });
   }
 
   private async tryZk(what: string, fn: () => Promise<unknown>): Promise<void> {

@@ -18,7 +18,7 @@ import { TaskOwnership } from './ownership.ts';
 import { Rebalancer } from './rebalancer.ts';
 import type { RegistryConnectOptions } from './registry-options.ts';
 import { registryPaths, type RegistryPaths } from './registry-paths.ts';
-import { REGISTRY_BACKOFF, Scope, ScopeEnded, asError, nextEvent, pause, retry, type MemberContext } from './session-scope.ts';
+import { REGISTRY_BACKOFF, Scope, ScopeEnded, asError, holdEphemeral, pause, retry, type MemberContext } from './session-scope.ts';
 import { ZkConnection } from './zk-client.ts';
 import { ZkCode, isZkCode, type SessionLossReason, type SessionState } from './zk-protocol.ts';
 
@@ -308,33 +308,17 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
   private async createMemberNode(scope: Scope): Promise<void> {
     const path = this.paths.node(this.nodeId);
     let warned = false;
-    for (;;) {
-      try {
-        await retry(this.context, scope, 'register the member node', () => this.zk.create(path, Buffer.from(JSON.stringify(this.memberData())), 'ephemeral'));
-        return;
-      } catch (err) {
-        if (!isZkCode(err, ZkCode.NODE_EXISTS)) throw err;
-      }
-      const deleted = nextEvent(scope);
-      const stat = await retry(this.context, scope, 'inspect the member node', () => this.zk.exists(path, deleted.watcher));
-      if (!stat) continue;
-      if (this.zk.isCurrentSession(stat.ephemeralOwner)) return; // created by us; the reply was lost
-      if (this.zk.isOwnSession(stat.ephemeralOwner)) {
-        await retry(this.context, scope, 'remove the old member node', () => this.zk.remove(path));
-        continue;
-      }
-      if (!warned) {
+    await holdEphemeral(this.context, scope, {
+      path,
+      data: () => Buffer.from(JSON.stringify(this.memberData())),
+      what: 'the member node',
+      onTaken: () => {
+        if (warned) return;
         warned = true;
-        this.warn(
-          new ClusterError(
-            `node id "${this.nodeId}" is registered by another session (a previous process of this worker, or a second worker with the same id); waiting for it to go`,
-            { path },
-          ),
-          'member node taken',
-        );
-      }
-      await deleted.promise;
-    }
+        const message = `node id "${this.nodeId}" is registered by another session (a previous process of this worker, or a second worker with the same id); waiting for it to go`;
+        this.warn(new ClusterError(message, { path }), 'member node taken');
+      },
+    });
   }
 
   /** Schedule a member-data update (the tasks list changed). Coalesces. */

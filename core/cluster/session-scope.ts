@@ -104,6 +104,51 @@ export async function retry<T>(ctx: MemberContext, scope: Scope, what: string, f
   }
 }
 
+export interface EphemeralNode {
+  path: string;
+  /** The node's data, asked for at each create. */
+  data(): Buffer;
+  /** What the node is, for logs: "the election node". */
+  what: string;
+  /** Whether a node of this session found in place gets `data()` written again (a lost create reply may have written older data). */
+  refresh?: boolean;
+  /** Checked before every try: true gives up quietly. */
+  stop?(): boolean;
+  /** Called each time the node turns out to be another process's, before waiting for it to go. */
+  onTaken(): void;
+}
+
+/**
+ * Create an ephemeral node this session must hold. One found in place is this session's (a create
+ * whose reply was lost: kept), an earlier session's of this process (removed), or another process's
+ * (waited out until it goes).
+ */
+export async function holdEphemeral(ctx: MemberContext, scope: Scope, node: EphemeralNode): Promise<void> {
+  const { zk } = ctx;
+  for (;;) {
+    if (node.stop?.()) return;
+    try {
+      await retry(ctx, scope, `create ${node.what}`, () => zk.create(node.path, node.data(), 'ephemeral'));
+      return;
+    } catch (err) {
+      if (!isZkCode(err, ZkCode.NODE_EXISTS)) throw err;
+    }
+    const gone = nextEvent(scope);
+    const stat = await retry(ctx, scope, `inspect ${node.what}`, () => zk.exists(node.path, gone.watcher));
+    if (!stat) continue;
+    if (zk.isCurrentSession(stat.ephemeralOwner)) {
+      if (node.refresh) await retry(ctx, scope, `update ${node.what}`, () => zk.setData(node.path, node.data()));
+      return;
+    }
+    if (zk.isOwnSession(stat.ephemeralOwner)) {
+      await retry(ctx, scope, `remove an old ${node.what.replace(/^the /, '')}`, () => zk.remove(node.path));
+      continue;
+    }
+    node.onTaken();
+    await gone.promise;
+  }
+}
+
 /** A thrown value as an Error for logs and `warning` events. */
 export function asError(err: unknown): Error {
   return err instanceof Error ? err : new ClusterError(String(err));

@@ -1,1 +1,2 @@
 export * from './sink.ts';
+export * from './sink-plugin.ts';

@@ -140,10 +140,8 @@ export function watchClusterView(member: ClusterMember, options: { intervalMs?: 
   const timer = setInterval(refresh, options.intervalMs ?? 2000);
   timer.unref();
   const onChange = () => refresh();
-  member.on('assignment', onChange);
-  member.on('elected', onChange);
-  member.on('deposed', onChange);
-  member.on('registered', onChange);
+  const changes = ['assignment', 'elected', 'deposed', 'registered'] as const;
+  for (const event of changes) member.on(event, onChange);
   refresh();
   return {
     get() {
@@ -162,10 +160,7 @@ export function watchClusterView(member: ClusterMember, options: { intervalMs?: 
     close() {
       closed = true;
       clearInterval(timer);
-      member.off('assignment', onChange);
-      member.off('elected', onChange);
-      member.off('deposed', onChange);
-      member.off('registered', onChange);
+      for (const event of changes) member.off(event, onChange);
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { TunnelPlugin } from '../../core/pipeline/index.ts';
+import { sinkPlugin, type SinkPlugin } from '../../core/sink/index.ts';
 import { parseElasticsearchOptions, type ElasticsearchOptions } from './options.ts';
 import { ElasticsearchSink } from './sink.ts';
 
@@ -6,10 +6,7 @@ export { ElasticsearchSink, describeClientError } from './sink.ts';
 export { classifyBulkItem, classifyRequestStatus, foldResults, type BulkAction, type BulkResponseItem } from './classify.ts';
 export { parseElasticsearchOptions, type ElasticsearchOptions, type IndexFunction, type ResolvedElasticsearchOptions } from './options.ts';
 
-export interface ElasticsearchPlugin extends TunnelPlugin {
-  /** The sink this plugin registers (one per plugin instance). */
-  readonly sink: ElasticsearchSink;
-}
+export type ElasticsearchPlugin = SinkPlugin<ElasticsearchSink>;
 
 /**
  * The Elasticsearch sink as a plugin: `plugins: [elasticsearch({ node: 'http://127.0.0.1:9200' })]`.
@@ -17,12 +14,5 @@ export interface ElasticsearchPlugin extends TunnelPlugin {
  */
 export function elasticsearch(options: ElasticsearchOptions): ElasticsearchPlugin {
   const resolved = parseElasticsearchOptions(options);
-  const sink = new ElasticsearchSink(resolved);
-  return {
-    name: `sink:${resolved.name}`,
-    sink,
-    apply(_hooks, context) {
-      context.registerSink(resolved.name, sink);
-    },
-  };
+  return sinkPlugin(resolved.name, new ElasticsearchSink(resolved));
 }

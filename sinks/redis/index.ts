@@ -1,4 +1,5 @@
 import type { TunnelPlugin } from '../../core/pipeline/index.ts';
+import { sinkPlugin, type SinkPlugin } from '../../core/sink/index.ts';
 import { RedisDeadLetterStore } from './dead-letter-store.ts';
 import { parseDeadLetterStoreOptions, parseRedisOptions, type RedisDeadLetterStoreOptions, type RedisOptions } from './options.ts';
 import { RedisSink } from './sink.ts';
@@ -16,22 +17,13 @@ export {
   type RedisDeadLetterStoreOptions,
 } from './options.ts';
 
-export interface RedisPlugin extends TunnelPlugin {
-  readonly sink: RedisSink;
-}
+export type RedisPlugin = SinkPlugin<RedisSink>;
 
 /** The Redis sink as a plugin: `plugins: [redis({ connection: 'redis://127.0.0.1:6379' })]`. */
 export function redis(options: RedisOptions = {}): RedisPlugin {
   const resolved = parseRedisOptions(options);
   const sink = new RedisSink(resolved);
-  return {
-    name: `sink:${resolved.name}`,
-    sink,
-    apply(_hooks, context) {
-      sink.setLogger(context.logger);
-      context.registerSink(resolved.name, sink);
-    },
-  };
+  return sinkPlugin(resolved.name, sink, (context) => sink.setLogger(context.logger));
 }
 
 /** Dead letters of the task in a Redis list: `plugins: [redisDeadLetterStore({ connection })]`. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseOptions } from '../../core/config/issues.ts';
 import { sinkBatchOptionSchema } from '../../core/config/sink-options.ts';
+import { isUrlOf } from '../../core/config/validators.ts';
 import { compileTemplate, type RowEvent } from '../../core/event/index.ts';
 
 /** A value written per row: a string (SET) or fields (HSET; a null or undefined field is removed). */
@@ -10,14 +11,7 @@ const positiveInt = z.number().int().positive();
 const port = z.number().int().min(1).max(65535);
 const hostPort = z.object({ host: z.string().min(1), port }).strict();
 
-const isRedisUrl = (value: string): boolean => {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'redis:' || url.protocol === 'rediss:';
-  } catch {
-    return false;
-  }
-};
+const isRedisUrl = (value: string): boolean => isUrlOf(value, ['redis:', 'rediss:']);
 
 const tls = z
   .object({
