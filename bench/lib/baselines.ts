@@ -1,102 +1,57 @@
-// The servers' own rates with the same rows, without Tunnel: where a catch-up figure meets the
-// server's (or its Node client's) limit. The documents are the row images Tunnel produces for the
-// prepared table (same fields, types and sizes; checked against one read from the binlog).
+// Redis's own rates with the same row changes, without Tunnel: where a Redis catch-up figure meets the
+// server's (or its Node client's) limit. The commands are what Tunnel's Redis sink sends for the
+// prepared range (an HSET of the row image per insert or update, a DEL per delete), built from the
+// row images Tunnel itself sent to Elasticsearch in the capture run (bench/lib/bare-sinks.ts).
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { Redis } from 'ioredis';
-import { Client } from '@elastic/elasticsearch';
 import { servers } from '../../test/helpers/servers.ts';
 import { BENCH } from './common.ts';
 
-const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-
-/** Row n of the prepared table as Tunnel's row image (see rowValuesSql in dataset.ts). */
-export function rowImageOf(n: number): Record<string, unknown> {
-  const created = new Date(Date.UTC(2024, 4, 1, 10, 0, 0) + n * 1000);
-  const updated = new Date(Date.UTC(2024, 5, 1, 0, 0, 0) + n * 1000);
-  const dt = (d: Date) =>
-    `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
-  return {
-    id: n,
-    customer_id: n % 977,
-    status: ['new', 'paid', 'shipped', 'cancelled'][n % 4],
-    amount: (n * 1.25).toFixed(2),
-    note: n % 10 === 0 ? null : `order note ${n}`,
-    created_at: `${dt(created)}.123456`,
-    updated_at: `${dt(updated).replace(' ', 'T')}Z`,
-    flags: n % 256,
-    score: Math.trunc((n / 7) * 1e9) / 1e9,
-    attrs: { tier: n % 5, tags: ['a', 'b'] },
-  };
-}
-
-/**
- * Elasticsearch alone: the same documents in bulk requests of `bulk` index actions, `lanes` requests
- * in flight (the sink's defaults: 1000 and 2), bodies built on the fly; docs/s until the last answer.
- */
-export async function esRawBulk(rows: number, index: string, opts: { bulk: number; lanes: number }): Promise<number> {
-  const es = new Client({ node: servers.elasticsearch.url, requestTimeout: 60_000 });
-  try {
-    await es.indices.delete({ index }, { ignore: [404] });
-    await es.indices.create({ index, settings: { number_of_shards: 1, number_of_replicas: 0 } });
-    let next = 1;
-    let errors = 0;
-    const t0 = performance.now();
-    const lane = async () => {
-      while (next <= rows) {
-        const start = next;
-        const end = Math.min(rows, start + opts.bulk - 1);
-        next = end + 1;
-        let body = '';
-        for (let n = start; n <= end; n++) body += `{"index":{"_index":"${index}","_id":"${n}"}}\n${JSON.stringify(rowImageOf(n))}\n`;
-        const res = (await es.transport.request(
-          { method: 'POST', path: '/_bulk', querystring: { filter_path: 'errors' }, bulkBody: body },
-          { meta: false },
-        )) as { errors?: boolean };
-        if (res.errors) errors++;
-      }
-    };
-    await Promise.all(Array.from({ length: opts.lanes }, lane));
-    const rate = rows / ((performance.now() - t0) / 1000);
-    if (errors) throw new Error(`ES raw bulk: ${errors} bulk requests had item errors`);
-    return rate;
-  } finally {
-    await es.indices.delete({ index }, { ignore: [404] }).catch(() => undefined);
-    await es.close();
-  }
-}
-
-/** The hash Tunnel's Redis sink writes for a row (strings as they are, other values as JSON, no field for NULL). */
-function hsetArgs(n: number): string[] {
-  const args = [`bench:raw:${n}`];
-  for (const [k, v] of Object.entries(rowImageOf(n))) {
+/** The hash Tunnel's Redis sink writes for a row image (strings as they are, other values as JSON, no field for NULL). */
+function hsetArgs(key: string, doc: Record<string, unknown>): string[] {
+  const args = [key];
+  for (const [k, v] of Object.entries(doc)) {
     if (v === null) continue;
     args.push(k, typeof v === 'string' ? v : JSON.stringify(v));
   }
   return args;
 }
 
-/** ioredis alone: one pipeline of `batch` HSETs at a time (what the sink does per batch); rows/s. */
-export async function redisRawPipeline(rows: number, batch: number): Promise<number> {
+/** Redis commands for the bulk bodies of an Elasticsearch capture: HSET per index action, DEL per delete. */
+export function redisCommandsOf(bulkBodies: Buffer[]): string[][] {
+  const out: string[][] = [];
+  for (const body of bulkBodies) {
+    const lines = body.toString('utf8').split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (!line) continue;
+      const action = JSON.parse(line) as { index?: { _id: string }; delete?: { _id: string } };
+      if (action.delete) out.push(['del', `bench:raw:${action.delete._id}`]);
+      else if (action.index) out.push(['hset', ...hsetArgs(`bench:raw:${action.index._id}`, JSON.parse(lines[++i]!) as Record<string, unknown>)]);
+      else throw new Error(`unexpected bulk action: ${line.slice(0, 100)}`);
+    }
+  }
+  return out;
+}
+
+/** ioredis alone: one pipeline of `batch` commands at a time (what the sink does per batch); rows/s. */
+export async function redisRawPipeline(commands: string[][], batch: number): Promise<number> {
   const r = new Redis({ host: servers.redis.host, port: servers.redis.port, db: BENCH.redisDb });
   try {
     await r.flushdb();
     const t0 = performance.now();
-    for (let start = 1; start <= rows; start += batch) {
-      const p = r.pipeline();
-      for (let n = start; n < Math.min(rows + 1, start + batch); n++) p.hset(...(hsetArgs(n) as [string, ...string[]]));
-      await p.exec();
-    }
-    return rows / ((performance.now() - t0) / 1000);
+    for (let start = 0; start < commands.length; start += batch) await r.pipeline(commands.slice(start, start + batch)).exec();
+    return commands.length / ((performance.now() - t0) / 1000);
   } finally {
     await r.flushdb();
     r.disconnect();
   }
 }
 
-/** redis-benchmark (C client, pipelined 1000 deep) with an HSET of the same 10 fields; requests/s. */
-export function redisBenchmark(rows: number): Promise<number> {
-  const fields = hsetArgs(123457).slice(1);
+/** redis-benchmark (C client, pipelined 1000 deep) with `rows` HSETs of the fields of one of the commands; requests/s. */
+export function redisBenchmark(commands: string[][], rows: number): Promise<number> {
+  const fields = commands.find((c) => c[0] === 'hset')!.slice(2);
   const args = [
     '-h',
     servers.redis.host,
@@ -134,11 +89,11 @@ export function redisBenchmark(rows: number): Promise<number> {
 }
 
 /**
- * No client library: the same HSETs encoded as RESP by hand into one string per 1,000 commands and
- * written to a raw socket, replies counted by their line ends; rows/s. What a leaner Redis client
+ * No client library: the same commands encoded as RESP by hand into one string per 1,000 commands
+ * and written to a raw socket, replies counted by their line ends; rows/s. What a leaner Redis client
  * could reach on this machine.
  */
-export async function redisRawResp(rows: number, batch: number): Promise<number> {
+export async function redisRawResp(commands: string[][], batch: number): Promise<number> {
   const socket = connect(servers.redis.port, servers.redis.host);
   await new Promise<void>((ok, fail) => socket.once('connect', ok).once('error', fail));
   let pending = 0;
@@ -173,13 +128,13 @@ export async function redisRawResp(rows: number, batch: number): Promise<number>
   try {
     await roundTrip(resp(['select', String(BENCH.redisDb)]) + resp(['flushdb']), 2);
     const t0 = performance.now();
-    for (let start = 1; start <= rows; start += batch) {
+    for (let start = 0; start < commands.length; start += batch) {
       let out = '';
-      const end = Math.min(rows, start + batch - 1);
-      for (let n = start; n <= end; n++) out += resp(['hset', ...hsetArgs(n)]);
-      await roundTrip(out, end - start + 1);
+      const end = Math.min(commands.length, start + batch);
+      for (let n = start; n < end; n++) out += resp(commands[n]!);
+      await roundTrip(out, end - start);
     }
-    const rate = rows / ((performance.now() - t0) / 1000);
+    const rate = commands.length / ((performance.now() - t0) / 1000);
     await roundTrip(resp(['flushdb']), 1);
     return rate;
   } finally {

@@ -10,7 +10,9 @@ export const tmpRoot = resolve(benchRoot, '.tmp');
 /** Everything a run creates on the shared servers is named here, apart from the tests' own. */
 export const BENCH = {
   database: 'tunnel_bench',
-  table: 'orders',
+  /** The prepared dataset's table (issue 16's t) and the marker table whose one row closes its range. */
+  table: 't',
+  markerTable: 't_end',
   latencyTable: 'live',
   esIndexPrefix: 'tunnel_bench_',
   /** A Redis database of its own, so FLUSHDB never touches the tests' keys (they use db 0). */
@@ -86,8 +88,8 @@ export function machineCpu(): { busy: number; total: number } {
 }
 
 /** The pids of the servers' processes (by command line), for their CPU time during a run. */
-export function serverPids(): Record<'mariadb' | 'redis' | 'elasticsearch' | 'zookeeper', number[]> {
-  const out = { mariadb: [] as number[], redis: [] as number[], elasticsearch: [] as number[], zookeeper: [] as number[] };
+export function serverPids(): Record<'mariadb' | 'mysql' | 'redis' | 'elasticsearch' | 'zookeeper', number[]> {
+  const out = { mariadb: [] as number[], mysql: [] as number[], redis: [] as number[], elasticsearch: [] as number[], zookeeper: [] as number[] };
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let cmd: string;
@@ -97,6 +99,7 @@ export function serverPids(): Record<'mariadb' | 'redis' | 'elasticsearch' | 'zo
       continue;
     }
     if (cmd.startsWith('/usr/sbin/mariadbd')) out.mariadb.push(Number(entry));
+    else if (/(^|\/)mysqld\0/.test(cmd)) out.mysql.push(Number(entry));
     else if (cmd.startsWith('redis-server')) out.redis.push(Number(entry));
     else if (cmd.includes('org.elasticsearch.bootstrap.Elasticsearch')) out.elasticsearch.push(Number(entry));
     else if (cmd.includes('ZooKeeperServerMain')) out.zookeeper.push(Number(entry));

@@ -1,89 +1,126 @@
-// The prepared binlog: ROWS rows of a 10-column table inserted in transactions of 10,000
-// (INSERT ... SELECT from a recursive CTE, as in test/helpers/source-bench.ts), and the binlog range
-// they occupy. Every decode and catch-up run reads this same range.
+// The prepared binlog every decoder and catch-up reads (issue 16's dataset): into
+// t(id BIGINT PK, a INT, b VARCHAR(64), c DECIMAL(12,2), d DATETIME(6), e JSON, f DOUBLE),
+// `inserts` rows inserted in transactions of 1,000, then `inserts / 5` of them updated (every column
+// but the key) and `inserts / 10` deleted, also 1,000 per transaction: 650,000 row changes for the
+// default 500,000. Written once per server before anything is measured; every tool then reads the
+// same range [from, end) from the same start position.
+//
+// After `end` comes one more transaction, a one-row insert into the marker table t_end: a reader
+// that sees no commits (Debezium emits a record per row change, none per commit) knows it has every
+// change of the range once the marker's row arrives.
 import type { BinlogPosition } from '../../core/event/index.ts';
-import { createTestDatabase, mysqlConnection } from '../../test/helpers/servers.ts';
-import { binlogEnd } from '../../test/helpers/source-harness.ts';
 import { BENCH } from './common.ts';
+import { binlogEndOf, connectTo, gtidPosition, rangeBytes, serverVersion, type SourceName, type SourceServer } from './source-servers.ts';
 
-export const PER_TRANSACTION = 10_000;
-export const COLUMNS = 10;
+export const PER_TRANSACTION = 1_000;
+export const COLUMNS = 7;
+
+export interface DatasetShape {
+  inserts: number;
+  updates: number;
+  deletes: number;
+}
+
+export function shapeOf(inserts: number): DatasetShape {
+  const round = (n: number) => Math.floor(n / PER_TRANSACTION) * PER_TRANSACTION;
+  if (inserts < 10 * PER_TRANSACTION || inserts % PER_TRANSACTION !== 0) {
+    throw new Error(`BENCH_ROWS=${inserts}: expected a multiple of ${PER_TRANSACTION} of at least ${10 * PER_TRANSACTION}`);
+  }
+  return { inserts, updates: round(inserts / 5), deletes: round(inserts / 10) };
+}
 
 export interface Dataset {
-  rows: number;
+  server: SourceName;
+  version: string;
+  shape: DatasetShape;
+  /** Row changes in the range: inserts + updates + deletes. */
+  changes: number;
+  /** Rows the table holds at the end (what every sink must hold after a catch-up). */
+  finalRows: number;
   from: BinlogPosition;
+  /** The end of the last transaction on t. */
   end: BinlogPosition;
+  /** The GTID position at `from` (MariaDB's gtid_binlog_pos, MySQL's gtid_executed), when the server has one. */
+  gtids?: string;
   binlogBytes: number;
-  /** Rows events in the range (rows are packed into events of up to ~8 KB by the server). */
-  rowsEvents: number;
   prepareMs: number;
 }
 
-export const ordersDdl = (table: string) => `CREATE TABLE ${table} (
-  id BIGINT AUTO_INCREMENT PRIMARY KEY,
-  customer_id INT NOT NULL,
-  status ENUM('new','paid','shipped','cancelled') NOT NULL,
-  amount DECIMAL(12,2) NOT NULL,
-  note VARCHAR(100) NULL,
-  created_at DATETIME(6) NOT NULL,
-  updated_at TIMESTAMP NULL,
-  flags TINYINT UNSIGNED NOT NULL,
-  score DOUBLE NOT NULL,
-  attrs JSON NULL)`;
+export const datasetDdl = (table: string) => `CREATE TABLE ${table} (
+  id BIGINT PRIMARY KEY,
+  a INT NOT NULL,
+  b VARCHAR(64) NULL,
+  c DECIMAL(12,2) NOT NULL,
+  d DATETIME(6) NOT NULL,
+  e JSON NULL,
+  f DOUBLE NOT NULL)`;
 
-/** The 9 non-key columns of n-th row, as SQL expressions over `n` (a CTE counter or a literal). */
-export const rowValuesSql = (n: string) =>
-  `${n} % 977, ELT(1 + ${n} % 4, 'new', 'paid', 'shipped', 'cancelled'), ${n} * 1.25, ` +
-  `IF(${n} % 10 = 0, NULL, CONCAT('order note ', ${n})), '2024-05-01 10:00:00.123456' + INTERVAL ${n} SECOND, ` +
-  `'2024-06-01 00:00:00' + INTERVAL ${n} SECOND, ${n} % 256, ${n} / 7, JSON_OBJECT('tier', ${n} % 5, 'tags', JSON_ARRAY('a', 'b'))`;
+/** The 7 columns of the n-th inserted row, as SQL expressions over `n`. */
+const insertValuesSql = (n: string) =>
+  `${n}, (${n} * 7919) % 1000003, IF(${n} % 10 = 0, NULL, CONCAT('name ', ${n}, ' ', REPEAT('x', ${n} % 40))), ` +
+  `(${n} - 250000) * 1.25, CAST('2024-01-01 00:00:00' AS DATETIME(6)) + INTERVAL ${n} SECOND + INTERVAL (${n} % 1000000) MICROSECOND, ` +
+  `JSON_OBJECT('n', ${n}, 'tag', CONCAT('t', ${n} % 100), 'list', JSON_ARRAY(${n} % 7, ${n} % 11)), ${n} / 7e0`;
 
-export const INSERT_COLUMNS = '(customer_id, status, amount, note, created_at, updated_at, flags, score, attrs)';
+const UPDATE_SET = `a = a + 1, b = CONCAT('updated ', id), c = c + 0.5, d = d + INTERVAL 1 DAY, e = JSON_SET(e, '$.v', 2), f = f * 1.5`;
 
-/** A fresh `table` (10 columns) in the bench database, created if missing. */
-export async function freshTable(conn: Awaited<ReturnType<typeof mysqlConnection>>, table: string): Promise<string> {
-  const qualified = `\`${BENCH.database}\`.\`${table}\``;
-  await conn.query(`CREATE DATABASE IF NOT EXISTS \`${BENCH.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);
-  await conn.query(`DROP TABLE IF EXISTS ${qualified}`);
-  await conn.query(ordersDdl(qualified));
-  return qualified;
-}
-
-export async function prepareDataset(rows: number): Promise<Dataset> {
+export async function prepareDataset(server: SourceServer, inserts: number, onProgress?: (text: string) => void): Promise<Dataset> {
   const started = performance.now();
-  const db = BENCH.database;
-  await createTestDatabase(db);
-  const conn = await mysqlConnection();
+  const shape = shapeOf(inserts);
+  const db = `\`${BENCH.database}\``;
+  const t = `${db}.\`${BENCH.table}\``;
+  const conn = await connectTo(server);
   try {
-    await conn.query('SET SESSION max_recursive_iterations = 10000000');
-    await conn.query(ordersDdl(`\`${db}\`.\`${BENCH.table}\``));
-    const from = await binlogEnd();
-    for (let done = 0; done < rows; done += PER_TRANSACTION) {
-      const count = Math.min(PER_TRANSACTION, rows - done);
-      await conn.query(
-        `INSERT INTO \`${db}\`.\`${BENCH.table}\` ${INSERT_COLUMNS}
-         WITH RECURSIVE s(n) AS (SELECT ${done + 1} UNION ALL SELECT n + 1 FROM s WHERE n < ${done + count})
-         SELECT ${rowValuesSql('n')} FROM s`,
-      );
+    const version = await serverVersion(conn);
+    await conn.query(`DROP DATABASE IF EXISTS ${db}`);
+    await conn.query(`CREATE DATABASE ${db} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);
+    await conn.query(datasetDdl(t));
+    await conn.query(`CREATE TABLE ${db}.\`${BENCH.markerTable}\` (id INT PRIMARY KEY)`);
+    // a recursive CTE of 1,000 rows: MariaDB's and MySQL's recursion limits, whichever this server has
+    for (const setting of ['max_recursive_iterations', 'cte_max_recursion_depth']) {
+      await conn.query(`SET SESSION ${setting} = 100000`).catch(() => undefined);
     }
-    const end = await binlogEnd();
-    const binlogBytes = await rangeBytes(conn, from, end);
-    return { rows, from, end, binlogBytes, rowsEvents: 0, prepareMs: performance.now() - started };
+    const from = await binlogEndOf(conn);
+    const gtids = await gtidPosition(conn, server);
+    const expectAffected = async (sql: string, rows: number) => {
+      const [result] = (await conn.query(sql)) as unknown as [{ affectedRows: number }];
+      if (result.affectedRows !== rows) throw new Error(`dataset: ${sql.slice(0, 60)}... changed ${result.affectedRows} rows, not ${rows}`);
+    };
+    for (let done = 0; done < shape.inserts; done += PER_TRANSACTION) {
+      await expectAffected(
+        `INSERT INTO ${t} (id, a, b, c, d, e, f)
+         WITH RECURSIVE s(n) AS (SELECT ${done + 1} UNION ALL SELECT n + 1 FROM s WHERE n < ${done + PER_TRANSACTION})
+         SELECT ${insertValuesSql('n')} FROM s`,
+        PER_TRANSACTION,
+      );
+      if ((done + PER_TRANSACTION) % 100_000 === 0) onProgress?.(`${server.name}: ${done + PER_TRANSACTION} rows inserted`);
+    }
+    for (let done = 0; done < shape.updates; done += PER_TRANSACTION) {
+      await expectAffected(`UPDATE ${t} SET ${UPDATE_SET} WHERE id BETWEEN ${done + 1} AND ${done + PER_TRANSACTION}`, PER_TRANSACTION);
+    }
+    const firstDeleted = shape.inserts - shape.deletes + 1;
+    for (let done = 0; done < shape.deletes; done += PER_TRANSACTION) {
+      await expectAffected(`DELETE FROM ${t} WHERE id BETWEEN ${firstDeleted + done} AND ${firstDeleted + done + PER_TRANSACTION - 1}`, PER_TRANSACTION);
+    }
+    const end = await binlogEndOf(conn);
+    await conn.query(`INSERT INTO ${db}.\`${BENCH.markerTable}\` VALUES (1)`);
+    const finalRows = shape.inserts - shape.deletes;
+    const [count] = (await conn.query(`SELECT COUNT(*) AS n FROM ${t}`)) as unknown as [{ n: number | string }[]];
+    if (Number(count[0]!.n) !== finalRows) throw new Error(`dataset: t holds ${count[0]!.n} rows, not ${finalRows}`);
+    return {
+      server: server.name,
+      version,
+      shape,
+      changes: shape.inserts + shape.updates + shape.deletes,
+      finalRows,
+      from,
+      end,
+      ...(gtids ? { gtids } : {}),
+      binlogBytes: await rangeBytes(conn, from, end),
+      prepareMs: performance.now() - started,
+    };
   } finally {
     await conn.end();
   }
-}
-
-async function rangeBytes(conn: Awaited<ReturnType<typeof mysqlConnection>>, from: BinlogPosition, end: BinlogPosition): Promise<number> {
-  if (from.file === end.file) return end.offset - from.offset;
-  const [list] = (await conn.query('SHOW BINARY LOGS')) as unknown as [{ Log_name: string; File_size: string | number }[]];
-  let bytes = 0;
-  for (const { Log_name: name, File_size: size } of list) {
-    if (name < from.file || name > end.file) continue;
-    const start = name === from.file ? from.offset : 0;
-    const stop = name === end.file ? end.offset : Number(size);
-    bytes += stop - start;
-  }
-  return bytes;
 }
 
 export function reached(p: BinlogPosition, end: BinlogPosition): boolean {

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { mysqlConnection, servers, zkClient } from '../../test/helpers/servers.ts';
 import { binlogEnd } from '../../test/helpers/source-harness.ts';
 import { BENCH, benchRoot, log, sleep, tmpRoot } from './common.ts';
-import { freshTable } from './dataset.ts';
+import { freshTable } from './orders.ts';
 import { taskConfigExpression } from './catchup.ts';
 import { resetSink, sinkPlugin } from './sinks.ts';
 import { writeConfig } from './tunnel-child.ts';

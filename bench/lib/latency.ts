@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { mysqlConnection } from '../../test/helpers/servers.ts';
 import { binlogEnd } from '../../test/helpers/source-harness.ts';
 import { BENCH, log, quantile, sleep, spread, tmpRoot, type Spread } from './common.ts';
-import { freshTable } from './dataset.ts';
+import { freshTable } from './orders.ts';
 import { PacedWriter } from './writer.ts';
 import { taskConfigExpression } from './catchup.ts';
 import { resetSink, sinkPlugin, type Receiver, type SinkKind } from './sinks.ts';

@@ -10,14 +10,20 @@ export const SINKS: SinkKind[] = ['elasticsearch', 'redis', 'webhook'];
 
 export const esIndex = (table: string) => `${BENCH.esIndexPrefix}${table}`;
 
-/** Import lines and the plugin expression for the generated config. */
-export function sinkPlugin(kind: SinkKind, table: string, webhookUrl?: string): { imports: string[]; expression: string } {
+/** The settings of the bench's Elasticsearch indices (the sink creates them with these at start). */
+export const ES_INDEX_SETTINGS = { number_of_shards: 1, number_of_replicas: 0 };
+
+/**
+ * Import lines and the plugin expression for the generated config. `webhookUrl` is the receiver's;
+ * `esUrl` replaces the Elasticsearch node's (a recording proxy in front of it).
+ */
+export function sinkPlugin(kind: SinkKind, table: string, webhookUrl?: string, esUrl = servers.elasticsearch.url): { imports: string[]; expression: string } {
   switch (kind) {
     case 'elasticsearch':
       return {
         imports: [`import { elasticsearch } from 'sinks/elasticsearch/index.ts';`],
-        expression: `elasticsearch({ name: 'es', node: ${JSON.stringify(servers.elasticsearch.url)}, index: '${BENCH.esIndexPrefix}{table}',
-          indices: { ${esIndex(table)}: { settings: { number_of_shards: 1, number_of_replicas: 0 } } } })`,
+        expression: `elasticsearch({ name: 'es', node: ${JSON.stringify(esUrl)}, index: '${BENCH.esIndexPrefix}{table}',
+          indices: { ${esIndex(table)}: { settings: ${JSON.stringify(ES_INDEX_SETTINGS)} } } })`,
       };
     case 'redis':
       return {
@@ -39,6 +45,9 @@ export interface ReceiverStats {
   requests: number;
   badSignatures: number;
   distinctIds: number;
+  /** Ids inserted or updated and not deleted since. */
+  liveIds: number;
+  actions: { insert: number; update: number; delete: number };
 }
 
 /** The webhook receiver child process (bench/receiver.ts). */
@@ -103,7 +112,7 @@ export async function resetSink(kind: SinkKind, table: string, receiver?: Receiv
   }
 }
 
-/** What the destination holds now: documents, keys, or distinct ids received (and rows received). */
+/** What the destination holds now: documents, keys, or the ids a mirror of the webhook's rows would hold (and rows received). */
 export async function countSink(kind: SinkKind, table: string, receiver?: Receiver): Promise<{ count: number; received?: number }> {
   if (kind === 'elasticsearch') {
     const es = esClient();
@@ -124,5 +133,5 @@ export async function countSink(kind: SinkKind, table: string, receiver?: Receiv
     }
   }
   const s = await receiver!.stats();
-  return { count: s.distinctIds, received: s.rows };
+  return { count: s.liveIds, received: s.rows };
 }

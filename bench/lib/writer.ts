@@ -2,7 +2,7 @@
 // explicit ids 1, 2, 3, ... into the bench table; `onCommit(ids, at)` gets the wall-clock time at
 // which the COMMIT returned. A late tick is not skipped: the writer catches up on its schedule.
 import type { Connection } from 'mysql2/promise';
-import { INSERT_COLUMNS, rowValuesSql } from './dataset.ts';
+import { INSERT_COLUMNS, rowValuesSql } from './orders.ts';
 import { sleep } from './common.ts';
 
 export class PacedWriter {

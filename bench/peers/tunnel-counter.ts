@@ -1,0 +1,41 @@
+// Tunnel's binlog source (createBinlogSource) as a decode counter of the benchmark: canonical events
+// of the prepared range, counted until the commit at its end. See protocol.ts.
+//
+//   node --import tsx bench/peers/tunnel-counter.ts '<CounterArgs JSON>'
+import { silentLogger } from '../../core/log/index.ts';
+import { createBinlogSource } from '../../core/source/index.ts';
+import { reached } from '../lib/dataset.ts';
+import { counterArgs, fail, sayDoneAndWait, sayStart, type CounterOps } from './protocol.ts';
+
+const args = counterArgs();
+const { host, port, user, password } = args.server;
+const source = createBinlogSource(
+  { connection: { host, port, user, password }, serverId: args.serverId, include: [`${args.database}.${args.table}`], exclude: [] },
+  silentLogger(),
+);
+const ops: CounterOps = { insert: 0, update: 0, delete: 0 };
+let rows = 0;
+let rowsEvents = 0;
+let finished = false;
+sayStart();
+const started = performance.now();
+source
+  .start(
+    { kind: 'position', position: args.from },
+    {
+      onEvent: (event) => {
+        rows += event.rows.length;
+        ops[event.action] += event.rows.length;
+        rowsEvents++;
+      },
+      onCommit: (position) => {
+        if (finished || !reached(position, args.end)) return;
+        finished = true;
+        const ms = performance.now() - started;
+        source.pause();
+        sayDoneAndWait({ rows, ms, rowsEvents, ops });
+      },
+      onError: (error) => fail('tunnel-counter', error),
+    },
+  )
+  .catch((error: unknown) => fail('tunnel-counter', error));
