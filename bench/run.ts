@@ -24,6 +24,7 @@ import { runCatchup, type CatchupRun } from './lib/catchup.ts';
 import { BENCH, fmtInt, log, repoRoot, spread, tmpRoot, type Spread } from './lib/common.ts';
 import { COLUMNS, PER_TRANSACTION, prepareDataset, shapeOf, type Dataset } from './lib/dataset.ts';
 import { decodePhase, type DecodeFigures } from './lib/decode.ts';
+import { jdkHome } from './lib/peers.ts';
 import { runFailover, type FailoverRun } from './lib/failover.ts';
 import { runLatency, type LatencyResult } from './lib/latency.ts';
 import { OLD_SPACE_MB, tableRows, type BaselineFigures, type CatchupFigures } from './lib/figures.ts';
@@ -107,7 +108,7 @@ async function machine(sources: SourceName[]) {
     cpuModel,
     node: process.version,
     go: tool('go', ['version'], /go version go(\S+)/),
-    java: tool('/usr/lib/jvm/java-17-openjdk-amd64/bin/java', ['-version'], /version "([^"]+)"/),
+    java: tool(join(jdkHome() ?? '/usr', 'bin/java'), ['-version'], /version "([^"]+)"/),
     mariadb: versions.mariadb,
     mysql: versions.mysql,
     redis: redisVersion,

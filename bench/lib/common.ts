@@ -1,7 +1,10 @@
 // Shared pieces of the benchmark driver: statistics, the stable names of what a run creates on the
 // shared servers, and small process helpers.
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { servers } from '../../test/helpers/servers.ts';
+import { SOURCES } from './source-servers.ts';
 
 export const benchRoot = resolve(import.meta.dirname, '..');
 export const repoRoot = resolve(benchRoot, '..');
@@ -87,22 +90,33 @@ export function machineCpu(): { busy: number; total: number } {
   return { busy: (total - idle) / 100, total: total / 100 };
 }
 
-/** The pids of the servers' processes (by command line), for their CPU time during a run. */
+/** The pid of the process listening on 127.0.0.1:`port`, from `ss` (undefined when none or no ss). */
+function listenerPid(port: number): number | undefined {
+  try {
+    const out = execFileSync('ss', ['-ltnpH', `sport = :${port}`], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).toString();
+    const pid = /pid=(\d+)/.exec(out)?.[1];
+    return pid ? Number(pid) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The pids of the servers this run uses, for their CPU time during a run: the process listening on
+ * each server's port (other checkouts' servers on this machine are left out, into "other").
+ */
 export function serverPids(): Record<'mariadb' | 'mysql' | 'redis' | 'elasticsearch' | 'zookeeper', number[]> {
+  const ports = {
+    mariadb: servers.mariadb.port,
+    mysql: SOURCES.mysql.port,
+    redis: servers.redis.port,
+    elasticsearch: servers.elasticsearch.port,
+    zookeeper: servers.zookeeper.port,
+  };
   const out = { mariadb: [] as number[], mysql: [] as number[], redis: [] as number[], elasticsearch: [] as number[], zookeeper: [] as number[] };
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let cmd: string;
-    try {
-      cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-    } catch {
-      continue;
-    }
-    if (cmd.startsWith('/usr/sbin/mariadbd')) out.mariadb.push(Number(entry));
-    else if (/(^|\/)mysqld\0/.test(cmd)) out.mysql.push(Number(entry));
-    else if (cmd.startsWith('redis-server')) out.redis.push(Number(entry));
-    else if (cmd.includes('org.elasticsearch.bootstrap.Elasticsearch')) out.elasticsearch.push(Number(entry));
-    else if (cmd.includes('ZooKeeperServerMain')) out.zookeeper.push(Number(entry));
+  for (const [name, port] of Object.entries(ports) as Array<[keyof typeof ports, number]>) {
+    const pid = listenerPid(port);
+    if (pid !== undefined) out[name].push(pid);
   }
   return out;
 }

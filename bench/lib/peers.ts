@@ -117,7 +117,7 @@ function cachedBuild(name: string, sources: string[], outputs: string[], build: 
 }
 
 /** A JDK (javac and java) for Debezium: OpenJDK 17 (scripts/bench installs it), else Temurin 25. */
-function jdkHome(): string | undefined {
+export function jdkHome(): string | undefined {
   for (const home of ['/usr/lib/jvm/java-17-openjdk-amd64', '/usr/lib/jvm/temurin-25-jdk-amd64']) {
     if (existsSync(join(home, 'bin/javac'))) return home;
   }
@@ -138,7 +138,12 @@ export function preparePeers(server: 'mariadb' | 'mysql'): Partial<Record<Decode
       'gomysql',
       ['go.mod', 'go.sum', 'main.go'].map((f) => join(goDir, f)),
       [goCounter],
-      () => execFileSync('go', ['build', '-mod=readonly', '-o', goCounter, '.'], { cwd: goDir, stdio: ['ignore', 'ignore', 'pipe'], timeout: 600_000 }),
+      () =>
+        execFileSync('go', ['build', '-mod=readonly', '-buildvcs=false', '-o', goCounter, '.'], {
+          cwd: goDir,
+          stdio: ['ignore', 'ignore', 'pipe'],
+          timeout: 600_000,
+        }),
     );
   } catch (error) {
     missing.gomysql = `cannot build bench/peers/go-mysql: ${String((error as { stderr?: Buffer }).stderr ?? (error as Error).message).slice(0, 500)}`;
