@@ -442,7 +442,7 @@ async function main() {
   );
 }
 
-/** Every Tunnel / peer ratio in one place of the JSON: decode per server and peer, catch-up per bare sink. */
+/** Every Tunnel / peer ratio in one place of the JSON: decode per server and peer, MariaDB catch-up over each bare sink and Redis baseline. */
 function ratiosOf(
   decode: Partial<Record<SourceName, DecodeFigures>>,
   catchup: Partial<Record<SourceName, Record<SinkKind, CatchupFigures>>>,
@@ -457,7 +457,14 @@ function ratiosOf(
     const n = Math.min(b.rowsPerSec.runs.length, t.rowsPerSec.runs.length);
     bare[sink] = spread(Array.from({ length: n }, (_, i) => t.rowsPerSec.runs[i]! / b.rowsPerSec.runs[i]!));
   }
-  return { decode: Object.fromEntries(Object.entries(decode).map(([s, d]) => [s, d.ratios])), catchupOverBare: bare };
+  const redis = mariadb?.redis.rowsPerSec.runs ?? [];
+  const over = (base: number | undefined) => (base && redis.length > 0 ? spread(redis.map((x) => x / base)) : undefined);
+  return {
+    decode: Object.fromEntries(Object.entries(decode).map(([s, d]) => [s, d.ratios])),
+    catchupOverBare: bare,
+    redisOverIoredis: over(baselines?.ioredisPipeline),
+    redisOverRawResp: over(baselines?.rawResp),
+  };
 }
 
 /** Drops what the runs created on the shared servers. */

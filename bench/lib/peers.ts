@@ -104,7 +104,7 @@ function filesUnder(dir: string): string[] {
   return out.sort();
 }
 
-/** Runs `build` unless the stamp says these sources were built already; true when built or cached. */
+/** Runs `build` unless the stamp says these sources were built already and the outputs are there. */
 function cachedBuild(name: string, sources: string[], outputs: string[], build: () => void): void {
   const stamp = join(buildDir, `${name}.stamp`);
   const hash = hashOf(sources);
