@@ -1,7 +1,8 @@
 // A plugin the benchmark puts into the generated tunnel.config.ts of a `tunnel start` child: it
 // reports over the child's IPC channel (the driver spawns it with 'ipc') when the task starts, when
 // the first batch was acknowledged, each committed position, and in latency mode the ids each sink
-// acknowledged (batchWritten, which fires once the sink's write resolved). It is a plain user plugin on the public hooks, nothing more.
+// acknowledged (batchWritten, which fires once the sink's write resolved). It is a plain user plugin
+// on the public hooks, nothing more.
 import type { TunnelPlugin } from '../../core/index.ts';
 
 export type ProbeMessage =
