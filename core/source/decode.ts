@@ -9,6 +9,7 @@
 import type { ColumnValue, JsonValue } from '../event/index.ts';
 import { DecodeError } from '../errors/index.ts';
 import { decimalBinarySize, readDecimal } from './decimal.ts';
+import { decodeMysqlJson } from './mysql-json.ts';
 
 export { decimalBinarySize, readDecimal };
 
@@ -606,8 +607,18 @@ export function columnDecoder(spec: ColumnSpec, support: DecodeSupport): Decoder
         return json ? json(text) : text;
       };
     }
+    case ColumnType.JSON: {
+      // MySQL's binary JSON (MariaDB's JSON is a text column)
+      const lengthSize = md.length_size ?? 4;
+      return (c) => {
+        const len = c.buf.readUIntLE(c.pos, lengthSize);
+        const start = c.pos + lengthSize;
+        c.pos = start + len;
+        return decodeMysqlJson(c.buf, start, start + len);
+      };
+    }
     default:
-      // MySQL binary JSON, MariaDB COMPRESSED columns, pre-5.6 temporal formats, legacy DECIMAL:
+      // MariaDB COMPRESSED columns, pre-5.6 temporal formats, legacy DECIMAL:
       // zongji's own decoder, normalized to the same rules.
       return (c) => normalizeFallback(support.fallback(c, spec), spec);
   }

@@ -293,7 +293,7 @@ describe('strings, binary, ENUM, SET, JSON', () => {
   it('types it does not know go to the fallback, which must produce a value', () => {
     expect(() => decode({ type: ColumnType.DECIMAL }, hex('00'))).toThrow(/cannot decode/);
     const fallback: DecodeSupport = { ...support, fallback: (c) => ((c.pos += 2), Buffer.from([1, 2])) };
-    const decoder = columnDecoder({ name: 'g', type: 245, metadata: {}, unsigned: false, charset: null }, fallback);
+    const decoder = columnDecoder({ name: 'g', type: ColumnType.BLOB_COMPRESSED, metadata: {}, unsigned: false, charset: null }, fallback);
     const c = new Cursor(hex('0000'), 0);
     expect(decoder(c)).toBe('AQI=');
     expect(c.pos).toBe(2);
