@@ -18,18 +18,67 @@ function envInt(name: string, fallback: number): number {
   return value;
 }
 
-const mariadbPort = envInt('TUNNEL_MARIADB_PORT', 13306);
 const zkPort = envInt('TUNNEL_ZK_PORT', 12181);
 const redisPort = envInt('TUNNEL_REDIS_PORT', 16379);
 const esPort = envInt('TUNNEL_ES_PORT', 19200);
 
+/** Where Tunnel connects to a source server: what a task's `source` takes. */
+export interface SourceConnection {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+/**
+ * A source server of scripts/services. The integration tests of decoding, snapshot, resume and the
+ * end-to-end path run once per server (`describe.each(sourceServers)`), with the server's name in
+ * every test's name.
+ */
+export interface SourceServer {
+  /** The scripts/services name (`scripts/services restart mysql`). */
+  name: 'mariadb' | 'mysql';
+  flavor: 'mariadb' | 'mysql';
+  /** The version scripts/services runs: a prefix of the server's VERSION(). */
+  version: string;
+  /** "MariaDB 10.11", "MySQL 8.0.31": for test names. */
+  label: string;
+  connection: SourceConnection;
+  /** root's socket (scripts/services); root has no password there. */
+  socket: string;
+  /** The first part of the binlog file names. */
+  binlogBaseName: string;
+  /** The form of one transaction's GTID in positions: MariaDB domain-server-seq, MySQL uuid:n. */
+  gtidPattern: RegExp;
+}
+
+function sourceServer(name: 'mariadb' | 'mysql', defaultPort: number, version: string, label: string, gtidPattern: RegExp): SourceServer {
+  const prefix = `TUNNEL_${name.toUpperCase()}`;
+  return {
+    name,
+    flavor: name,
+    version,
+    label,
+    connection: {
+      host: process.env[`${prefix}_HOST`] || '127.0.0.1',
+      port: envInt(`${prefix}_PORT`, defaultPort),
+      user: process.env[`${prefix}_USER`] || 'tunnel',
+      password: process.env[`${prefix}_PASSWORD`] ?? 'tunnel',
+    },
+    socket: process.env[`${prefix}_SOCKET`] || resolve(repoRoot, `.data/${name}/${name}.sock`),
+    binlogBaseName: `${name}-bin`,
+    gtidPattern,
+  };
+}
+
+export const mariadbServer = sourceServer('mariadb', 13306, '10.11', 'MariaDB 10.11', /^\d+-\d+-\d+$/);
+export const mysqlServer = sourceServer('mysql', 13307, '8.0.31', 'MySQL 8.0.31', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:\d+$/);
+/** Both source servers, MariaDB first. */
+export const sourceServers: readonly SourceServer[] = [mariadbServer, mysqlServer];
+
 export const servers = {
-  mariadb: {
-    host: process.env.TUNNEL_MARIADB_HOST || '127.0.0.1',
-    port: mariadbPort,
-    user: process.env.TUNNEL_MARIADB_USER || 'tunnel',
-    password: process.env.TUNNEL_MARIADB_PASSWORD ?? 'tunnel',
-  },
+  mariadb: mariadbServer.connection,
+  mysql: mysqlServer.connection,
   zookeeper: {
     port: zkPort,
     connectString: process.env.TUNNEL_ZK_CONNECT || `127.0.0.1:${zkPort}`,
@@ -39,15 +88,12 @@ export const servers = {
 } as const;
 
 /**
- * A mysql2/promise connection as the tunnel user (no database selected unless given). Values come back
- * exact: BIGINT/DECIMAL and DATETIME/TIMESTAMP as strings (override with `options`).
+ * A mysql2/promise connection as the tunnel user of `server` (no database selected unless given).
+ * Values come back exact: BIGINT/DECIMAL and DATETIME/TIMESTAMP as strings (override with `options`).
  */
-export function mysqlConnection(options: mysql.ConnectionOptions = {}): Promise<mysql.Connection> {
+export function sourceConnection(server: SourceServer, options: mysql.ConnectionOptions = {}): Promise<mysql.Connection> {
   return mysql.createConnection({
-    host: servers.mariadb.host,
-    port: servers.mariadb.port,
-    user: servers.mariadb.user,
-    password: servers.mariadb.password,
+    ...server.connection,
     charset: 'utf8mb4',
     supportBigNumbers: true,
     bigNumberStrings: true,
@@ -56,10 +102,20 @@ export function mysqlConnection(options: mysql.ConnectionOptions = {}): Promise<
   });
 }
 
-/** Drops and creates database `name` (utf8mb4); returns the name. */
-export async function createTestDatabase(name: string): Promise<string> {
+/** A connection to MariaDB (see sourceConnection), for the tests that run on MariaDB only. */
+export function mysqlConnection(options: mysql.ConnectionOptions = {}): Promise<mysql.Connection> {
+  return sourceConnection(mariadbServer, options);
+}
+
+/** A pool of connections as the tunnel user of `server`, for writer loads. */
+export function sourcePool(server: SourceServer, options: mysql.PoolOptions = {}): mysql.Pool {
+  return mysql.createPool({ ...server.connection, connectionLimit: 4, ...options });
+}
+
+/** Drops and creates database `name` (utf8mb4) on `server` (default MariaDB); returns the name. */
+export async function createTestDatabase(name: string, server: SourceServer = mariadbServer): Promise<string> {
   if (!/^[A-Za-z0-9_]{1,64}$/.test(name)) throw new Error(`not a safe database name: ${name}`);
-  const conn = await mysqlConnection();
+  const conn = await sourceConnection(server);
   try {
     await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
     await conn.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);
@@ -67,6 +123,49 @@ export async function createTestDatabase(name: string): Promise<string> {
     await conn.end();
   }
   return name;
+}
+
+/** The server's binlog write position now (SHOW MASTER STATUS: on both MariaDB 10.11 and MySQL 8.0). */
+export async function masterPosition(server: SourceServer): Promise<{ file: string; offset: number }> {
+  const conn = await sourceConnection(server);
+  try {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS');
+    return { file: String(rows[0]!.File), offset: Number(rows[0]!.Position) };
+  } finally {
+    await conn.end();
+  }
+}
+
+const tracksGtids = new WeakSet<mysql.Connection>();
+
+/**
+ * Runs `sql` and returns the GTID of the transaction it committed: MariaDB's @@last_gtid, MySQL's
+ * own GTID from the OK packet (session_track_gtids = OWN_GTID).
+ */
+export async function runForGtid(server: SourceServer, conn: mysql.Connection, sql: string, values?: unknown[]): Promise<string> {
+  if (server.flavor === 'mariadb') {
+    await conn.query(sql, values);
+    const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT @@last_gtid AS gtid');
+    return String(rows[0]!.gtid);
+  }
+  if (!tracksGtids.has(conn)) {
+    // set once, outside any transaction (the server refuses it inside one)
+    await conn.query('SET SESSION session_track_gtids = OWN_GTID');
+    tracksGtids.add(conn);
+  }
+  const [result] = await conn.query<mysql.ResultSetHeader>(sql, values);
+  const gtid = (result as mysql.ResultSetHeader & { stateChanges?: { gtids?: string[] } }).stateChanges?.gtids?.[0];
+  if (!gtid) throw new Error(`no GTID came back for: ${sql}`);
+  return gtid;
+}
+
+/**
+ * Lets a recursive CTE of the session generate `rows` rows (MariaDB's max_recursive_iterations,
+ * MySQL's cte_max_recursion_depth).
+ */
+export async function allowRecursion(server: SourceServer, conn: mysql.Connection, rows: number): Promise<void> {
+  const limit = Math.max(rows + 1, 1000);
+  await conn.query(server.flavor === 'mariadb' ? `SET SESSION max_recursive_iterations = ${limit}` : `SET SESSION cte_max_recursion_depth = ${limit}`);
 }
 
 /** A node-zookeeper-client client, resolved once connected; the caller closes it. */

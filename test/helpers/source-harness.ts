@@ -1,9 +1,9 @@
-// Helpers for the binlog source's integration tests: options for the test MariaDB, a recording
-// handler, and the server's current binlog end.
+// Helpers for the binlog source's integration tests: options for a test source server (MariaDB
+// unless given), a recording handler, and the server's current binlog end.
 import type { BinlogPosition, RowEvent } from '../../core/event/index.ts';
 import { silentLogger } from '../../core/log/index.ts';
 import type { SourceHandler, SourceOptions } from '../../core/source/index.ts';
-import { mysqlConnection, servers, waitFor } from './servers.ts';
+import { mariadbServer, sourceConnection, waitFor, type SourceServer } from './servers.ts';
 
 export { silentLogger };
 
@@ -15,14 +15,9 @@ export function uniqueServerId(): number {
   return serverIdCounter;
 }
 
-export function sourceOptions(include: string[], extra: Partial<SourceOptions> = {}): SourceOptions {
+export function sourceOptions(include: string[], extra: Partial<SourceOptions> = {}, server: SourceServer = mariadbServer): SourceOptions {
   return {
-    connection: {
-      host: servers.mariadb.host,
-      port: servers.mariadb.port,
-      user: servers.mariadb.user,
-      password: servers.mariadb.password,
-    },
+    connection: { ...server.connection },
     serverId: uniqueServerId(),
     include,
     exclude: [],
@@ -90,8 +85,8 @@ export function comparePositions(a: BinlogPosition, b: BinlogPosition): number {
 }
 
 /** The end of the server's binlog now (what `latest` resolves to). */
-export async function binlogEnd(): Promise<BinlogPosition> {
-  const conn = await mysqlConnection();
+export async function binlogEnd(server: SourceServer = mariadbServer): Promise<BinlogPosition> {
+  const conn = await sourceConnection(server);
   try {
     const [rows] = await conn.query('SHOW BINARY LOGS');
     const list = rows as { Log_name: string; File_size: number | string }[];
@@ -100,12 +95,6 @@ export async function binlogEnd(): Promise<BinlogPosition> {
   } finally {
     await conn.end();
   }
-}
-
-/** The GTID of the last transaction this session wrote (MariaDB's @@last_gtid). */
-export async function lastGtid(conn: { query: (sql: string) => Promise<unknown> }): Promise<string> {
-  const [rows] = (await conn.query('SELECT @@last_gtid AS gtid')) as [{ gtid: string }[]];
-  return rows[0]!.gtid;
 }
 
 /** The canonical fields of an event, without position and timestamp (which vary run to run). */

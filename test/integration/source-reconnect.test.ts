@@ -1,13 +1,14 @@
 // KILL the replication connection on the server (its `Binlog Dump` thread), in the middle of a
 // transaction and repeatedly under load: the source reconnects from its last commit and the handler
-// sees every event exactly once, as a single uninterrupted read would have.
+// sees every event exactly once, as a single uninterrupted read would have. On MariaDB and on MySQL 8
+// (where the source's user has MySQL's default caching_sha2_password).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from 'mysql2/promise';
 import { pino } from 'pino';
 import type { BinlogPosition, RowEvent } from '../../core/event/index.ts';
 import type { Logger } from '../../core/log/index.ts';
 import { createBinlogSource, type BinlogSource } from '../../core/source/index.ts';
-import { createTestDatabase, mysqlConnection, waitFor } from '../helpers/servers.ts';
+import { allowRecursion, createTestDatabase, sourceConnection, sourceServers, waitFor, type SourceServer } from '../helpers/servers.ts';
 import { Recorder, binlogEnd, silentLogger, sourceOptions } from '../helpers/source-harness.ts';
 
 const DB = 'tunnel_source_reconnect';
@@ -22,8 +23,8 @@ function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] }
 }
 
 /** The source under test logs in as its own user, so its Binlog Dump thread is recognisable. */
-function killableOptions() {
-  const options = sourceOptions([`${DB}.*`]);
+function killableOptions(server: SourceServer) {
+  const options = sourceOptions([`${DB}.*`], {}, server);
   return { ...options, connection: { ...options.connection, user: USER, password: PASSWORD } };
 }
 
@@ -44,27 +45,28 @@ async function killDump(admin: Connection): Promise<number> {
   return id!;
 }
 
-async function readAll(from: BinlogPosition, end: BinlogPosition): Promise<RowEvent[]> {
+async function readAll(server: SourceServer, from: BinlogPosition, end: BinlogPosition): Promise<RowEvent[]> {
   const recorder = new Recorder();
-  const source = createBinlogSource(sourceOptions([`${DB}.*`]), silentLogger());
+  const source = createBinlogSource(sourceOptions([`${DB}.*`], {}, server), silentLogger());
   await source.start({ kind: 'position', position: from }, recorder);
   await recorder.waitForCommitAt(end, 60_000);
   await source.stop();
   return recorder.events;
 }
 
-describe('binlog source reconnects after KILL', () => {
+describe.each(sourceServers)('binlog source reconnects after KILL on $label', (server) => {
   let admin: Connection;
   let writer: Connection;
   let source: BinlogSource | undefined;
 
   beforeAll(async () => {
-    await createTestDatabase(DB);
-    admin = await mysqlConnection();
-    writer = await mysqlConnection();
-    await writer.query('SET SESSION max_recursive_iterations = 10000000');
+    await createTestDatabase(DB, server);
+    admin = await sourceConnection(server);
+    writer = await sourceConnection(server);
+    await allowRecursion(server, writer, 20_000);
     await admin.query(`CREATE USER IF NOT EXISTS '${USER}'@'%' IDENTIFIED BY '${PASSWORD}'`);
-    await admin.query(`GRANT REPLICATION SLAVE, REPLICATION CLIENT, BINLOG MONITOR, SELECT ON *.* TO '${USER}'@'%'`);
+    const binlogGrants = server.flavor === 'mariadb' ? 'REPLICATION SLAVE, REPLICATION CLIENT, BINLOG MONITOR' : 'REPLICATION SLAVE, REPLICATION CLIENT';
+    await admin.query(`GRANT ${binlogGrants}, SELECT ON *.* TO '${USER}'@'%'`);
     await writer.query(`CREATE TABLE \`${DB}\`.t (id INT AUTO_INCREMENT PRIMARY KEY, k INT NOT NULL, payload VARCHAR(120) NOT NULL)`);
     await writer.query(`CREATE TABLE \`${DB}\`.wide (id INT AUTO_INCREMENT PRIMARY KEY, payload TEXT NOT NULL)`);
   });
@@ -83,7 +85,7 @@ describe('binlog source reconnects after KILL', () => {
     );
 
   it('a KILL in the middle of a 20,000-row transaction: nothing lost, nothing repeated', async () => {
-    const start = await binlogEnd();
+    const start = await binlogEnd(server);
     await writer.query(`INSERT INTO \`${DB}\`.t (k, payload) VALUES (1, 'before')`);
     // ~20 MB: more than the socket buffers hold, so the server is still sending it when killed
     await writer.query(
@@ -92,8 +94,8 @@ describe('binlog source reconnects after KILL', () => {
        SELECT CONCAT(n, '-', REPEAT('w', 1000)) FROM s`,
     );
     await writer.query(`INSERT INTO \`${DB}\`.t (k, payload) VALUES (3, 'after')`);
-    const end = await binlogEnd();
-    const reference = await readAll(start, end);
+    const end = await binlogEnd(server);
+    const reference = await readAll(server, start, end);
 
     // The handler pauses the source on the 3rd rows event of the big transaction; the test kills the
     // dump thread while the source is paused mid-transaction, then resumes it.
@@ -109,7 +111,7 @@ describe('binlog source reconnects after KILL', () => {
         }
       },
     });
-    source = createBinlogSource(killableOptions(), logger);
+    source = createBinlogSource(killableOptions(server), logger);
     await source.start({ kind: 'position', position: start }, recorder);
     await paused;
     const pausedAt = killDump(admin).then(() => undefined);
@@ -128,10 +130,10 @@ describe('binlog source reconnects after KILL', () => {
   }, 120_000);
 
   it('repeated KILLs under a live write load: the events equal an uninterrupted read', async () => {
-    const start = await binlogEnd();
+    const start = await binlogEnd(server);
     const { logger, lines } = capturingLogger();
     const recorder = new Recorder();
-    source = createBinlogSource({ ...killableOptions(), reconnect: { initialDelayMs: 20, maxDelayMs: 500 } }, logger);
+    source = createBinlogSource({ ...killableOptions(server), reconnect: { initialDelayMs: 20, maxDelayMs: 500 } }, logger);
     await source.start({ kind: 'position', position: start }, recorder);
 
     let writing = true;
@@ -155,12 +157,12 @@ describe('binlog source reconnects after KILL', () => {
     await new Promise((r) => setTimeout(r, 400));
     writing = false;
     await load;
-    const end = await binlogEnd();
+    const end = await binlogEnd(server);
     await recorder.waitForCommitAt(end, 60_000);
     await source.stop();
     source = undefined;
 
-    const reference = await readAll(start, end);
+    const reference = await readAll(server, start, end);
     expect(kills).toBe(4);
     expect(lines.filter((l) => l.msg === 'binlog connection lost; reconnecting').length).toBeGreaterThanOrEqual(4);
     expect(recorder.errors).toEqual([]);

@@ -1,23 +1,23 @@
 // The server restarts under the source (zongji does not reconnect by itself): the source retries
 // with backoff while the server is down, resumes from its last commit in the old binlog file, follows
-// into the file the restarted server writes, and delivers every row once.
+// into the file the restarted server writes, and delivers every row once. On MariaDB and on MySQL 8.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from 'mysql2/promise';
 import { pino } from 'pino';
 import type { Logger } from '../../core/log/index.ts';
 import { createBinlogSource, type BinlogSource } from '../../core/source/index.ts';
-import { createTestDatabase, mysqlConnection, runServices, waitFor } from '../helpers/servers.ts';
+import { createTestDatabase, runServices, sourceConnection, sourceServers, waitFor } from '../helpers/servers.ts';
 import { Recorder, binlogEnd, sourceOptions } from '../helpers/source-harness.ts';
 
 const DB = 'tunnel_source_restart';
 
-describe('binlog source across a server restart', () => {
+describe.each(sourceServers)('binlog source across a server restart on $label', (server) => {
   let conn: Connection | undefined;
   let source: BinlogSource | undefined;
 
   beforeAll(async () => {
-    await createTestDatabase(DB);
-    conn = await mysqlConnection();
+    await createTestDatabase(DB, server);
+    conn = await sourceConnection(server);
     await conn.query(`CREATE TABLE \`${DB}\`.t (id INT PRIMARY KEY, phase VARCHAR(10) NOT NULL)`);
   });
 
@@ -26,24 +26,24 @@ describe('binlog source across a server restart', () => {
     await conn?.end().catch(() => undefined);
   });
 
-  it('reconnects after `scripts/services restart mariadb` and loses nothing', async () => {
+  it('reconnects after `scripts/services restart` of the server and loses nothing', async () => {
     const lines: Record<string, unknown>[] = [];
     const logger: Logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-    const start = await binlogEnd();
+    const start = await binlogEnd(server);
     const recorder = new Recorder();
-    source = createBinlogSource({ ...sourceOptions([`${DB}.*`]), reconnect: { initialDelayMs: 100, maxDelayMs: 1000, maxAttempts: 120 } }, logger);
+    source = createBinlogSource({ ...sourceOptions([`${DB}.*`], {}, server), reconnect: { initialDelayMs: 100, maxDelayMs: 1000, maxAttempts: 120 } }, logger);
     await source.start({ kind: 'position', position: start }, recorder);
 
     for (let id = 1; id <= 5; id++) await conn!.query(`INSERT INTO \`${DB}\`.t VALUES (?, 'before')`, [id]);
-    await recorder.waitForCommitAt(await binlogEnd());
+    await recorder.waitForCommitAt(await binlogEnd(server));
 
     await conn!.end();
     conn = undefined;
-    await runServices(['restart', 'mariadb']);
-    conn = await waitFor(() => mysqlConnection(), { timeoutMs: 60_000, what: 'MariaDB back after restart' });
+    await runServices(['restart', server.name]);
+    conn = await waitFor(() => sourceConnection(server), { timeoutMs: 60_000, what: `${server.label} back after restart` });
 
     for (let id = 6; id <= 10; id++) await conn.query(`INSERT INTO \`${DB}\`.t VALUES (?, 'after')`, [id]);
-    const end = await binlogEnd();
+    const end = await binlogEnd(server);
     await recorder.waitForCommitAt(end, 60_000);
     await source.stop();
     source = undefined;

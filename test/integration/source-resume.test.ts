@@ -1,20 +1,21 @@
 // Stop a source anywhere (between transactions, or in the middle of a transaction of many rows
 // events), start a new one from the last commit it delivered: the events of committed
 // transactions of all runs, put together, are exactly the binlog's events, none twice, none missing.
+// On MariaDB and on MySQL 8.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from 'mysql2/promise';
 import type { BinlogPosition, RowEvent } from '../../core/event/index.ts';
 import { createBinlogSource } from '../../core/source/index.ts';
-import { createTestDatabase, mysqlConnection } from '../helpers/servers.ts';
+import { allowRecursion, createTestDatabase, sourceConnection, sourceServers, type SourceServer } from '../helpers/servers.ts';
 import { Recorder, binlogEnd, silentLogger, sourceOptions } from '../helpers/source-harness.ts';
 
 const DB = 'tunnel_source_resume';
 const BIG_ROWS = 20_000;
 
 /** Reads [from, end) completely with one source. */
-async function readAll(from: BinlogPosition, end: BinlogPosition): Promise<Recorder> {
+async function readAll(server: SourceServer, from: BinlogPosition, end: BinlogPosition): Promise<Recorder> {
   const recorder = new Recorder();
-  const source = createBinlogSource(sourceOptions([`${DB}.*`]), silentLogger());
+  const source = createBinlogSource(sourceOptions([`${DB}.*`], {}, server), silentLogger());
   await source.start({ kind: 'position', position: from }, recorder);
   await recorder.waitForCommitAt(end, 60_000);
   await source.stop();
@@ -23,6 +24,7 @@ async function readAll(from: BinlogPosition, end: BinlogPosition): Promise<Recor
 
 /** One run that stops itself once `stopAfter(event, recorder)` says so; resolves when stopped or at `end`. */
 async function runUntil(
+  server: SourceServer,
   from: BinlogPosition,
   end: BinlogPosition,
   stopWhen: (event: RowEvent, recorder: Recorder) => boolean,
@@ -33,7 +35,7 @@ async function runUntil(
       if (!stopped && stopWhen(event, recorder)) stopped = source.stop();
     },
   });
-  const source = createBinlogSource(sourceOptions([`${DB}.*`]), silentLogger());
+  const source = createBinlogSource(sourceOptions([`${DB}.*`], {}, server), silentLogger());
   await source.start({ kind: 'position', position: from }, recorder);
   const deadline = Date.now() + 60_000;
   while (!stopped && !recorder.commits.some((c) => c.position.file === end.file && c.position.offset >= end.offset)) {
@@ -50,7 +52,7 @@ async function runUntil(
   return { recorder, stoppedEarly };
 }
 
-describe('binlog source resume from committed positions', () => {
+describe.each(sourceServers)('binlog source resume from committed positions on $label', (server) => {
   let conn: Connection;
   let start: BinlogPosition;
   let end: BinlogPosition;
@@ -58,12 +60,12 @@ describe('binlog source resume from committed positions', () => {
   let bigGtid: string;
 
   beforeAll(async () => {
-    await createTestDatabase(DB);
-    conn = await mysqlConnection();
-    await conn.query('SET SESSION max_recursive_iterations = 10000000');
+    await createTestDatabase(DB, server);
+    conn = await sourceConnection(server);
+    await allowRecursion(server, conn, BIG_ROWS);
     await conn.query(`CREATE TABLE \`${DB}\`.t (id INT AUTO_INCREMENT PRIMARY KEY, batch INT NOT NULL, payload VARCHAR(200) NOT NULL)`);
     await conn.query(`CREATE TABLE \`${DB}\`.other (id INT PRIMARY KEY, v INT)`);
-    start = await binlogEnd();
+    start = await binlogEnd(server);
     // 30 small transactions of 1..3 statements, over two tables
     for (let n = 1; n <= 30; n++) {
       await conn.query('BEGIN');
@@ -81,9 +83,9 @@ describe('binlog source resume from committed positions', () => {
     );
     // and more small ones after it
     for (let n = 31; n <= 40; n++) await conn.query(`INSERT INTO \`${DB}\`.t (batch, payload) VALUES (?, ?)`, [n, `c${n}`]);
-    end = await binlogEnd();
+    end = await binlogEnd(server);
 
-    reference = (await readAll(start, end)).events;
+    reference = (await readAll(server, start, end)).events;
     const big = reference.filter((e) => e.rows.length > 1 && e.action === 'insert' && e.rows.length > 10);
     bigGtid = big[0]!.position.gtid!;
   }, 180_000);
@@ -107,15 +109,15 @@ describe('binlog source resume from committed positions', () => {
 
   it('stop after N transactions, and in the middle of the 20,000-row transaction, then resume', async () => {
     // run 1: stop after 10 commits
-    const first = await runUntil(start, end, (_e, r) => r.commits.length >= 10);
+    const first = await runUntil(server, start, end, (_e, r) => r.commits.length >= 10);
     expect(first.stoppedEarly).toBe(true);
     // run 2: from run 1's last commit, stop at the 7th rows event of the big transaction
     let seenBig = 0;
-    const second = await runUntil(first.recorder.lastCommit!, end, (e) => e.position.gtid === bigGtid && ++seenBig === 7);
+    const second = await runUntil(server, first.recorder.lastCommit!, end, (e) => e.position.gtid === bigGtid && ++seenBig === 7);
     expect(second.stoppedEarly).toBe(true);
     expect(second.recorder.pending.length).toBe(7); // delivered but uncommitted: re-delivered by run 3
     // run 3: to the end
-    const third = await runUntil(second.recorder.lastCommit!, end, () => false);
+    const third = await runUntil(server, second.recorder.lastCommit!, end, () => false);
     expect(third.stoppedEarly).toBe(false);
 
     const union = [...first.recorder.committed, ...second.recorder.committed, ...third.recorder.events];
@@ -136,7 +138,7 @@ describe('binlog source resume from committed positions', () => {
       runs += 1;
       const budget = 1 + random(40);
       let seen = 0;
-      const run = await runUntil(from, end, () => ++seen >= budget && runs <= 25);
+      const run = await runUntil(server, from, end, () => ++seen >= budget && runs <= 25);
       if (run.recorder.pending.length > 0) midTransactionStops += 1;
       if (!run.stoppedEarly) {
         union.push(...run.recorder.events);

@@ -1,13 +1,14 @@
 // Schema changes between rows events of a table: events before an ALTER carry the old column list,
 // events after it the new one, both when read live and when the binlog is read after the fact
-// (binlog_row_metadata=FULL puts each table map's column names in the binlog itself).
+// (binlog_row_metadata=FULL puts each table map's column names in the binlog itself). On MariaDB and
+// on MySQL 8.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from 'mysql2/promise';
 import type { BinlogPosition } from '../../core/event/index.ts';
 import { SourceError } from '../../core/errors/index.ts';
 import { createBinlogSource, type BinlogSource } from '../../core/source/index.ts';
-import { createTestDatabase, mysqlConnection, waitFor } from '../helpers/servers.ts';
-import { Recorder, binlogEnd, canonical, lastGtid, silentLogger, sourceOptions } from '../helpers/source-harness.ts';
+import { createTestDatabase, runForGtid, sourceConnection, sourceServers, waitFor } from '../helpers/servers.ts';
+import { Recorder, binlogEnd, canonical, silentLogger, sourceOptions } from '../helpers/source-harness.ts';
 
 const DB = 'tunnel_source_schema';
 const T = `\`${DB}\`.people`;
@@ -87,14 +88,14 @@ const EXPECTED = [
   },
 ];
 
-describe('binlog source across schema changes', () => {
+describe.each(sourceServers)('binlog source across schema changes on $label', (server) => {
   let conn: Connection;
   let start: BinlogPosition;
   let source: BinlogSource | undefined;
 
   beforeAll(async () => {
-    await createTestDatabase(DB);
-    conn = await mysqlConnection();
+    await createTestDatabase(DB, server);
+    conn = await sourceConnection(server);
     await conn.query(`CREATE TABLE ${T} (id INT NOT NULL PRIMARY KEY, name VARCHAR(40) NOT NULL)`);
   });
 
@@ -104,16 +105,15 @@ describe('binlog source across schema changes', () => {
   });
 
   it('live: events before an ALTER have the old columns, after it the new ones', async () => {
-    start = await binlogEnd();
+    start = await binlogEnd(server);
     const recorder = new Recorder();
-    source = createBinlogSource(sourceOptions([`${DB}.*`]), silentLogger());
+    source = createBinlogSource(sourceOptions([`${DB}.*`], {}, server), silentLogger());
     await source.start({ kind: 'position', position: start }, recorder);
     const gtids: string[] = [];
     for (const sql of STATEMENTS) {
-      await conn.query(sql);
-      gtids.push(await lastGtid(conn));
+      gtids.push(await runForGtid(server, conn, sql));
       // read each statement before the next runs, so the source fetches metadata "live"
-      await recorder.waitForCommitAt(await binlogEnd());
+      await recorder.waitForCommitAt(await binlogEnd(server));
     }
     await source.stop();
     source = undefined;
@@ -124,9 +124,9 @@ describe('binlog source across schema changes', () => {
   });
 
   it('reading the same binlog after all the ALTERs gives the same events', async () => {
-    const end = await binlogEnd();
+    const end = await binlogEnd(server);
     const recorder = new Recorder();
-    source = createBinlogSource(sourceOptions([`${DB}.*`]), silentLogger());
+    source = createBinlogSource(sourceOptions([`${DB}.*`], {}, server), silentLogger());
     await source.start({ kind: 'position', position: start }, recorder);
     await recorder.waitForCommitAt(end);
     await source.stop();
@@ -136,9 +136,9 @@ describe('binlog source across schema changes', () => {
 
   it('without FULL metadata, binlog written before an ADD COLUMN is refused, not decoded under guessed names', async () => {
     await conn.query(`CREATE TABLE \`${DB}\`.legacy (id INT PRIMARY KEY, a VARCHAR(10))`);
-    const from = await binlogEnd();
+    const from = await binlogEnd(server);
     const [[{ setting }]] = (await conn.query('SELECT @@GLOBAL.binlog_row_metadata AS setting')) as unknown as [[{ setting: string }]];
-    await conn.query('SET GLOBAL binlog_row_metadata = NO_LOG');
+    await conn.query(`SET GLOBAL binlog_row_metadata = ${server.flavor === 'mariadb' ? 'NO_LOG' : 'MINIMAL'}`);
     try {
       await conn.query(`INSERT INTO \`${DB}\`.legacy VALUES (1, 'x')`);
     } finally {
@@ -146,7 +146,7 @@ describe('binlog source across schema changes', () => {
     }
     await conn.query(`ALTER TABLE \`${DB}\`.legacy ADD COLUMN b INT FIRST`);
     const recorder = new Recorder();
-    source = createBinlogSource(sourceOptions([`${DB}.legacy`]), silentLogger());
+    source = createBinlogSource(sourceOptions([`${DB}.legacy`], {}, server), silentLogger());
     await source.start({ kind: 'position', position: from }, recorder);
     await waitFor(() => recorder.errors.length > 0, { what: 'the source to fail' });
     expect(recorder.events).toEqual([]);

@@ -1,13 +1,15 @@
-// Every column type, with edge values, inserted, updated and deleted on the real MariaDB: each event
-// the source emits must equal the canonical JSON written out below. The same rows are written under
-// each binlog_row_metadata setting: FULL (column names in the binlog, the recommended setting),
-// MINIMAL and NO_LOG (MariaDB's default; names and enum labels come from INFORMATION_SCHEMA).
+// Every column type, with edge values, inserted, updated and deleted on the real MariaDB and MySQL 8:
+// each event the source emits must equal the canonical JSON written out below. The same rows are
+// written under each binlog_row_metadata setting the server has: FULL (column names in the binlog,
+// the recommended setting), MINIMAL (MySQL's default) and NO_LOG (MariaDB's default); without FULL,
+// names and enum labels come from INFORMATION_SCHEMA. JSON documents of every kind (MySQL's binary
+// JSON with its opaque DECIMAL/DATE/TIME values, large documents) must equal the server's own text.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from 'mysql2/promise';
 import type { ChangeCell, ColumnValue, RowEvent, ValueCell } from '../../core/event/index.ts';
 import { toCanonicalJson } from '../../core/event/index.ts';
 import { createBinlogSource, type BinlogSource } from '../../core/source/index.ts';
-import { createTestDatabase, mysqlConnection } from '../helpers/servers.ts';
+import { createTestDatabase, sourceConnection, sourceServers, type SourceServer } from '../helpers/servers.ts';
 import { Recorder, binlogEnd, canonical, silentLogger, sourceOptions } from '../helpers/source-harness.ts';
 
 const CREATE = `CREATE TABLE all_types (
@@ -264,15 +266,19 @@ const expectedEvents = (schema: string) => {
   ];
 };
 
-describe.each(['FULL', 'MINIMAL', 'NO_LOG'])('binlog source values, binlog_row_metadata=%s', (metadata) => {
+/** The binlog_row_metadata settings each server has (MySQL has no NO_LOG). */
+const METADATA: Record<SourceServer['flavor'], string[]> = { mariadb: ['FULL', 'MINIMAL', 'NO_LOG'], mysql: ['FULL', 'MINIMAL'] };
+const CASES = sourceServers.flatMap((server) => METADATA[server.flavor].map((metadata) => ({ server, metadata })));
+
+describe.each(CASES)('binlog source values on $server.label, binlog_row_metadata=$metadata', ({ server, metadata }) => {
   const DB = `tunnel_source_values_${metadata.toLowerCase()}`;
   const EXPECTED = expectedEvents(DB);
   let conn: Connection;
   let source: BinlogSource | undefined;
 
   beforeAll(async () => {
-    await createTestDatabase(DB);
-    conn = await mysqlConnection({ database: DB });
+    await createTestDatabase(DB, server);
+    conn = await sourceConnection(server, { database: DB });
     await conn.query("SET SESSION sql_mode = '', time_zone = '+02:00'");
   });
 
@@ -282,9 +288,9 @@ describe.each(['FULL', 'MINIMAL', 'NO_LOG'])('binlog source values, binlog_row_m
   });
 
   it('emits every type exactly, for insert, update and delete', async () => {
-    const start = await binlogEnd();
+    const start = await binlogEnd(server);
     const recorder = new Recorder();
-    source = createBinlogSource(sourceOptions([`${DB}.*`]), silentLogger());
+    source = createBinlogSource(sourceOptions([`${DB}.*`], {}, server), silentLogger());
     await source.start({ kind: 'position', position: start }, recorder);
 
     const [[{ setting }]] = (await conn.query('SELECT @@GLOBAL.binlog_row_metadata AS setting')) as unknown as [[{ setting: string }]];
@@ -296,7 +302,7 @@ describe.each(['FULL', 'MINIMAL', 'NO_LOG'])('binlog source values, binlog_row_m
     } finally {
       if (setting !== metadata) await conn.query(`SET GLOBAL binlog_row_metadata = ${setting}`);
     }
-    const end = await binlogEnd();
+    const end = await binlogEnd(server);
     await recorder.waitForCommitAt(end);
     await source.stop();
 
@@ -314,7 +320,7 @@ describe.each(['FULL', 'MINIMAL', 'NO_LOG'])('binlog source values, binlog_row_m
       expect(event.position.file).toBe(end.file);
       expect(event.position.offset).toBeGreaterThan(previous);
       previous = event.position.offset;
-      expect(event.position.gtid).toMatch(/^\d+-\d+-\d+$/);
+      expect(event.position.gtid).toMatch(server.gtidPattern);
       const commit = commitOf(event);
       expect(commit.position.offset).toBeGreaterThan(event.position.offset);
       expect(Math.abs(event.timestamp - Date.now())).toBeLessThan(120_000);
@@ -322,7 +328,7 @@ describe.each(['FULL', 'MINIMAL', 'NO_LOG'])('binlog source values, binlog_row_m
     }
     // each statement is its own transaction with its own commit; the last at the binlog's end
     expect(new Set(recorder.events.map((e) => e.position.gtid)).size).toBe(6);
-    expect(recorder.commits.map((c) => c.position)).toContainEqual({ ...end, gtid: expect.stringMatching(/^\d+-\d+-\d+$/) });
+    expect(recorder.commits.map((c) => c.position)).toContainEqual({ ...end, gtid: expect.stringMatching(server.gtidPattern) });
   });
 
   // once is enough: SELECT does not depend on the binlog setting
@@ -350,5 +356,107 @@ describe.each(['FULL', 'MINIMAL', 'NO_LOG'])('binlog source values, binlog_row_m
         .toString('hex')
         .toUpperCase(),
     });
+  });
+});
+
+/**
+ * JSON documents of every shape. On MySQL these are binary JSON in the binlog: small and large
+ * (over 64 KB) objects and arrays, inlined and pointed-to integers, doubles, literals, and the opaque
+ * DECIMAL/DATE/TIME/DATETIME/binary values that JSON_OBJECT keeps from typed SQL values. On MariaDB
+ * they are the text JSON_OBJECT writes.
+ */
+const JSON_DOCS: { id: number; sql: string; mysqlOnly?: boolean }[] = [
+  {
+    id: 1,
+    sql: `JSON_OBJECT('dec', CAST(1.50 AS DECIMAL(5,2)), 'neg', CAST(-0.001 AS DECIMAL(10,3)), 'wide', CAST('-12345678901234.5678' AS DECIMAL(30,4)),
+      'dt', CAST('2024-02-29' AS DATE), 'tm', CAST('-12:34:56.5' AS TIME(1)), 'long', CAST('838:59:59' AS TIME),
+      'dtm', CAST('2024-02-29 01:02:03.25' AS DATETIME(2)), 'dtm0', CAST('1000-01-01 00:00:00' AS DATETIME))`,
+  },
+  { id: 2, sql: `JSON_OBJECT('bin', CAST(x'00ff' AS BINARY), 'y', CAST(2024 AS YEAR))`, mysqlOnly: true },
+  {
+    id: 3,
+    sql: `'{"d": 1e300, "tiny": 5e-324, "min": -1.7976931348623157e308, "half": 0.5, "one": 1.0, "negzero": -0.0,
+      "ints": [0, -1, 32767, -32768, 65535, 65536, 2147483647, -2147483648, 4294967295, 9007199254740991, -9007199254740991]}'`,
+  },
+  { id: 4, sql: `'"just a string"'` },
+  { id: 5, sql: `'1e300'` },
+  { id: 6, sql: `'-42'` },
+  { id: 7, sql: `'null'` },
+  { id: 8, sql: `'true'` },
+  { id: 9, sql: `'[]'` },
+  { id: 10, sql: `'{}'` },
+  { id: 11, sql: `'{"esc": "quote \\\\" backslash \\\\\\\\ tab \\\\t nl \\\\n u \\\\u0001", "ünï": "😀 𝄞 ñ", "": "empty key"}'` },
+  {
+    id: 12,
+    sql: `JSON_OBJECT('big', REPEAT('x', 70000), 'arr', JSON_ARRAY(1, -40000, 70000, 3000000000, -3000000000, 1.5e0, 'é', NULL, TRUE, JSON_OBJECT()),
+      'nested', JSON_OBJECT('a', JSON_ARRAY(JSON_OBJECT('b', 1), JSON_ARRAY(REPEAT('y', 300)))))`,
+  },
+  { id: 13, sql: `JSON_ARRAY(REPEAT('z', 66000), 7, -7, 100000, 2147483648, 'end')` },
+  { id: 14, sql: `'${'['.repeat(30)}1${']'.repeat(30)}'` },
+];
+
+/** Integers beyond 2^53 - 1 inside JSON: exact decimal strings (the BIGINT rule), written out here. */
+const BIG_JSON = {
+  sql: `'{"u": 18446744073709551615, "s": -9223372036854775808, "over": 9007199254740993, "arr": [9007199254740992, 12345678901234567890]}'`,
+  expected: { u: '18446744073709551615', s: '-9223372036854775808', over: '9007199254740993', arr: ['9007199254740992', '12345678901234567890'] },
+};
+
+describe.each(sourceServers)('binlog source JSON values on $label', (server) => {
+  const DB = 'tunnel_source_json';
+  let conn: Connection;
+  let source: BinlogSource | undefined;
+  const docs = JSON_DOCS.filter((d) => server.flavor === 'mysql' || !d.mysqlOnly);
+
+  beforeAll(async () => {
+    await createTestDatabase(DB, server);
+    conn = await sourceConnection(server, { database: DB });
+    await conn.query('CREATE TABLE docs (id INT PRIMARY KEY, j JSON NULL)');
+  });
+
+  afterAll(async () => {
+    await source?.stop();
+    await conn?.end();
+  });
+
+  /** The server's own text of every document, parsed with plain JSON.parse (no integer beyond 2^53 in them). */
+  async function serverDocs(): Promise<Map<number, unknown>> {
+    const [rows] = await conn.query('SELECT id, CAST(j AS CHAR) AS text FROM docs WHERE id < 100 ORDER BY id');
+    return new Map((rows as { id: number; text: string }[]).map((r) => [r.id, JSON.parse(r.text) as unknown]));
+  }
+
+  it('every document equals the server text of it, for insert, update and delete', async () => {
+    const start = await binlogEnd(server);
+    const recorder = new Recorder();
+    source = createBinlogSource(sourceOptions([`${DB}.*`], {}, server), silentLogger());
+    await source.start({ kind: 'position', position: start }, recorder);
+
+    for (const doc of docs) await conn.query(`INSERT INTO docs VALUES (${doc.id}, ${doc.sql})`);
+    await conn.query(`INSERT INTO docs VALUES (100, ${BIG_JSON.sql})`);
+    const inserted = await serverDocs();
+    await conn.query(`UPDATE docs SET j = JSON_SET(j, '$.added', 1, '$.arr[0]', 'first') WHERE id = 12`);
+    const updated = await serverDocs();
+    await conn.query('DELETE FROM docs WHERE id IN (1, 13)');
+    await recorder.waitForCommitAt(await binlogEnd(server));
+    await source.stop();
+    source = undefined;
+
+    expect(recorder.errors).toEqual([]);
+    const value = (cells: readonly unknown[], key: 'value' | 'before' | 'after') => (cells as Record<string, unknown>[]).find((c) => c.column === 'j')![key];
+    const id = (cells: readonly unknown[]) => (cells as Record<string, unknown>[]).find((c) => c.column === 'id')!;
+    const inserts = recorder.events.filter((e) => e.action === 'insert').flatMap((e) => e.rows);
+    expect(inserts).toHaveLength(docs.length + 1);
+    for (const row of inserts) {
+      const docId = Number(id(row).value);
+      if (docId === 100) expect(value(row, 'value')).toEqual(BIG_JSON.expected);
+      else expect(value(row, 'value'), `document ${docId}`).toEqual(inserted.get(docId));
+    }
+    const [update] = recorder.events.filter((e) => e.action === 'update').flatMap((e) => e.rows);
+    expect(value(update!, 'before')).toEqual(inserted.get(12));
+    expect(value(update!, 'after')).toEqual(updated.get(12));
+    const deletes = recorder.events.filter((e) => e.action === 'delete').flatMap((e) => e.rows);
+    expect(deletes.map((row) => value(row, 'value'))).toEqual([inserted.get(1), inserted.get(13)]);
+    // the server's text spells the big integers the way the expected values do
+    const [[big]] = (await conn.query('SELECT CAST(j AS CHAR) AS text FROM docs WHERE id = 100')) as unknown as [[{ text: string }]];
+    for (const digits of ['18446744073709551615', '-9223372036854775808', '9007199254740993', '12345678901234567890']) expect(big.text).toContain(digits);
   });
 });
