@@ -90,9 +90,13 @@ export function valueKind(column: ColumnInfo): ValueKind {
   }
 }
 
-/** Whether the value is read as bytes rather than text. */
+/**
+ * Whether the value is read as bytes rather than text. JSON too: MySQL labels a JSON column's text
+ * with the binary character set, which a text read would decode as latin1; the bytes are the
+ * connection's utf8mb4 on both servers.
+ */
 export function readsBytes(kind: ValueKind): boolean {
-  return kind === 'binary' || kind === 'bit';
+  return kind === 'binary' || kind === 'bit' || kind === 'json';
 }
 
 // ---- one function per type (the shared rules) --------------------------------------------------
@@ -227,7 +231,7 @@ export function convertValue(kind: ValueKind, raw: string | Buffer | null): Colu
     case 'binary':
       return binaryValue(raw as Buffer);
     case 'json':
-      return jsonValue(String(raw));
+      return jsonValue(Buffer.isBuffer(raw) ? raw.toString('utf8') : raw);
     case 'text':
     default:
       return textValue(String(raw));
