@@ -129,50 +129,66 @@ async function mariadbJsonColumns(conn: Connection, schema: string, table: strin
 }
 
 /**
- * The binlog position streaming resumes from after the snapshot. On MariaDB it is taken inside
- * `START TRANSACTION WITH CONSISTENT SNAPSHOT` from `binlog_snapshot_file/position`: every
- * transaction before it is committed in the storage engine, so every later read sees it (a plain
- * SHOW MASTER STATUS can name a position whose last transaction is written to the binlog but not
- * yet visible to readers). On MySQL: SHOW BINARY LOG STATUS (8.2+) or SHOW MASTER STATUS.
+ * The binlog position streaming resumes from after the snapshot: every transaction before it must
+ * be visible to the snapshot's reads, which start after it is recorded (a transaction after it may
+ * be in the snapshot too: streaming applies it again, as any replay does).
+ *
+ * MariaDB: taken inside `START TRANSACTION WITH CONSISTENT SNAPSHOT` from
+ * `binlog_snapshot_file/position`: every transaction before it is committed in the storage engine.
+ * A plain SHOW MASTER STATUS can name a position whose last transaction is written to the binlog but
+ * not yet committed, so not yet visible to readers: a snapshot would miss it and streaming would
+ * skip it.
+ *
+ * MySQL has no such status. Rotating the binlog waits until every transaction written to the old
+ * files is committed in the engine (the new file's Previous_gtids event must be exact), so the start
+ * of the newest file after FLUSH BINARY LOGS is such a position (needs RELOAD; it holds the binlog
+ * only while commits in progress finish). Without RELOAD: the start of the current file, where the
+ * same holds for every earlier file, and the current file's transactions are read again.
  */
 export async function recordStartPosition(conn: Connection): Promise<{ position: BinlogPosition; method: string }> {
   const [versionRows] = await conn.query<RowDataPacket[]>('SELECT VERSION() AS v');
   const mariadb = /mariadb/i.test(String(versionRows[0]?.v ?? ''));
-  if (mariadb) {
-    await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
-    let file: string | undefined;
-    let offset: number | undefined;
-    try {
-      const [rows] = await conn.query<RowDataPacket[]>("SHOW STATUS LIKE 'binlog_snapshot_%'");
-      for (const row of rows) {
-        if (row.Variable_name === 'Binlog_snapshot_file') file = String(row.Value);
-        if (row.Variable_name === 'Binlog_snapshot_position') offset = Number(row.Value);
-      }
-    } finally {
-      await conn.query('COMMIT');
-    }
-    if (file && offset !== undefined) {
-      const position: BinlogPosition = { file, offset };
-      const gtid = await gtidAt(conn, file, offset);
-      if (gtid) position.gtid = gtid;
-      return { position, method: 'mariadb consistent snapshot (binlog_snapshot_file/position)' };
-    }
-  }
-  let rows: RowDataPacket[];
-  let method = 'SHOW BINARY LOG STATUS';
+  if (!mariadb) return mysqlStartPosition(conn);
+  await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
+  let file: string | undefined;
+  let offset: number | undefined;
   try {
-    [rows] = await conn.query<RowDataPacket[]>('SHOW BINARY LOG STATUS');
-  } catch {
-    method = 'SHOW MASTER STATUS';
-    [rows] = await conn.query<RowDataPacket[]>('SHOW MASTER STATUS');
+    const [rows] = await conn.query<RowDataPacket[]>("SHOW STATUS LIKE 'binlog_snapshot_%'");
+    for (const row of rows) {
+      if (row.Variable_name === 'Binlog_snapshot_file') file = String(row.Value);
+      if (row.Variable_name === 'Binlog_snapshot_position') offset = Number(row.Value);
+    }
+  } finally {
+    await conn.query('COMMIT');
   }
-  const row = rows[0];
-  if (!row) throw new SourceError('the server has no binary log (SHOW MASTER STATUS is empty): enable log_bin with binlog_format=ROW');
-  const position: BinlogPosition = { file: String(row.File), offset: Number(row.Position) };
-  // MySQL's Executed_Gtid_Set is a set, not one transaction's GTID: the position is file + offset.
-  const gtid = mariadb ? await gtidAt(conn, position.file, position.offset) : undefined;
+  let method = 'mariadb consistent snapshot (binlog_snapshot_file/position)';
+  if (!file || offset === undefined) {
+    method = 'SHOW MASTER STATUS';
+    const [rows] = await conn.query<RowDataPacket[]>('SHOW MASTER STATUS');
+    const row = rows[0];
+    if (!row) throw new SourceError('the server has no binary log (SHOW MASTER STATUS is empty): enable log_bin with binlog_format=ROW');
+    file = String(row.File);
+    offset = Number(row.Position);
+  }
+  const position: BinlogPosition = { file, offset };
+  const gtid = await gtidAt(conn, file, offset);
   if (gtid) position.gtid = gtid;
   return { position, method };
+}
+
+/** MySQL: the start of the binlog file FLUSH BINARY LOGS opens, else of the current file (see above). */
+async function mysqlStartPosition(conn: Connection): Promise<{ position: BinlogPosition; method: string }> {
+  let method = 'FLUSH BINARY LOGS (the start of the new binlog file)';
+  try {
+    await conn.query('FLUSH BINARY LOGS');
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ER_SPECIFIC_ACCESS_DENIED_ERROR') throw error;
+    method = 'the start of the current binlog file, read again (FLUSH BINARY LOGS needs the RELOAD privilege)';
+  }
+  const [rows] = await conn.query<RowDataPacket[]>('SHOW BINARY LOGS');
+  const last = rows[rows.length - 1];
+  if (!last) throw new SourceError('the server has no binary log (SHOW BINARY LOGS is empty): enable log_bin with binlog_format=ROW');
+  return { position: { file: String(last.Log_name), offset: 4 }, method };
 }
 
 /** MariaDB's GTID position at a binlog file and offset (BINLOG_GTID_POS), when it has one. */
