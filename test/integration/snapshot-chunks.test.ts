@@ -11,16 +11,16 @@ import { Worker } from '../../core/runtime/worker.ts';
 import { createSnapshotter, snapshotStatus, type SnapshotterOptions } from '../../core/snapshot/index.ts';
 import { FakeSource } from '../helpers/fake-source.ts';
 import { MemorySink, memorySinkPlugin } from '../helpers/memory-sink.ts';
-import { createTestDatabase, mysqlConnection, servers } from '../helpers/servers.ts';
+import { createTestDatabase, masterPosition, sourceConnection, sourceServers, type SourceServer } from '../helpers/servers.ts';
 
 // The snapshot's reading against the real server: keyset chunks over every kind of key, tables
-// without a key, the recorded position, values in the canonical form, and resuming from stored progress.
-let db: string;
-let conn: Connection;
+// without a key, the recorded position, values in the canonical form, and resuming from stored
+// progress. On MariaDB and on MySQL 8.
+const DB = 'tunnel_snapshot_chunks';
 
-beforeAll(async () => {
-  db = await createTestDatabase('tunnel_snapshot_chunks');
-  conn = await mysqlConnection({ database: db, multipleStatements: true });
+async function createTables(server: SourceServer): Promise<Connection> {
+  const db = await createTestDatabase(DB, server);
+  const conn = await sourceConnection(server, { database: db, multipleStatements: true });
   await conn.query(`
     CREATE TABLE by_int (id INT PRIMARY KEY, v VARCHAR(10));
     CREATE TABLE by_composite (a INT, b VARCHAR(8), c INT, PRIMARY KEY (a, b));
@@ -50,11 +50,8 @@ beforeAll(async () => {
   await conn.query('INSERT INTO by_unique VALUES ?', [Array.from({ length: 7 }, (_, i) => [100 - i, i])]);
   await conn.query('INSERT INTO no_key VALUES ?', [Array.from({ length: 8 }, (_, i) => [i % 2, i % 3 === 0 ? null : `x${i}`])]);
   await conn.query('INSERT INTO skipped VALUES (1)');
-});
-
-afterAll(async () => {
-  await conn?.end();
-});
+  return conn;
+}
 
 interface RunOptions extends SnapshotterOptions {
   store?: FilePositionStore;
@@ -66,7 +63,8 @@ interface RunOptions extends SnapshotterOptions {
   during?: (worker: Worker, sink: MemorySink) => Promise<void>;
 }
 
-async function runSnapshot(options: RunOptions = {}) {
+async function runServerSnapshot(server: SourceServer, options: RunOptions = {}) {
+  const db = DB;
   const dir = mkdtempSync(join(tmpdir(), 'tunnel-snapshot-chunks-'));
   const sink = new MemorySink();
   if (options.slowMs) {
@@ -82,7 +80,7 @@ async function runSnapshot(options: RunOptions = {}) {
     tasks: [
       {
         name: 'chunks',
-        source: { ...servers.mariadb, serverId: 4242, include: options.include ?? [db], exclude: [`${db}.skipped`] },
+        source: { ...server.connection, serverId: 4242, include: options.include ?? [db], exclude: [`${db}.skipped`] },
         plugins: [memorySinkPlugin('mem', sink)],
         snapshot: options.mode ?? 'initial',
         snapshotChunkRows: options.chunkRows ?? 3,
@@ -114,9 +112,21 @@ async function runSnapshot(options: RunOptions = {}) {
 const byTable = (events: RowEvent[], table: string) =>
   events.filter((e) => e.table === table).map((e) => Object.fromEntries(e.rows[0]!.map((c) => [c.column, 'value' in c ? c.value : null])));
 
-describe('snapshot chunks against MariaDB', () => {
+describe.each(sourceServers)('snapshot chunks against $label', (server) => {
+  const db = DB;
+  let conn: Connection;
+  const runSnapshot = (options: RunOptions = {}) => runServerSnapshot(server, options);
+
+  beforeAll(async () => {
+    conn = await createTables(server);
+  });
+
+  afterAll(async () => {
+    await conn?.end();
+  });
+
   it('reads every row once, in key order, over every kind of key, and starts streaming at the recorded position', async () => {
-    const [[master]] = (await conn.query('SHOW MASTER STATUS')) as unknown as [[{ File: string; Position: number }]];
+    const master = await masterPosition(server);
     const { events, source, store, chunks } = await runSnapshot();
     expect(events.every((e) => e.action === 'insert' && e.schema === db)).toBe(true);
     expect(events.some((e) => e.table === 'skipped')).toBe(false);
@@ -140,8 +150,14 @@ describe('snapshot chunks against MariaDB', () => {
     // Every event carries the recorded start position; streaming starts there; the store holds it without progress.
     const start = events[0]!.position;
     expect(events.every((e) => e.position === start)).toBe(true);
-    expect(start.file).toBe(master.File);
-    expect(start.offset).toBeGreaterThanOrEqual(Number(master.Position));
+    if (server.flavor === 'mariadb') {
+      expect(start.file).toBe(master.file);
+      expect(start.offset).toBeGreaterThanOrEqual(master.offset);
+    } else {
+      // MySQL: the start of the binlog file the snapshot's FLUSH BINARY LOGS opened
+      expect(start.file > master.file).toBe(true);
+      expect(start.offset).toBe(4);
+    }
     expect(source.from).toEqual({ kind: 'position', position: start });
     const stored = await store.load('chunks');
     expect(stored?.position).toEqual(start);
@@ -155,7 +171,7 @@ describe('snapshot chunks against MariaDB', () => {
   it('resumes from stored progress: the table in progress after its last key, then the tables after it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tunnel-snapshot-resume-'));
     const store = new FilePositionStore(dir);
-    const startPosition = { file: 'mariadb-bin.000001', offset: 4 };
+    const startPosition = { file: `${server.binlogBaseName}.000001`, offset: 4 };
     await store.save('chunks', {
       position: startPosition,
       updatedAt: Date.now(),
@@ -173,7 +189,7 @@ describe('snapshot chunks against MariaDB', () => {
   it('with "initial" and a stored position, does not snapshot', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tunnel-snapshot-initial-'));
     const store = new FilePositionStore(dir);
-    const old = { file: 'mariadb-bin.000001', offset: 4 };
+    const old = { file: `${server.binlogBaseName}.000001`, offset: 4 };
     await store.save('chunks', { position: old, updatedAt: Date.now() });
     const { events, source } = await runSnapshot({ store });
     expect(events).toHaveLength(0);
@@ -230,7 +246,7 @@ describe('snapshot chunks against MariaDB', () => {
 
   it('reconnects when its database connection is killed and reads the chunk again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tunnel-snapshot-kill-'));
-    const killer = await mysqlConnection();
+    const killer = await sourceConnection(server);
     let killed = 0;
     try {
       const { events, source } = await runSnapshot({
@@ -260,7 +276,7 @@ describe('snapshot chunks against MariaDB', () => {
   it('snapshots only the given tables, keeping the stored position of a task that already streams', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tunnel-snapshot-subset-'));
     const store = new FilePositionStore(dir);
-    const old = { file: 'mariadb-bin.000001', offset: 4 };
+    const old = { file: `${server.binlogBaseName}.000001`, offset: 4 };
     await store.save('chunks', { position: old, updatedAt: Date.now() });
     const { events, source } = await runSnapshot({ store, tables: [`${db}.by_enum`], mode: 'always' });
     // with 'always' the given table is read again; streaming resumes at the old position, so the
