@@ -2,7 +2,8 @@
 // process by test/integration/snapshot-*.test.ts so that a test can kill it mid-snapshot:
 //   npx tsx test/helpers/snapshot-task.ts
 // Settings from the environment: SNAP_DB (schema to sync), SNAP_DIR (positions and dead letters),
-// SNAP_COUNT_FILE (one line per batch written while snapshotting: its event count), SNAP_CHUNK_ROWS.
+// SNAP_COUNT_FILE (one line per batch written while snapshotting: its event count), SNAP_CHUNK_ROWS,
+// SNAP_SERVER (the source server's scripts/services name, default mariadb).
 // Logs JSON lines on stdout; SIGTERM stops it gracefully (exit 0).
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,12 +14,13 @@ import { createSnapshotter } from '../../core/snapshot/index.ts';
 import { createBinlogSource } from '../../core/source/index.ts';
 import { startStatusServer } from '../../core/status/index.ts';
 import { redis } from '../../sinks/redis/index.ts';
-import { servers } from './servers.ts';
+import { servers, sourceServers } from './servers.ts';
 
 const db = process.env.SNAP_DB!;
 const dir = process.env.SNAP_DIR!;
 const countFile = process.env.SNAP_COUNT_FILE;
 const chunkRows = Number(process.env.SNAP_CHUNK_ROWS ?? 5000);
+const server = sourceServers.find((s) => s.name === (process.env.SNAP_SERVER ?? 'mariadb'))!;
 
 const config = resolveConfig({
   positions: { dir: join(dir, 'positions') },
@@ -28,7 +30,7 @@ const config = resolveConfig({
   tasks: [
     {
       name: 'handoff',
-      source: { ...servers.mariadb, serverId: 31_000 + (process.pid % 1000), include: [`${db}.*`] },
+      source: { ...server.connection, serverId: 31_000 + (process.pid % 1000), include: [`${db}.*`] },
       plugins: [redis({ connection: servers.redis.url, value: 'json' })],
       snapshot: 'initial',
       snapshotChunkRows: chunkRows,

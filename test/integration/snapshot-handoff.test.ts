@@ -13,12 +13,23 @@ import { createSnapshotter, snapshotStatus } from '../../core/snapshot/index.ts'
 import { createBinlogSource } from '../../core/source/index.ts';
 import { redis } from '../../sinks/redis/index.ts';
 import { RowWriter } from '../helpers/row-writer.ts';
-import { createTestDatabase, mysqlConnection, redisClient, repoRoot, servers, waitFor } from '../helpers/servers.ts';
+import {
+  createTestDatabase,
+  masterPosition,
+  redisClient,
+  repoRoot,
+  servers,
+  sourceConnection,
+  sourcePool,
+  sourceServers,
+  waitFor,
+  type SourceServer,
+} from '../helpers/servers.ts';
 
 // Done-when of issue 7: a snapshot of a 200,000-row table while a writer updates and deletes random
 // rows ends with the sink (the real Redis sink) equal to the table, with the real binlog source
 // streaming after the handoff; killing the process mid-snapshot and restarting resumes at the last
-// acknowledged chunk.
+// acknowledged chunk. On MariaDB and on MySQL 8.
 const ROWS = 200_000;
 
 interface Row {
@@ -29,9 +40,9 @@ interface Row {
   version: number;
 }
 
-async function createTable(db: string): Promise<void> {
-  await createTestDatabase(db);
-  const conn = await mysqlConnection({ database: db });
+async function createTable(server: SourceServer, db: string): Promise<void> {
+  await createTestDatabase(db, server);
+  const conn = await sourceConnection(server, { database: db });
   try {
     await conn.query(RowWriter.createTableSql('t'));
     for (let start = 0; start < ROWS; start += 10_000) {
@@ -59,8 +70,8 @@ async function clearRedis(db: string): Promise<void> {
   }
 }
 
-async function tableRows(db: string): Promise<Map<number, Row>> {
-  const conn = await mysqlConnection({ database: db });
+async function tableRows(server: SourceServer, db: string): Promise<Map<number, Row>> {
+  const conn = await sourceConnection(server, { database: db });
   try {
     const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT id, note, amount, qty, version FROM t');
     return new Map(rows.map((r) => [Number(r.id), { id: Number(r.id), note: r.note, amount: r.amount, qty: r.qty, version: r.version }]));
@@ -93,8 +104,8 @@ async function redisRows(db: string): Promise<Map<number, Row>> {
 }
 
 /** Every row field by field; a readable list of the first differences. */
-async function expectSinkEqualsTable(db: string): Promise<number> {
-  const [table, sink] = await Promise.all([tableRows(db), redisRows(db)]);
+async function expectSinkEqualsTable(server: SourceServer, db: string): Promise<number> {
+  const [table, sink] = await Promise.all([tableRows(server, db), redisRows(db)]);
   const differences: string[] = [];
   for (const [id, row] of table) {
     const got = sink.get(id);
@@ -111,26 +122,12 @@ async function expectSinkEqualsTable(db: string): Promise<number> {
   return table.size;
 }
 
-async function masterPosition(): Promise<BinlogPosition> {
-  const conn = await mysqlConnection();
-  try {
-    const [rows] = await conn.query<mysql.RowDataPacket[]>('SHOW MASTER STATUS');
-    return { file: rows[0]!.File, offset: Number(rows[0]!.Position) };
-  } finally {
-    await conn.end();
-  }
-}
-
 function atOrAfter(a: BinlogPosition | undefined, b: BinlogPosition): boolean {
   if (!a) return false;
   return a.file > b.file || (a.file === b.file && a.offset >= b.offset);
 }
 
-function writerPool(db: string): mysql.Pool {
-  return mysql.createPool({ ...servers.mariadb, database: db, connectionLimit: 4 });
-}
-
-describe('snapshot handoff to the binlog (real MariaDB, Redis sink, binlog source)', () => {
+describe.each(sourceServers)('snapshot handoff to the binlog ($label, Redis sink, binlog source)', (server) => {
   const pools: mysql.Pool[] = [];
   const children: ChildProcess[] = [];
   afterEach(() => {
@@ -141,10 +138,10 @@ describe('snapshot handoff to the binlog (real MariaDB, Redis sink, binlog sourc
   });
 
   it('a 200,000-row table snapshot while a writer updates and deletes ends with Redis equal to the table', async () => {
-    const db = 'tunnel_snapshot_handoff';
-    await createTable(db);
+    const db = `tunnel_snapshot_handoff_${server.name}`;
+    await createTable(server, db);
     await clearRedis(db);
-    const pool = writerPool(db);
+    const pool = sourcePool(server, { database: db });
     pools.push(pool);
     const writer = new RowWriter(pool, 't', { keys: ROWS + 10_000, batch: 5 });
     writer.start();
@@ -157,7 +154,7 @@ describe('snapshot handoff to the binlog (real MariaDB, Redis sink, binlog sourc
       tasks: [
         {
           name: 'handoff',
-          source: { ...servers.mariadb, serverId: 30_001, include: [`${db}.*`] },
+          source: { ...server.connection, serverId: 30_001, include: [`${db}.*`] },
           plugins: [redis({ connection: servers.redis.url, value: 'json' })],
           snapshot: 'initial',
           snapshotChunkRows: 5000,
@@ -185,11 +182,11 @@ describe('snapshot handoff to the binlog (real MariaDB, Redis sink, binlog sourc
       // keep writing a little while the binlog streams, then stop and let it catch up
       await new Promise((r) => setTimeout(r, 1000));
       await writer.stop();
-      const end = await masterPosition();
+      const end = await masterPosition(server);
       await waitFor(() => atOrAfter(runner.stats.committedPosition, end), { timeoutMs: 60_000, what: 'binlog caught up' });
-      const rows = await expectSinkEqualsTable(db);
+      const rows = await expectSinkEqualsTable(server, db);
       console.log(
-        `[snapshot-handoff] ${snap.rowsDone} rows snapshot in ${snapshotSeconds.toFixed(1)} s (${Math.round(snap.rowsDone / snapshotSeconds)} rows/s, Redis sink); ` +
+        `[snapshot-handoff ${server.name}] ${snap.rowsDone} rows snapshot in ${snapshotSeconds.toFixed(1)} s (${Math.round(snap.rowsDone / snapshotSeconds)} rows/s, Redis sink); ` +
           `${writesDuringSnapshot} writer statements during the snapshot, ${writer.statements} in all; ${rows} rows equal`,
       );
       expect(writesDuringSnapshot).toBeGreaterThan(100);
@@ -200,10 +197,10 @@ describe('snapshot handoff to the binlog (real MariaDB, Redis sink, binlog sourc
   });
 
   it('killed with SIGKILL mid-snapshot, a restarted process resumes at the last acknowledged chunk and ends equal', async () => {
-    const db = 'tunnel_snapshot_crash';
-    await createTable(db);
+    const db = `tunnel_snapshot_crash_${server.name}`;
+    await createTable(server, db);
     await clearRedis(db);
-    const pool = writerPool(db);
+    const pool = sourcePool(server, { database: db });
     pools.push(pool);
     const writer = new RowWriter(pool, 't', { keys: ROWS + 10_000, batch: 5 });
     writer.start();
@@ -215,7 +212,7 @@ describe('snapshot handoff to the binlog (real MariaDB, Redis sink, binlog sourc
     const run = () => {
       const child = spawn(process.execPath, ['--import', 'tsx', resolve(repoRoot, 'test/helpers/snapshot-task.ts')], {
         cwd: repoRoot,
-        env: { ...process.env, SNAP_DB: db, SNAP_DIR: dir, SNAP_COUNT_FILE: countFile, SNAP_CHUNK_ROWS: '2000' },
+        env: { ...process.env, SNAP_DB: db, SNAP_DIR: dir, SNAP_COUNT_FILE: countFile, SNAP_CHUNK_ROWS: '2000', SNAP_SERVER: server.name },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const index = logs.push('') - 1;
@@ -275,13 +272,13 @@ describe('snapshot handoff to the binlog (real MariaDB, Redis sink, binlog sourc
 
       await new Promise((r) => setTimeout(r, 500));
       await writer.stop();
-      const end = await masterPosition();
+      const end = await masterPosition(server);
       await waitFor(async () => atOrAfter((await store.load('handoff'))?.position, end), { timeoutMs: 60_000, what: 'binlog caught up' });
-      const rows = await expectSinkEqualsTable(db);
+      const rows = await expectSinkEqualsTable(server, db);
       second.child.kill('SIGTERM');
       expect(await second.exited).toBe(0);
       console.log(
-        `[snapshot-crash] killed at ${atKill.snapshot!.rowsDone} acknowledged rows (${sentBeforeKill} written by then, ${resent} re-sent after restart); ` +
+        `[snapshot-crash ${server.name}] killed at ${atKill.snapshot!.rowsDone} acknowledged rows (${sentBeforeKill} written by then, ${resent} re-sent after restart); ` +
           `${total} snapshot rows written in all for a ${ROWS}-row table; ${writer.statements} writer statements; ${rows} rows equal`,
       );
     } finally {
