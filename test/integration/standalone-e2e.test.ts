@@ -2,13 +2,23 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, mysqlConnection, redisClient, repoRoot, servers, waitFor } from '../helpers/servers.ts';
+import {
+  allowRecursion,
+  createTestDatabase,
+  redisClient,
+  repoRoot,
+  servers,
+  sourceConnection,
+  sourcePool,
+  sourceServers,
+  waitFor,
+  type SourceServer,
+} from '../helpers/servers.ts';
 import { RowWriter } from '../helpers/row-writer.ts';
 import { TunnelProcess } from '../helpers/tunnel-process.ts';
 import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 import { applyEvents, diffRows, redisJsonRows, tableRows, type Row } from '../helpers/compare-rows.ts';
 
-const DB = 'e2e_standalone';
 const SECRET = 'e2e-webhook-secret-0123456789';
 
 /** A team's own plugin, in its own file: drops orders whose id ends in 0, stamps the rest. */
@@ -28,7 +38,8 @@ export const dropTensAndStamp = definePlugin({
 });
 `;
 
-function configText(dir: string, start: { file: string; offset: number }, hookUrl: string): string {
+function configText(server: SourceServer, db: string, dir: string, start: { file: string; offset: number }, hookUrl: string): string {
+  const source = server.connection;
   return `
 import { defineConfig } from '${repoRoot}/core/index.ts';
 import { redis } from '${repoRoot}/sinks/redis/index.ts';
@@ -42,13 +53,13 @@ export default defineConfig({
   shutdownTimeoutMs: 10000,
   tasks: [{
     name: 'e2e',
-    source: { host: '${servers.mariadb.host}', port: ${servers.mariadb.port}, user: '${servers.mariadb.user}', password: '${servers.mariadb.password}',
-      serverId: 7301, include: ['${DB}.*'], startFrom: ${JSON.stringify(start)} },
+    source: { host: '${source.host}', port: ${source.port}, user: '${source.user}', password: '${source.password}',
+      serverId: 7301, include: ['${db}.*'], startFrom: ${JSON.stringify(start)} },
     commitIntervalMs: 50,
     batch: { maxRows: 200, maxWaitMs: 20 },
     plugins: [
       dropTensAndStamp,
-      redis({ name: 'cache', connection: { host: '127.0.0.1', port: ${servers.redis.port} }, key: '${DB}:{table}:{id}', value: 'json' }),
+      redis({ name: 'cache', connection: { host: '127.0.0.1', port: ${servers.redis.port} }, key: '${db}:{table}:{id}', value: 'json' }),
       webhook({ name: 'hook', url: '${hookUrl}', secret: '${SECRET}' }),
     ],
   }],
@@ -56,7 +67,8 @@ export default defineConfig({
 `;
 }
 
-describe('standalone runtime end to end', () => {
+describe.each(sourceServers)('standalone runtime end to end on $label', (server) => {
+  const DB = `e2e_standalone_${server.name}`;
   const receiver = new WebhookReceiver(SECRET);
   const redis = redisClient();
   let conn: mysql.Connection;
@@ -67,8 +79,8 @@ describe('standalone runtime end to end', () => {
   });
 
   it('a plugin from a test file filters and transforms; kill -9 twice mid-stream; the sinks end equal to the table', async () => {
-    await createTestDatabase(DB);
-    conn = await mysqlConnection();
+    await createTestDatabase(DB, server);
+    conn = await sourceConnection(server);
     await conn.query(RowWriter.createTableSql(`${DB}.orders`));
     const stale = await redis.keys(`${DB}:*`);
     if (stale.length) await redis.del(...stale);
@@ -79,9 +91,9 @@ describe('standalone runtime end to end', () => {
     writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
     writeFileSync(join(dir, 'plugin.ts'), PLUGIN);
     const configFile = join(dir, 'tunnel.config.ts');
-    writeFileSync(configFile, configText(dir, { file: master.File, offset: Number(master.Position) }, await receiver.start()));
+    writeFileSync(configFile, configText(server, DB, dir, { file: master.File, offset: Number(master.Position) }, await receiver.start()));
 
-    const pool = mysql.createPool({ ...servers.mariadb, connectionLimit: 4 });
+    const pool = sourcePool(server);
     const writer = new RowWriter(pool, `${DB}.orders`, { keys: 300, batch: 4, pauseMs: 2 });
     writer.start();
     let kills = 0;
@@ -109,7 +121,7 @@ describe('standalone runtime end to end', () => {
       const exit = await tunnel.exited;
 
       console.log(
-        `standalone e2e: ${writer.statements} statements, ${table.size} rows, ${kills} kill -9, webhook events ${receiver.events.length}, duplicates delivered ${receiver.duplicates()}`,
+        `standalone e2e (${server.name}): ${writer.statements} statements, ${table.size} rows, ${kills} kill -9, webhook events ${receiver.events.length}, duplicates delivered ${receiver.duplicates()}`,
       );
       expect(writer.statements).toBeGreaterThan(200);
       expect(diffRows(expected, cache)).toEqual({ missing: [], extra: [], different: [] });
@@ -125,7 +137,7 @@ describe('standalone runtime end to end', () => {
   it('SIGTERM under load exits 0 within the deadline and a restart delivers nothing twice', async () => {
     const receiverAfter = new WebhookReceiver(SECRET);
     const db2 = `${DB}_term`;
-    await createTestDatabase(db2);
+    await createTestDatabase(db2, server);
     await conn.query(RowWriter.createTableSql(`${db2}.orders`));
     const stale = await redis.keys(`${DB}:*`);
     if (stale.length) await redis.del(...stale);
@@ -136,10 +148,13 @@ describe('standalone runtime end to end', () => {
     const configFile = join(dir, 'tunnel.config.ts');
     writeFileSync(
       configFile,
-      configText(dir, { file: master.File, offset: Number(master.Position) }, await receiverAfter.start()).replaceAll(`'${DB}.*'`, `'${db2}.*'`),
+      configText(server, db2, dir, { file: master.File, offset: Number(master.Position) }, await receiverAfter.start()).replaceAll(
+        `'${db2}:{table}`,
+        `'${DB}:{table}`,
+      ),
     );
 
-    const pool = mysql.createPool({ ...servers.mariadb, connectionLimit: 4 });
+    const pool = sourcePool(server);
     // Transactions of 50 statements, so a SIGTERM nearly always lands inside one.
     const writer = new RowWriter(pool, `${db2}.orders`, { keys: 300, batch: 50 });
     writer.start();
@@ -148,7 +163,10 @@ describe('standalone runtime end to end', () => {
     await new Promise((r) => setTimeout(r, 2500));
     // A 100,000-row transaction just committed: the SIGTERM lands while it is being read.
     await conn.query(`CREATE TABLE ${db2}.bulk (id INT PRIMARY KEY, note VARCHAR(20))`);
-    await conn.query(`INSERT INTO ${db2}.bulk SELECT seq, 'bulk' FROM ${db2}.seq_1_to_100000`);
+    await allowRecursion(server, conn, 100_000);
+    await conn.query(
+      `INSERT INTO ${db2}.bulk (id, note) WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 100000) SELECT n, 'bulk' FROM s`,
+    );
     await new Promise((r) => setTimeout(r, 50));
     const termAt = Date.now();
     first.kill('SIGTERM');
@@ -170,7 +188,7 @@ describe('standalone runtime end to end', () => {
     await receiverAfter.close();
 
     console.log(
-      `graceful stop: exit ${exit.code} after ${stopMs} ms under load; ${deliveredBefore} events before, ${receiverAfter.events.length} in all; duplicates after the restart ${receiverAfter.duplicates()}`,
+      `graceful stop (${server.name}): exit ${exit.code} after ${stopMs} ms under load; ${deliveredBefore} events before, ${receiverAfter.events.length} in all; duplicates after the restart ${receiverAfter.duplicates()}`,
     );
     expect(exit.code).toBe(0);
     expect(stopMs).toBeLessThan(10_000);
