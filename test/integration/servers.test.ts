@@ -1,35 +1,52 @@
 // Each server started by scripts/services is the real thing and is configured the way Tunnel needs it:
-// MariaDB writes ROW events that zongji can read, ZooKeeper drops an ephemeral node with its session and
+// MariaDB 10.11 and MySQL 8.0.31 write ROW events that zongji can read (MySQL with GTIDs on, and its
+// tunnel user on MySQL 8's default caching_sha2_password), ZooKeeper drops an ephemeral node with its session and
 // accepts short session timeouts, Redis and Elasticsearch store and return what they are given.
 import ZongJi, { type AnyBinlogEvent, type TableMapEvent, type WriteRowsEvent } from '@vlasky/zongji';
 import zookeeper from 'node-zookeeper-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, esClient, mysqlConnection, redisClient, servers, waitFor, zkClient } from '../helpers/servers.ts';
+import { createTestDatabase, esClient, redisClient, sourceConnection, sourceServers, waitFor, zkClient } from '../helpers/servers.ts';
 
 const suffix = `${process.pid}_${Date.now()}`;
 
-describe('MariaDB', () => {
+describe.each(sourceServers)('$label', (server) => {
   const db = 'tunnel_it_servers';
 
-  it('runs with a ROW binlog and full row images and metadata', async () => {
-    const conn = await mysqlConnection();
+  it('runs the version scripts/services installs, with a ROW binlog and full row images and metadata', async () => {
+    const conn = await sourceConnection(server);
     try {
-      const [rows] = await conn.query('SELECT @@log_bin AS logBin, @@binlog_format AS format, @@binlog_row_image AS image, @@binlog_row_metadata AS metadata');
-      expect(rows).toEqual([{ logBin: '1', format: 'ROW', image: 'FULL', metadata: 'FULL' }]);
+      const [rows] = await conn.query(
+        'SELECT VERSION() AS version, @@log_bin AS logBin, @@binlog_format AS format, @@binlog_row_image AS image, @@binlog_row_metadata AS metadata',
+      );
+      const [row] = rows as { version: string }[];
+      expect(row!.version.startsWith(server.version), row!.version).toBe(true);
+      expect(/mariadb/i.test(row!.version)).toBe(server.flavor === 'mariadb');
+      expect(rows).toEqual([{ version: row!.version, logBin: '1', format: 'ROW', image: 'FULL', metadata: 'FULL' }]);
     } finally {
       await conn.end();
     }
   });
 
-  it('streams an inserted row to a zongji binlog reader', async () => {
-    await createTestDatabase(db);
-    const conn = await mysqlConnection({ database: db });
-    const zongji = new ZongJi({
-      host: servers.mariadb.host,
-      port: servers.mariadb.port,
-      user: servers.mariadb.user,
-      password: servers.mariadb.password,
+  if (server.flavor === 'mysql') {
+    it('has GTIDs on and the tunnel user on caching_sha2_password, reached over TCP without TLS', async () => {
+      const conn = await sourceConnection(server);
+      try {
+        const [rows] = await conn.query(
+          "SELECT @@gtid_mode AS gtidMode, @@enforce_gtid_consistency AS consistency, (SELECT plugin FROM mysql.user WHERE CONCAT(user, '@', host) = CURRENT_USER()) AS plugin",
+        );
+        expect(rows).toEqual([{ gtidMode: 'ON', consistency: 'ON', plugin: 'caching_sha2_password' }]);
+        const [[cipher]] = (await conn.query("SHOW SESSION STATUS LIKE 'Ssl_cipher'")) as unknown as [[{ Value: string }]];
+        expect(cipher.Value).toBe('');
+      } finally {
+        await conn.end();
+      }
     });
+  }
+
+  it('streams an inserted row to a zongji binlog reader', async () => {
+    await createTestDatabase(db, server);
+    const conn = await sourceConnection(server, { database: db });
+    const zongji = new ZongJi({ ...server.connection });
     const events: AnyBinlogEvent[] = [];
     const errors: Error[] = [];
     zongji.on('binlog', (event) => events.push(event));
