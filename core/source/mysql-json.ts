@@ -17,6 +17,7 @@
  * DATETIME/TIMESTAMP "YYYY-MM-DD HH:MM:SS.ffffff" (always six fraction digits); any other type
  * "base64:type<field type>:<base64 of the bytes>".
  */
+import { DecodeError } from '../errors/index.ts';
 import type { JsonValue } from '../event/index.ts';
 import { readDecimal } from './decimal.ts';
 
@@ -89,7 +90,7 @@ class JsonReader {
       case OPAQUE:
         return this.opaque(pos);
       default:
-        throw new RangeError(`binary JSON value of unknown type ${type} at byte ${pos}`);
+        throw new DecodeError(`binary JSON value of unknown type ${type} at byte ${pos}`);
     }
   }
 
@@ -131,7 +132,7 @@ class JsonReader {
     if (code === 0) return null;
     if (code === 1) return true;
     if (code === 2) return false;
-    throw new RangeError(`binary JSON literal of unknown value ${code} at byte ${pos}`);
+    throw new DecodeError(`binary JSON literal of unknown value ${code} at byte ${pos}`);
   }
 
   private opaque(pos: number): JsonValue {
@@ -165,7 +166,7 @@ class JsonReader {
       length += (byte & 0x7f) * 2 ** (7 * i);
       if ((byte & 0x80) === 0) return [length, pos + i + 1];
     }
-    throw new RangeError(`binary JSON length too long at byte ${pos}`);
+    throw new DecodeError(`binary JSON length too long at byte ${pos}`);
   }
 
   private uint(pos: number, width: number): number {
@@ -174,7 +175,7 @@ class JsonReader {
   }
 
   private check(pos: number, length: number): number {
-    if (pos < 0 || pos + length > this.end) throw new RangeError(`binary JSON reads past its end (byte ${pos}, ${length} bytes, end ${this.end})`);
+    if (pos < 0 || pos + length > this.end) throw new DecodeError(`binary JSON reads past its end (byte ${pos}, ${length} bytes, end ${this.end})`);
     return pos;
   }
 }

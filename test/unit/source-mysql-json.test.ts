@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { ColumnType, Cursor, columnDecoder, type DecodeSupport } from '../../core/source/decode.ts';
 import { decodeMysqlJson } from '../../core/source/mysql-json.ts';
+import { DecodeError } from '../../core/errors/index.ts';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const json = (s: string) => {
@@ -68,8 +69,8 @@ describe('MySQL binary JSON', () => {
 
   it('an empty value is JSON null; a truncated document is an error, not a guess', () => {
     expect(decodeMysqlJson(Buffer.alloc(0), 0, 0)).toBeNull();
-    expect(() => json('00 0200 1600 0b00 0100')).toThrow(RangeError);
-    expect(() => json('0c 05 6162')).toThrow(RangeError);
+    expect(() => json('00 0200 1600 0b00 0100')).toThrow(DecodeError);
+    expect(() => json('0c 05 6162')).toThrow(DecodeError);
     expect(() => json('0e 00')).toThrow(/unknown type 14/);
   });
 
