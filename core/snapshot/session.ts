@@ -82,6 +82,12 @@ export class SnapshotSession {
     const conn = core.promise();
     // TIMESTAMP text in UTC (converted to ISO "Z" values); long pauses while sinks catch up are fine.
     await conn.query("SET SESSION time_zone = '+00:00', SESSION net_write_timeout = 3600, SESSION net_read_timeout = 3600");
+    // MySQL 8 answers information_schema.TABLES from statistics cached for a day, so a table filled
+    // since they were cached would show its old row count as the progress total: read them fresh.
+    // MariaDB has no such cache (nor the variable).
+    await conn.query('SET SESSION information_schema_stats_expiry = 0').catch((error: unknown) => {
+      if ((error as { code?: string }).code !== 'ER_UNKNOWN_SYSTEM_VARIABLE') throw error;
+    });
     return { conn, core };
   }
 }
