@@ -228,6 +228,8 @@ class ZongjiBinlogSource implements BinlogSource {
         );
       }
       if (type === EventType.PARTIAL_UPDATE_ROWS) {
+        // of a table the task does not read: skipped undecoded, like that table's other rows events
+        if (this.tables.get(buf.readUIntLE(p + 19, 6)) === null) return zongji.BinlogClass!.prototype.binlogData;
         throw new SourceError(
           `${this.tracker.file}:${this.tracker.cursor} holds a partial JSON update (MySQL binlog_row_value_options=PARTIAL_JSON), ` +
             'which Tunnel cannot decode; set binlog_row_value_options to empty. Stopping rather than skipping its rows',
