@@ -166,8 +166,13 @@ export const VALUE_RULES: readonly ValueRule[] = [
   {
     types: ['JSON (MySQL)', 'MariaDB JSON (LONGTEXT with CHECK (json_valid(col)))'],
     json: 'any JSON value',
-    form: 'the parsed value; integers beyond 2^53 inside it become decimal strings, like BIGINT',
-    examples: [{ column: 'JSON', sql: '\'{"n": 18446744073709551615, "a": [1, 2.5, null]}\'', value: { n: '18446744073709551615', a: [1, 2.5, null] } }],
+    form:
+      "the parsed value of the server's text of it (what `CAST(col AS CHAR)` prints); integers beyond 2^53-1 inside it become decimal strings, like BIGINT; " +
+      'SQL values inside a MySQL document as MySQL prints them (a DECIMAL 1.50 is the number `1.5`)',
+    examples: [
+      { column: 'JSON', sql: '\'{"n": 18446744073709551615, "a": [1, 2.5, null]}\'', value: { n: '18446744073709551615', a: [1, 2.5, null] } },
+      { column: 'JSON', sql: "JSON_OBJECT('price', CAST(1.50 AS DECIMAL(5,2)))", value: { price: 1.5 } },
+    ],
   },
   {
     types: ['UUID (MariaDB)', 'INET4 (MariaDB)', 'INET6 (MariaDB)'],
