@@ -460,3 +460,38 @@ describe.each(sourceServers)('binlog source JSON values on $label', (server) => 
     for (const digits of ['18446744073709551615', '-9223372036854775808', '9007199254740993', '12345678901234567890']) expect(big.text).toContain(digits);
   });
 });
+
+describe.each(sourceServers)('binlog source on $label: generated, invisible and functional-index columns', (server) => {
+  const DB = 'tunnel_source_generated';
+
+  it('every column a row image holds, with the values SELECT gives', async () => {
+    await createTestDatabase(DB, server);
+    const conn = await sourceConnection(server, { database: DB });
+    const source = createBinlogSource(sourceOptions([`${DB}.*`], {}, server), silentLogger());
+    try {
+      // MySQL 8 keeps a functional index part as a hidden column of its own, in neither the binlog
+      // nor INFORMATION_SCHEMA; MariaDB has no functional index.
+      const functionalIndex = server.flavor === 'mysql' ? ', INDEX ((a + 1))' : '';
+      await conn.query(
+        `CREATE TABLE t (id INT PRIMARY KEY, a INT, v INT AS (a * 2) VIRTUAL, s INT AS (a * 3) STORED, h INT INVISIBLE DEFAULT 7${functionalIndex})`,
+      );
+      const start = await binlogEnd(server);
+      const recorder = new Recorder();
+      await source.start({ kind: 'position', position: start }, recorder);
+      await conn.query('INSERT INTO t (id, a) VALUES (1, 5), (2, NULL)');
+      await conn.query('UPDATE t SET a = 6, h = 8 WHERE id = 1');
+      await recorder.waitForCommitAt(await binlogEnd(server));
+      expect(recorder.errors).toEqual([]);
+      const [rows] = await conn.query('SELECT id, a, v, s, h FROM t ORDER BY id');
+      const selected = rows as Record<string, unknown>[];
+      const image = (cells: readonly unknown[], key: 'value' | 'after') =>
+        Object.fromEntries((cells as Record<string, unknown>[]).map((c) => [c.column, c[key]]));
+      const [insert, update] = recorder.events;
+      expect(insert!.rows.map((row) => image(row, 'value'))).toEqual([{ ...selected[0], a: 5, v: 10, s: 15, h: 7 }, selected[1]]);
+      expect(update!.rows.map((row) => image(row, 'after'))).toEqual([selected[0]]);
+    } finally {
+      await source.stop();
+      await conn.end();
+    }
+  });
+});
