@@ -20,6 +20,21 @@ export interface ChangeCell {
 
 export type Action = 'insert' | 'update' | 'delete';
 
+/**
+ * A column's SQL type as the server describes it, in information_schema's words: `dataType` is
+ * DATA_TYPE in lower case ('bigint', 'decimal', 'varchar', 'json', 'point', 'uuid', ...) and
+ * `columnType` is COLUMN_TYPE ('bigint unsigned', 'decimal(12,2)', 'datetime(6)', "enum('a','b')").
+ * Streamed events take it from the binlog's table map (exact for the row, even when the table has
+ * changed since); snapshot rows from information_schema at the snapshot.
+ */
+export interface ColumnTypeInfo {
+  readonly dataType: string;
+  readonly columnType: string;
+}
+
+/** Column name -> its type; one frozen object shared by every event of a table map. */
+export type ColumnTypes = Readonly<Record<string, ColumnTypeInfo>>;
+
 export type Row<A extends Action = Action> = A extends 'update' ? ChangeCell[] : ValueCell[];
 
 /**
@@ -46,6 +61,12 @@ interface EventBase {
   timestamp: number;
   /** Primary-key column names in key order. Empty when the table has none (see keyColumnsOf). */
   primaryKey: string[];
+  /**
+   * The SQL types of the table's columns, for sinks that map types (Elasticsearch). Not part of the
+   * canonical JSON. A plugin that renames or adds columns may leave it as it is: a column it does
+   * not describe is left to the sink's defaults.
+   */
+  columnTypes?: ColumnTypes;
 }
 
 export interface InsertEvent extends EventBase {

@@ -105,11 +105,11 @@ export class TableReader {
   send(runner: TaskRunner, rows: ColumnValue[][]): ChunkSegment {
     const now = Date.now();
     const segment = new ChunkSegment(now);
-    const { columns, schema, table, primaryKey } = this.info;
+    const { columns, schema, table, primaryKey, columnTypes } = this.info;
     for (const row of rows) {
       const cells: ValueCell[] = new Array(columns.length);
       for (let i = 0; i < columns.length; i++) cells[i] = { column: columns[i]!.name, value: row[i] ?? null };
-      const event: InsertEvent = { schema, table, action: 'insert', rows: [cells], position: this.position, timestamp: now, primaryKey };
+      const event: InsertEvent = { schema, table, action: 'insert', rows: [cells], position: this.position, timestamp: now, primaryKey, columnTypes };
       runner.accept(event, segment);
     }
     segment.close();

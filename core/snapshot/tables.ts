@@ -1,5 +1,5 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import type { BinlogPosition } from '../event/index.ts';
+import type { BinlogPosition, ColumnTypes } from '../event/index.ts';
 import { SourceError } from '../errors/index.ts';
 import { jsonCheckColumn } from '../source/index.ts';
 import { isKeysetKind, valueKind, type ColumnInfo, type ValueKind } from './values.ts';
@@ -24,6 +24,8 @@ export interface TableInfo {
    * all NOT NULL; empty when there is none (the table is read in one pass).
    */
   chunkKey: string[];
+  /** The columns' SQL types as events carry them (one frozen object per table). */
+  columnTypes: ColumnTypes;
 }
 
 export function quoteIdentifier(name: string): string {
@@ -107,7 +109,10 @@ export async function describeTable(conn: Connection, schema: string, table: str
       }
     }
   }
-  return { schema, table, columns, primaryKey, chunkKey };
+  const columnTypes: ColumnTypes = Object.freeze(
+    Object.fromEntries(columns.map((c) => [c.name, { dataType: c.json ? 'json' : c.dataType, columnType: c.json ? 'json' : c.columnType }])),
+  );
+  return { schema, table, columns, primaryKey, chunkKey, columnTypes };
 }
 
 /** MariaDB's JSON is LONGTEXT with a `json_valid(col)` check constraint; MySQL reports DATA_TYPE json. */

@@ -62,7 +62,7 @@ class ZongjiBinlogSource implements BinlogSource {
   ) {
     this.filter = tableMatcher(options.include, options.exclude);
     this.server = new SourceServer(options.connection, logger);
-    this.tables = new TablePlans(this.filter, () => this.server.info?.collations, logger);
+    this.tables = new TablePlans(this.filter, () => this.server.info, logger);
     this.tracker = new TransactionTracker(
       { commit: (position, timestamp) => this.onCommit(position, timestamp), schemaChange: () => this.tables.schemaChanged() },
       logger,
@@ -312,6 +312,7 @@ class ZongjiBinlogSource implements BinlogSource {
       position: this.tracker.rowsEventPosition(nextPosition),
       timestamp,
       primaryKey: plan.primaryKey,
+      columnTypes: plan.columnTypes,
     } as RowEvent;
     this.tracker.rowsEventDelivered();
     this.handler!.onEvent(event);

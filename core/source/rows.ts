@@ -2,7 +2,7 @@
  * Table plans (the per-table decoders built once per table map) and the decoding of a rows event's
  * row images into canonical rows.
  */
-import type { ChangeCell, ColumnValue, ValueCell } from '../event/index.ts';
+import type { ChangeCell, ColumnTypes, ColumnValue, ValueCell } from '../event/index.ts';
 import { DecodeError } from '../errors/index.ts';
 import { Cursor, type Decoder } from './decode.ts';
 
@@ -13,6 +13,8 @@ export interface TablePlan {
   names: string[];
   decoders: Decoder[];
   primaryKey: string[];
+  /** The columns' SQL types, shared by every event of the table map. */
+  columnTypes: ColumnTypes;
 }
 
 /** Binlog event type codes the source handles itself. */

@@ -332,3 +332,104 @@ export function parseTableMap(buf: Buffer, start: number, end: number, flavor: S
   }
   return map;
 }
+
+/** Bytes per character of the character sets whose columns' lengths are given in bytes. */
+const MAX_BYTES_PER_CHAR: Record<string, number> = {
+  utf8mb4: 4,
+  utf8mb3: 3,
+  utf8: 3,
+  utf16: 4,
+  utf16le: 4,
+  utf32: 4,
+  ucs2: 2,
+  gbk: 2,
+  gb2312: 2,
+  big5: 2,
+  sjis: 2,
+  cp932: 2,
+  euckr: 2,
+  ujis: 3,
+  eucjpms: 3,
+  gb18030: 4,
+};
+
+/**
+ * information_schema's DATA_TYPE and COLUMN_TYPE for a column of a parsed table map (`charset`:
+ * its character set name, null for binary). CHAR/VARCHAR lengths are in characters, as the server
+ * states them.
+ */
+export function describeColumn(column: TableMapColumn, charset: string | null): { dataType: string; columnType: string } {
+  const md = column.metadata;
+  const withUnsigned = (name: string) => ({ dataType: name.replace(/\(.*$/, ''), columnType: column.unsigned ? `${name} unsigned` : name });
+  const fsp = (name: string) => ({ dataType: name, columnType: md.decimals ? `${name}(${md.decimals})` : name });
+  switch (column.type) {
+    case ColumnType.TINY:
+      return withUnsigned('tinyint');
+    case ColumnType.SHORT:
+      return withUnsigned('smallint');
+    case ColumnType.INT24:
+      return withUnsigned('mediumint');
+    case ColumnType.LONG:
+      return withUnsigned('int');
+    case ColumnType.LONGLONG:
+      return withUnsigned('bigint');
+    case ColumnType.FLOAT:
+      return withUnsigned('float');
+    case ColumnType.DOUBLE:
+      return withUnsigned('double');
+    case ColumnType.NEWDECIMAL:
+      return withUnsigned(`decimal(${md.precision ?? 10},${md.decimals ?? 0})`);
+    case ColumnType.YEAR:
+      return { dataType: 'year', columnType: 'year' };
+    case ColumnType.BIT:
+      return { dataType: 'bit', columnType: `bit(${md.bits ?? 1})` };
+    case ColumnType.DATE:
+    case ColumnType.NEWDATE:
+      return { dataType: 'date', columnType: 'date' };
+    case ColumnType.TIMESTAMP:
+    case ColumnType.TIMESTAMP2:
+      return fsp('timestamp');
+    case ColumnType.DATETIME:
+    case ColumnType.DATETIME2:
+      return fsp('datetime');
+    case ColumnType.TIME:
+    case ColumnType.TIME2:
+      return fsp('time');
+    case ColumnType.JSON:
+      return { dataType: 'json', columnType: 'json' };
+    case ColumnType.GEOMETRY: {
+      const name = GEOMETRY_TYPE_NAMES[column.geometryType ?? 0] ?? 'geometry';
+      return { dataType: name, columnType: name };
+    }
+    case ColumnType.ENUM:
+    case ColumnType.SET: {
+      const keyword = column.type === ColumnType.ENUM ? 'enum' : 'set';
+      const members = (column.members ?? []).map((m) => `'${m.toString('utf8').replace(/'/g, "''")}'`).join(',');
+      return { dataType: keyword, columnType: `${keyword}(${members})` };
+    }
+    case ColumnType.STRING:
+    case ColumnType.VARCHAR:
+    case ColumnType.VAR_STRING:
+    case ColumnType.VARCHAR_COMPRESSED: {
+      const fixed = column.type === ColumnType.STRING;
+      const bytes = (md.max_length ?? 0) - (column.type === ColumnType.VARCHAR_COMPRESSED ? 1 : 0);
+      if (charset === null) {
+        const name = fixed ? 'binary' : 'varbinary';
+        return { dataType: name, columnType: `${name}(${bytes})` };
+      }
+      const name = fixed ? 'char' : 'varchar';
+      return { dataType: name, columnType: `${name}(${Math.floor(bytes / (MAX_BYTES_PER_CHAR[charset] ?? 1))})` };
+    }
+    case ColumnType.BLOB:
+    case ColumnType.TINY_BLOB:
+    case ColumnType.MEDIUM_BLOB:
+    case ColumnType.LONG_BLOB:
+    case ColumnType.BLOB_COMPRESSED: {
+      const size = ['tiny', '', 'medium', 'long'][(md.length_size ?? 2) - 1] ?? '';
+      const name = `${size}${charset === null ? 'blob' : 'text'}`;
+      return { dataType: name, columnType: name };
+    }
+    default:
+      return { dataType: '', columnType: '' };
+  }
+}

@@ -5,7 +5,8 @@
  * bytes and never parsed; their rows events are skipped by table id. What a table map lacks comes
  * from INFORMATION_SCHEMA (table-metadata.ts), read once per table and again after a DDL statement.
  */
-import type { TableMatcher } from '../event/index.ts';
+import type { ColumnTypeInfo, TableMatcher } from '../event/index.ts';
+import { describeColumn, parseTableMap } from './table-map.ts';
 import { SourceError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { ColumnType, columnDecoder, parseEnumSetDefinition, type ColumnSpec, type DecodeSupport } from './decode.ts';
@@ -23,6 +24,22 @@ import {
 
 const BINARY_COLLATION = 63;
 
+/**
+ * A column's type as information_schema would give it, from zongji's description (COLUMN_TYPE)
+ * with the signedness read by Tunnel and the JSON or MariaDB UUID/INET nature the table map lacks;
+ * used where Tunnel's own reading of the table map is not at hand.
+ */
+function columnTypeInfo(described: string, unsigned: boolean, logical: string | undefined): ColumnTypeInfo {
+  const base = described
+    .toLowerCase()
+    .replace(/\s*\/\*.*?\*\//g, '')
+    .replace(/\s+unsigned\b/, '')
+    .trim();
+  const dataType = logical ?? /^[a-z]+/.exec(base)?.[0] ?? '';
+  const numeric = /^(tinyint|smallint|mediumint|int|bigint|decimal|float|double)\b/.test(base);
+  return Object.freeze({ dataType, columnType: logical ?? (numeric && unsigned ? `${base} unsigned` : base) });
+}
+
 export class TablePlans {
   /** Plans by table id for the open transaction; null: an excluded table. */
   private readonly plans = new Map<number, TablePlan | null>();
@@ -38,8 +55,8 @@ export class TablePlans {
 
   constructor(
     private readonly filter: TableMatcher,
-    /** Collation id -> character set name of the server (undefined before it was inspected). */
-    private readonly collations: () => ReadonlyMap<number, string> | undefined,
+    /** The server: its collation id -> character set name, and whether it is MariaDB (undefined before it was inspected). */
+    private readonly server: () => { collations: ReadonlyMap<number, string>; isMariaDb: boolean } | undefined,
     private readonly logger: Logger,
   ) {
     this.support = {
@@ -155,19 +172,31 @@ export class TablePlans {
     // The binlog's own names (FULL metadata) win over INFORMATION_SCHEMA's, which zongji uses for
     // tables it must describe from there (MariaDB's ambiguous pre-5.6 temporal columns).
     const names = columns.map((c, i) => event.columnNames?.[i] ?? c.name);
+    // Signedness and charsets from Tunnel's own reading of the table map, which knows each server's
+    // column classes (zongji reads a MariaDB table map with MySQL's, shifting the charsets of every
+    // column after a GEOMETRY one); zongji's reading only where the event bytes are not at hand.
+    const pending = this.pending.get(event.tableId);
+    const own = pending ? parseTableMap(pending.body, 0, pending.body.length, this.server()?.isMariaDb ? 'mariadb' : 'mysql').columns : undefined;
+    const columnTypes: Record<string, ColumnTypeInfo> = {};
     const decoders = columns.map((column, i) => {
       const schema = entry.columnSchemas[i] ?? ({ COLUMN_NAME: column.name, CHARACTER_SET_NAME: null, COLUMN_TYPE: '' } as ZColumnSchema);
+      const mine = own?.[i];
+      const unsigned = mine?.unsigned ?? schema.UNSIGNED ?? /unsigned/i.test(schema.COLUMN_TYPE);
       const spec: ColumnSpec = {
         name: names[i]!,
         type: column.type,
         metadata: column.metadata ?? {},
-        unsigned: schema.UNSIGNED ?? /unsigned/i.test(schema.COLUMN_TYPE),
-        charset: this.charsetOf(event, i, column),
+        unsigned,
+        charset: mine?.collation !== undefined ? this.charsetOfCollation(mine.collation, column) : this.charsetOf(event, i, column),
         json: extras.jsonColumns.has(names[i]!),
         native: { column, schema, table: entry },
       };
       const logical = extras.logical.get(names[i]!);
       if (logical !== undefined && spec.charset === null) spec.logical = logical;
+      const logicalType = spec.json === true ? 'json' : spec.logical;
+      columnTypes[names[i]!] = mine
+        ? Object.freeze(logicalType ? { dataType: logicalType, columnType: logicalType } : describeColumn(mine, spec.charset))
+        : columnTypeInfo(schema.COLUMN_TYPE, unsigned, logicalType);
       if (column.type === ColumnType.ENUM) spec.enumValues = schema.ENUM_VALUES ?? parseEnumSetDefinition(schema.COLUMN_TYPE);
       if (column.type === ColumnType.SET) spec.setValues = schema.SET_VALUES ?? parseEnumSetDefinition(schema.COLUMN_TYPE);
       return columnDecoder(spec, this.support);
@@ -183,16 +212,24 @@ export class TablePlans {
       this.logger.warn({ table: key }, 'table has no primary key: sinks key its rows by all columns');
     }
     // shared by every event of the table map: frozen so a plugin cannot change it for the others
-    return { schema: event.schemaName, table: event.tableName, names, decoders, primaryKey: Object.freeze(primaryKey) as string[] };
+    return {
+      schema: event.schemaName,
+      table: event.tableName,
+      names,
+      decoders,
+      primaryKey: Object.freeze(primaryKey) as string[],
+      columnTypes: Object.freeze(columnTypes),
+    };
   }
 
   /** A column's character set: the table map's collation id mapped by the server's own table. */
   private charsetOf(event: ZTableMapEvent, index: number, column: ZColumn): string | null {
     const id = event._columnCharsetIds?.[index];
-    if (id !== undefined) {
-      if (id === BINARY_COLLATION) return null;
-      return this.collations()?.get(id) ?? column.charset;
-    }
-    return column.charset;
+    return id === undefined ? column.charset : this.charsetOfCollation(id, column);
+  }
+
+  private charsetOfCollation(id: number, column: ZColumn): string | null {
+    if (id === BINARY_COLLATION) return null;
+    return this.server()?.collations.get(id) ?? column.charset;
   }
 }

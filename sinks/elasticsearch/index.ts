@@ -14,5 +14,6 @@ export type ElasticsearchPlugin = SinkPlugin<ElasticsearchSink>;
  */
 export function elasticsearch(options: ElasticsearchOptions): ElasticsearchPlugin {
   const resolved = parseElasticsearchOptions(options);
-  return sinkPlugin(resolved.name, new ElasticsearchSink(resolved));
+  const sink = new ElasticsearchSink(resolved);
+  return sinkPlugin(resolved.name, sink, (context) => sink.setLogger(context.logger));
 }

@@ -84,6 +84,18 @@ export const elasticsearchOptionsSchema = z
     indices: z.record(z.string().min(1), indexDefinition).optional(),
     /** Composable index templates put at start(): name -> body of PUT _index_template/<name>. */
     templates: z.record(z.string().min(1), indexTemplate).optional(),
+    /**
+     * Explicit field mappings derived from the columns' SQL types, put before a table's first document
+     * (docs/sinks.md lists them); `json` replaces the mapping of JSON columns. Fields an index already
+     * maps (the user's `indices`, templates) keep their mapping. `false`: ES's dynamic mapping only.
+     */
+    typeMapping: z.union([z.literal(false), z.object({ json: jsonObject.optional() }).strict()], { error: 'expected false or { json?: mapping }' }).default({}),
+    /**
+     * A field naming each document's table ("schema.table"), so that a TRUNCATE or DROP can remove one
+     * table's documents from an index several tables share. Default: "_tunnel_table" when `index` can
+     * put several tables in one index (a name without {table}, or a function), none otherwise.
+     */
+    tableField: z.union([z.string().min(1), z.literal(false)], { error: 'expected a field name or false' }).optional(),
     /** Payload serialization: false keeps it on the main thread; otherwise pool settings. */
     serialize: serializeOptionSchema,
     /** Batch limits this sink asks of the runtime (a field the task's `batch` config sets wins). */

@@ -4,8 +4,10 @@ import { redactUrlCredentials } from '../../core/redact/index.ts';
 import { compileTemplate, documentId, keyChanged, keyValues, rowImage, type ColumnValue, type RowEvent } from '../../core/event/index.ts';
 import { SinkSerializer, estimateJsonBytes } from '../../core/serialize/index.ts';
 import type { BatchLimits, DeliveryResult, Sink, SinkBatch } from '../../core/sink/index.ts';
+import type { Logger } from '../../core/log/index.ts';
 import { classifyBulkItem, classifyRequestStatus, errorText, foldResults, type BulkAction, type BulkResponseItem } from './classify.ts';
 import type { ResolvedElasticsearchOptions } from './options.ts';
+import { IndexMappings } from './index-mappings.ts';
 
 /** One bulk action for one row (a row whose key changed gives a delete and a write). */
 interface Op {
@@ -51,8 +53,12 @@ export class ElasticsearchSink implements Sink {
   readonly batchLimits: Partial<BatchLimits>;
   readonly #options: ResolvedElasticsearchOptions;
   readonly #indexOf: (event: RowEvent, rowIndex: number) => string;
+  /** The field naming each document's table in indices several tables may share; undefined when none. */
+  readonly #tableField: string | undefined;
+  readonly #mappings: IndexMappings | undefined;
   #client: Client | undefined;
   readonly #serializer: SinkSerializer;
+  #logger: Logger | undefined;
 
   constructor(options: ResolvedElasticsearchOptions) {
     this.#options = options;
@@ -63,6 +69,19 @@ export class ElasticsearchSink implements Sink {
       ...options.batch,
     };
     const index = options.index;
+    const shared = typeof index === 'function' || !index.includes('{table}');
+    const tableField = options.tableField ?? (shared ? '_tunnel_table' : false);
+    this.#tableField = tableField === false ? undefined : tableField;
+    if (options.typeMapping !== false) {
+      const extra = this.#tableField ? { [this.#tableField]: { type: 'keyword' } } : {};
+      this.#mappings = new IndexMappings(
+        () => this.client,
+        options.typeMapping,
+        describeClientError,
+        extra,
+        (message, detail) => this.#logger?.warn(detail, message),
+      );
+    }
     if (typeof index === 'function') {
       this.#indexOf = index;
     } else {
@@ -111,6 +130,11 @@ export class ElasticsearchSink implements Sink {
     return this.#client;
   }
 
+  /** Where the sink's warnings go (the plugin passes the task's logger). */
+  setLogger(logger: Logger): void {
+    this.#logger = logger;
+  }
+
   /** How many bulk bodies were encoded on the main thread and in the pool (undefined before the first). */
   get serializerStats() {
     return this.#serializer.stats();
@@ -143,6 +167,8 @@ export class ElasticsearchSink implements Sink {
     const lanes: Op[][] = Array.from({ length: o.concurrency }, () => []);
     const opsOf: number[][] = events.map(() => []);
     const opResults: DeliveryResult[] = [];
+    /** The indices this batch writes, with the column types of the tables written to each. */
+    const targets = new Map<string, Set<RowEvent['columnTypes']>>();
     let count = 0;
     const add = (fields: Omit<Op, 'n'>) => {
       const op: Op = { n: count++, ...fields };
@@ -153,6 +179,9 @@ export class ElasticsearchSink implements Sink {
     events.forEach((event, e) => {
       for (let row = 0; row < event.rows.length; row++) {
         const index = this.#indexOf(event, row);
+        let types = targets.get(index);
+        if (!types) targets.set(index, (types = new Set()));
+        types.add(event.columnTypes);
         const id = documentId(keyValues(event, row));
         if (event.action === 'delete') {
           add({ event: e, action: 'delete', index, id, estimate: 40 + index.length + id.length });
@@ -163,12 +192,30 @@ export class ElasticsearchSink implements Sink {
           add({ event: e, action: 'delete', index, id: oldId, estimate: 40 + index.length + oldId.length });
         }
         const doc = rowImage(event, row);
+        if (this.#tableField) doc[this.#tableField] = `${event.schema}.${event.table}`;
         add({ event: e, action: o.operation, index, id, doc, estimate: 60 + index.length + id.length + estimateJsonBytes(doc) });
       }
     });
+    const mapped = await this.#ensureMappings(targets, signal);
+    if (mapped !== undefined) return events.map(() => mapped);
     await Promise.all(lanes.map((lane) => this.#runLane(lane, opResults, signal)));
     if (signal.aborted) throw new AbortedError('elasticsearch: write aborted');
     return opsOf.map((ops) => foldResults(ops.map((n) => opResults[n] as DeliveryResult)));
+  }
+
+  /**
+   * Type-derived mappings on every index this batch writes, before any of its documents: a failure
+   * (ES unreachable, a field the index maps otherwise) retries the whole batch.
+   */
+  async #ensureMappings(targets: Map<string, Set<RowEvent['columnTypes']>>, signal: AbortSignal): Promise<DeliveryResult | undefined> {
+    if (!this.#mappings) return undefined;
+    try {
+      for (const [index, tables] of targets) for (const types of tables) await this.#mappings.ensure(index, types, signal);
+      return undefined;
+    } catch (error) {
+      if (signal.aborted) throw new AbortedError('elasticsearch: write aborted');
+      return { status: 'retry', reason: error instanceof Error ? error.message : String(error) };
+    }
   }
 
   /** Send a lane's ops in order, in bulk requests bounded by count and bytes, one at a time. */

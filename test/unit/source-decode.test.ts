@@ -304,6 +304,7 @@ describe('rows', () => {
   const plan: TablePlan = {
     schema: 's',
     table: 't',
+    columnTypes: {},
     names: ['id', 'note'],
     decoders: [
       columnDecoder({ name: 'id', type: ColumnType.LONG, metadata: {}, unsigned: false, charset: null }, support),
