@@ -4,3 +4,4 @@ export * from './row-access.ts';
 export * from './template.ts';
 export * from './table-pattern.ts';
 export * from './value-rules.ts';
+export * from './schema-change.ts';

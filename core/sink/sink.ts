@@ -1,4 +1,4 @@
-import type { RowEvent } from '../event/index.ts';
+import type { RowEvent, SchemaChangeEvent } from '../event/index.ts';
 
 /**
  * What a sink says about one event of a batch. A bulk can half-fail, so results are per event,
@@ -28,6 +28,13 @@ export interface BatchLimits {
   maxWaitMs: number;
 }
 
+export interface SchemaChangeContext {
+  /** 1 for the first try, higher on retries. */
+  readonly attempt: number;
+  /** Aborted on shutdown past its deadline or on loss of task ownership: stop work and reject. */
+  readonly signal: AbortSignal;
+}
+
 /**
  * A destination. The runtime calls `write` for one batch at a time per sink, in binlog order, so
  * changes to one primary key arrive in order; a sink may parallelise inside a batch as long as
@@ -40,6 +47,15 @@ export interface Sink {
   /** Connect, create indexes/templates; called once before the first write. */
   start?(signal: AbortSignal): Promise<void>;
   write(batch: SinkBatch): Promise<DeliveryResult[]>;
+  /**
+   * A schema change at its place in the stream: called after every batch before it was written and
+   * before any batch after it (docs/schema-changes.md). `truncate`, `drop` and `drop-database`
+   * remove the table's (or database's) documents or keys; `rename` moves them to the new name;
+   * `alter` and `create` let a sink that maps types prepare. Must be idempotent: after a crash it is
+   * called again. `retry` is tried again with backoff; `rejected` is recorded as a dead letter and
+   * the task goes on. A sink without this method is not told (a warning says so once per task).
+   */
+  applySchemaChange?(event: SchemaChangeEvent, context: SchemaChangeContext): Promise<DeliveryResult>;
   /** Release connections; called once after the last write resolved. */
   close(): Promise<void>;
   /**

@@ -17,12 +17,17 @@ export class IndexMappings {
   readonly #mapped = new Set<string>();
   /** Indexes checked in this process: their current mapping is in #mapped. */
   readonly #known = new Set<string>();
+  /** index -> the tables its `_meta.tunnel_tables` lists (which tables have documents there). */
+  readonly #tables = new Map<string, Set<string>>();
+  /** The `_meta` of each loaded index, kept so that recording a table does not drop the user's entries. */
+  readonly #meta = new Map<string, Record<string, unknown>>();
   /** ColumnTypes objects already handled per index (a table map's object is shared by its events). */
   readonly #seen = new WeakMap<ColumnTypes, Set<string>>();
 
   constructor(
     private readonly client: () => Client,
-    private readonly options: TypeMappingOptions,
+    /** false: no type-derived mappings (ES's dynamic rules), only the table field and the table list. */
+    private readonly options: TypeMappingOptions | false,
     private readonly describe: DescribeError,
     /** Extra fields every document of a shared index carries (the table field), with their mapping. */
     private readonly extraFields: Record<string, FieldMapping> = {},
@@ -30,22 +35,66 @@ export class IndexMappings {
     private readonly warn: (message: string, detail: Record<string, unknown>) => void = () => {},
   ) {}
 
-  /** Makes sure `index` maps every column of `types`; cheap when nothing is new. */
-  async ensure(index: string, types: ColumnTypes | undefined, signal: AbortSignal): Promise<void> {
+  /**
+   * Makes sure `index` maps every column of `types` and lists `table` in its `_meta.tunnel_tables`
+   * (where DROP DATABASE finds a schema's tables); cheap when nothing is new.
+   */
+  async ensure(index: string, table: string, types: ColumnTypes | undefined, signal: AbortSignal): Promise<void> {
     if (types) {
       let indexes = this.#seen.get(types);
       if (indexes?.has(index)) return;
-      await this.#ensure(index, { ...this.extraFields, ...columnMappings(types, this.options) }, signal);
+      const columns = this.options === false ? {} : columnMappings(types, this.options);
+      await this.#ensure(index, { ...this.extraFields, ...columns }, signal);
+      await this.#record(index, table, signal);
       if (!indexes) this.#seen.set(types, (indexes = new Set()));
       indexes.add(index);
       return;
     }
-    if (Object.keys(this.extraFields).length > 0 && !this.#known.has(index)) await this.#ensure(index, this.extraFields, signal);
+    if (!this.#tables.get(index)?.has(table)) {
+      await this.#ensure(index, this.extraFields, signal);
+      await this.#record(index, table, signal);
+    }
+  }
+
+  /** Makes sure `index` maps these fields (those it maps already keep their mapping). */
+  ensureFields(index: string, fields: Record<string, FieldMapping>, signal: AbortSignal): Promise<void> {
+    return this.#ensure(index, fields, signal);
+  }
+
+  /** The indices (of those matching `pattern`) that list tables of `schema`, with those tables. */
+  async tablesOfSchema(pattern: string, schema: string, signal: AbortSignal): Promise<Map<string, string[]>> {
+    let response: Record<string, { mappings?: { _meta?: { tunnel_tables?: unknown } } }>;
+    try {
+      response = (await this.client().indices.getMapping({ index: pattern, allow_no_indices: true, ignore_unavailable: true }, { signal })) as never;
+    } catch (error) {
+      throw new SinkError(`elasticsearch: cannot read the mappings of "${pattern}": ${this.describe(error).text}`, { index: pattern });
+    }
+    const out = new Map<string, string[]>();
+    for (const [index, entry] of Object.entries(response)) {
+      const tables = entry.mappings?._meta?.tunnel_tables;
+      if (!Array.isArray(tables)) continue;
+      const ofSchema = tables.filter((t): t is string => typeof t === 'string' && t.startsWith(`${schema}.`)).map((t) => t.slice(schema.length + 1));
+      if (ofSchema.length > 0) out.set(index, ofSchema);
+    }
+    return out;
+  }
+
+  async #record(index: string, table: string, signal: AbortSignal): Promise<void> {
+    const tables = this.#tables.get(index) ?? new Set<string>();
+    if (tables.has(table)) return;
+    tables.add(table);
+    try {
+      await this.client().indices.putMapping({ index, _meta: { ...this.#meta.get(index), tunnel_tables: [...tables].sort() } } as never, { signal });
+      this.#tables.set(index, tables);
+    } catch (error) {
+      tables.delete(table);
+      throw new SinkError(`elasticsearch: cannot record table ${table} in the _meta of index "${index}": ${this.describe(error).text}`, { index });
+    }
   }
 
   async #ensure(index: string, wanted: Record<string, FieldMapping>, signal: AbortSignal): Promise<void> {
     let missing = Object.keys(wanted).filter((column) => !this.#mapped.has(`${index}\u0000${column}`));
-    if (missing.length === 0) return;
+    if (missing.length === 0 && this.#known.has(index)) return;
     if (!this.#known.has(index)) {
       await this.#create(index, signal);
       await this.#load(index, signal);
@@ -101,6 +150,14 @@ export class IndexMappings {
     }
     for (const entry of Object.values(response)) {
       for (const field of Object.keys(entry.mappings?.properties ?? {})) this.#mapped.add(`${index}\u0000${field}`);
+      const meta = (entry.mappings as { _meta?: Record<string, unknown> } | undefined)?._meta;
+      if (meta) {
+        this.#meta.set(index, meta);
+        const listed = Array.isArray(meta.tunnel_tables) ? meta.tunnel_tables.filter((t): t is string => typeof t === 'string') : [];
+        const tables = this.#tables.get(index) ?? new Set<string>();
+        for (const t of listed) tables.add(t);
+        this.#tables.set(index, tables);
+      }
     }
     this.#known.add(index);
   }

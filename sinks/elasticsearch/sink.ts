@@ -1,9 +1,20 @@
 import { Client, errors as esErrors } from '@elastic/elasticsearch';
 import { AbortedError, SinkError } from '../../core/errors/index.ts';
 import { redactUrlCredentials } from '../../core/redact/index.ts';
-import { compileTemplate, documentId, keyChanged, keyValues, rowImage, type ColumnValue, type RowEvent } from '../../core/event/index.ts';
+import {
+  compileTemplate,
+  documentId,
+  keyChanged,
+  keyValues,
+  rowImage,
+  type ColumnValue,
+  type RowEvent,
+  type SchemaChangeEvent,
+  type TableName,
+} from '../../core/event/index.ts';
 import { SinkSerializer, estimateJsonBytes } from '../../core/serialize/index.ts';
-import type { BatchLimits, DeliveryResult, Sink, SinkBatch } from '../../core/sink/index.ts';
+import type { BatchLimits, DeliveryResult, SchemaChangeContext, Sink, SinkBatch } from '../../core/sink/index.ts';
+import { moveTableDocs, removeTableDocs, type TableDocs } from './table-changes.ts';
 import type { Logger } from '../../core/log/index.ts';
 import { classifyBulkItem, classifyRequestStatus, errorText, foldResults, type BulkAction, type BulkResponseItem } from './classify.ts';
 import type { ResolvedElasticsearchOptions } from './options.ts';
@@ -55,7 +66,9 @@ export class ElasticsearchSink implements Sink {
   readonly #indexOf: (event: RowEvent, rowIndex: number) => string;
   /** The field naming each document's table in indices several tables may share; undefined when none. */
   readonly #tableField: string | undefined;
-  readonly #mappings: IndexMappings | undefined;
+  readonly #mappings: IndexMappings;
+  /** The index of a table, when `index` is a template (a function needs a row). */
+  readonly #indexOfTable: ((table: TableName) => string) | undefined;
   #client: Client | undefined;
   readonly #serializer: SinkSerializer;
   #logger: Logger | undefined;
@@ -69,23 +82,24 @@ export class ElasticsearchSink implements Sink {
       ...options.batch,
     };
     const index = options.index;
-    const shared = typeof index === 'function' || !index.includes('{table}');
+    // one index per table only when the name has both {schema} and {table}
+    const shared = typeof index === 'function' || !index.includes('{table}') || !index.includes('{schema}');
     const tableField = options.tableField ?? (shared ? '_tunnel_table' : false);
     this.#tableField = tableField === false ? undefined : tableField;
-    if (options.typeMapping !== false) {
-      const extra = this.#tableField ? { [this.#tableField]: { type: 'keyword' } } : {};
-      this.#mappings = new IndexMappings(
-        () => this.client,
-        options.typeMapping,
-        describeClientError,
-        extra,
-        (message, detail) => this.#logger?.warn(detail, message),
-      );
-    }
+    const extra = this.#tableField ? { [this.#tableField]: { type: 'keyword' } } : {};
+    this.#mappings = new IndexMappings(
+      () => this.client,
+      options.typeMapping,
+      describeClientError,
+      extra,
+      (message, detail) => this.#logger?.warn(detail, message),
+    );
     if (typeof index === 'function') {
       this.#indexOf = index;
+      this.#indexOfTable = undefined;
     } else {
       const template = compileTemplate(index, ['schema', 'table']);
+      this.#indexOfTable = ({ schema, table }) => template.render({ schema, table }).toLowerCase();
       const cache = new Map<string, string>();
       this.#indexOf = (event) => {
         const key = `${event.schema}\u0000${event.table}`;
@@ -167,8 +181,8 @@ export class ElasticsearchSink implements Sink {
     const lanes: Op[][] = Array.from({ length: o.concurrency }, () => []);
     const opsOf: number[][] = events.map(() => []);
     const opResults: DeliveryResult[] = [];
-    /** The indices this batch writes, with the column types of the tables written to each. */
-    const targets = new Map<string, Set<RowEvent['columnTypes']>>();
+    /** The (index, table) pairs this batch writes, with the column types of each table. */
+    const targets = new Map<string, { index: string; table: string; types: Set<RowEvent['columnTypes']> }>();
     let count = 0;
     const add = (fields: Omit<Op, 'n'>) => {
       const op: Op = { n: count++, ...fields };
@@ -179,9 +193,11 @@ export class ElasticsearchSink implements Sink {
     events.forEach((event, e) => {
       for (let row = 0; row < event.rows.length; row++) {
         const index = this.#indexOf(event, row);
-        let types = targets.get(index);
-        if (!types) targets.set(index, (types = new Set()));
-        types.add(event.columnTypes);
+        const table = `${event.schema}.${event.table}`;
+        const target = `${index}\u0000${table}`;
+        let entry = targets.get(target);
+        if (!entry) targets.set(target, (entry = { index, table, types: new Set() }));
+        entry.types.add(event.columnTypes);
         const id = documentId(keyValues(event, row));
         if (event.action === 'delete') {
           add({ event: e, action: 'delete', index, id, estimate: 40 + index.length + id.length });
@@ -207,10 +223,12 @@ export class ElasticsearchSink implements Sink {
    * Type-derived mappings on every index this batch writes, before any of its documents: a failure
    * (ES unreachable, a field the index maps otherwise) retries the whole batch.
    */
-  async #ensureMappings(targets: Map<string, Set<RowEvent['columnTypes']>>, signal: AbortSignal): Promise<DeliveryResult | undefined> {
-    if (!this.#mappings) return undefined;
+  async #ensureMappings(
+    targets: Map<string, { index: string; table: string; types: Set<RowEvent['columnTypes']> }>,
+    signal: AbortSignal,
+  ): Promise<DeliveryResult | undefined> {
     try {
-      for (const [index, tables] of targets) for (const types of tables) await this.#mappings.ensure(index, types, signal);
+      for (const { index, table, types } of targets.values()) for (const t of types) await this.#mappings.ensure(index, table, t, signal);
       return undefined;
     } catch (error) {
       if (signal.aborted) throw new AbortedError('elasticsearch: write aborted');
@@ -285,6 +303,71 @@ export class ElasticsearchSink implements Sink {
       set(op, classifyBulkItem(op.action, item));
     });
     return undefined;
+  }
+
+  /**
+   * TRUNCATE and DROP remove the table's documents, DROP DATABASE those of every table of the
+   * schema the indices list, RENAME moves them to the index and table name of the new name; ALTER
+   * and CREATE need nothing here (a row with new columns gets their mapping before it is written).
+   */
+  async applySchemaChange(change: SchemaChangeEvent, { signal }: SchemaChangeContext): Promise<DeliveryResult> {
+    const docs = this.#tableDocs();
+    const name = `${change.schema}.${change.table}`;
+    if (!docs) {
+      return {
+        status: 'rejected',
+        reason: `elasticsearch: ${change.change} of ${name} cannot be applied: \`index\` is a function and \`tableField\` is false, so a table's documents cannot be found`,
+      };
+    }
+    try {
+      switch (change.change) {
+        case 'truncate':
+        case 'drop':
+          await removeTableDocs(docs, change, signal);
+          break;
+        case 'drop-database': {
+          const pattern = this.#indexOfTable ? this.#indexOfTable({ schema: change.schema, table: '*' }) : '*';
+          const tables = new Set([...(await this.#mappings.tablesOfSchema(pattern, change.schema, signal)).values()].flat());
+          for (const table of tables) await removeTableDocs(docs, { schema: change.schema, table }, signal);
+          break;
+        }
+        case 'rename':
+          if (change.to) {
+            await moveTableDocs(docs, change, change.to, signal);
+            const target = docs.locate(change.to).index;
+            if (!target.includes('*')) await this.#mappings.ensure(target, `${change.to.schema}.${change.to.table}`, undefined, signal);
+          }
+          break;
+        default:
+          break;
+      }
+      return { status: 'ok' };
+    } catch (error) {
+      if (signal.aborted) throw new AbortedError('elasticsearch: schema change aborted');
+      return {
+        status: 'retry',
+        reason: error instanceof SinkError ? error.message : `elasticsearch: ${change.change} of ${name}: ${describeClientError(error).text}`,
+      };
+    }
+  }
+
+  #tableDocs(): TableDocs | undefined {
+    const indexOfTable = this.#indexOfTable;
+    const tableField = this.#tableField;
+    if (!indexOfTable && !tableField) return undefined;
+    return {
+      client: this.client,
+      locate: (table) => ({ index: indexOfTable ? indexOfTable(table) : '*', ...(tableField ? { tableField } : {}) }),
+      copyMapping: async (fromIndex, toIndex, signal) => {
+        if (fromIndex === toIndex || toIndex.includes('*')) return;
+        const response = (await this.client.indices.getMapping({ index: fromIndex }, { signal })) as Record<
+          string,
+          { mappings?: { properties?: Record<string, Record<string, unknown>> } }
+        >;
+        const properties = Object.values(response)[0]?.mappings?.properties ?? {};
+        await this.#mappings.ensureFields(toIndex, properties, signal);
+      },
+    };
   }
 
   async close(): Promise<void> {

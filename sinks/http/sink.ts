@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { AbortedError } from '../../core/errors/index.ts';
-import { canonicalObject, type RowEvent } from '../../core/event/index.ts';
+import { canonicalObject, schemaChangeObject, type RowEvent, type SchemaChangeEvent } from '../../core/event/index.ts';
 import { backoffDelay, sleep } from '../../core/runtime/backoff.ts';
 import { SinkSerializer, estimateJsonBytes } from '../../core/serialize/index.ts';
-import type { BatchLimits, DeliveryResult, Sink, SinkBatch } from '../../core/sink/index.ts';
+import type { BatchLimits, DeliveryResult, SchemaChangeContext, Sink, SinkBatch } from '../../core/sink/index.ts';
 import type { ResolvedWebhookOptions } from './options.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signatureHeader } from './signature.ts';
 
@@ -88,9 +88,14 @@ export class WebhookSink implements Sink {
     if (o.mode === 'event' && o.format === 'json') body = Buffer.from(JSON.stringify(objects[0]), 'utf8');
     else if (o.format === 'ndjson') body = await this.#serializer.get().encodeNdjson(objects, { estimatedBytes: estimate });
     else body = await this.#serializer.get().encodeJsonArray(objects, { estimatedBytes: estimate });
+    return this.#send(body, events.length, signal, 'rows');
+  }
+
+  /** POSTs one body with immediate retries (exponential backoff, full jitter, Retry-After honoured). */
+  async #send(body: Uint8Array, count: number, signal: AbortSignal, kind: 'rows' | 'schema'): Promise<DeliveryResult> {
+    const o = this.#options;
     // Same body, same id on every attempt: receivers can drop duplicates by it.
     const delivery = createHash('sha256').update(body).digest('hex').slice(0, 32);
-
     let last: Attempt | undefined;
     for (let retry = 0; retry <= o.retries; retry++) {
       if (retry > 0) {
@@ -100,13 +105,13 @@ export class WebhookSink implements Sink {
           throw new AbortedError('webhook: write aborted');
         });
       }
-      last = await this.#post(body, delivery, events.length, signal);
+      last = await this.#post(body, delivery, count, signal, kind);
       if (last.result.status !== 'retry') return last.result;
     }
     return (last as Attempt).result;
   }
 
-  async #post(body: Uint8Array, delivery: string, count: number, signal: AbortSignal): Promise<Attempt> {
+  async #post(body: Uint8Array, delivery: string, count: number, signal: AbortSignal, kind: 'rows' | 'schema'): Promise<Attempt> {
     const o = this.#options;
     if (signal.aborted) throw new AbortedError('webhook: write aborted');
     const timestamp = Math.floor(Date.now() / 1000);
@@ -117,12 +122,13 @@ export class WebhookSink implements Sink {
         method: 'POST',
         headers: {
           ...o.headers,
-          'content-type': o.format === 'ndjson' ? 'application/x-ndjson' : 'application/json',
+          'content-type': o.format === 'ndjson' && kind === 'rows' ? 'application/x-ndjson' : 'application/json',
           'user-agent': 'tunnel-webhook',
           [TIMESTAMP_HEADER]: String(timestamp),
           [SIGNATURE_HEADER]: signatureHeader(this.#secrets, timestamp, body),
           'x-tunnel-delivery': delivery,
           'x-tunnel-events': String(count),
+          'x-tunnel-kind': kind,
         },
         body,
         redirect: 'manual',
@@ -154,6 +160,15 @@ export class WebhookSink implements Sink {
     }
     if (status >= 300 && status < 400) return { result: { status: 'rejected', reason: `${reason} (redirects are not followed; set the final URL)` } };
     return { result: { status: 'rejected', reason } };
+  }
+
+  /**
+   * A schema change is POSTed on its own, in its place between the row batches: the JSON of
+   * `schemaChangeObject` (docs/schema-changes.md), signed like row deliveries, with
+   * `x-tunnel-events: 0` and `x-tunnel-kind: schema`. The receiver answers as for rows.
+   */
+  async applySchemaChange(change: SchemaChangeEvent, { signal }: SchemaChangeContext): Promise<DeliveryResult> {
+    return this.#send(Buffer.from(JSON.stringify(schemaChangeObject(change)), 'utf8'), 0, signal, 'schema');
   }
 
   async close(): Promise<void> {

@@ -106,6 +106,14 @@ export const redisOptionsSchema = z
      * until the key is fixed; 'reject' dead-letters only the events whose commands failed.
      */
     onReplyError: z.enum(['retry', 'reject']).default('retry'),
+    /**
+     * The table registry: which row ids and index keys each table has (sets under `prefix`), so that
+     * TRUNCATE, DROP and RENAME find a table's keys without scanning the keyspace. `false` turns it
+     * off (schema changes then cannot be applied to this sink; docs/schema-changes.md).
+     */
+    registry: z
+      .union([z.literal(false), z.object({ prefix: z.string().min(1).default('tunnel:') }).strict()], { error: 'expected false or { prefix }' })
+      .default({ prefix: 'tunnel:' }),
     batch: sinkBatchOptionSchema,
   })
   .strict()
@@ -118,9 +126,17 @@ export const redisOptionsSchema = z
       }
     };
     check(o.key, ['schema', 'table', 'id'], ['key']);
-    o.indexes.forEach((index, i) =>
-      check(index.key, index.type === 'set' ? ['schema', 'table', 'column', 'value'] : ['schema', 'table', 'column'], ['indexes', i, 'key']),
-    );
+    o.indexes.forEach((index, i) => {
+      check(index.key, index.type === 'set' ? ['schema', 'table', 'column', 'value'] : ['schema', 'table', 'column'], ['indexes', i, 'key']);
+      if (o.registry !== false && !index.key.includes('{table}')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['indexes', i, 'key'],
+          message: "must contain {table}: a table's index keys are removed with the table (TRUNCATE, DROP, RENAME); or set `registry: false`",
+          input: index.key,
+        });
+      }
+    });
     if (o.transaction && typeof o.connection === 'object' && o.connection.cluster) {
       ctx.addIssue({ code: 'custom', path: ['transaction'], message: "not available with `cluster` (a batch's keys live on several nodes)", input: true });
     }

@@ -11,12 +11,15 @@ import {
   type CompiledTemplate,
   type RowEvent,
 } from '../../core/event/index.ts';
-import type { BatchLimits, DeliveryResult, Sink, SinkBatch } from '../../core/sink/index.ts';
+import type { BatchLimits, DeliveryResult, SchemaChangeContext, Sink, SinkBatch } from '../../core/sink/index.ts';
+import type { SchemaChangeEvent } from '../../core/event/index.ts';
+import { moveTableKeys, removeTableKeys, tablesOf, type TableKeys } from './table-changes.ts';
 import type { Logger } from '../../core/log/index.ts';
 import { closeRedisClient, connectRedis, createRedisClient, redisErrorText, type RedisClient } from './connection.ts';
 import type { ResolvedRedisOptions } from './options.ts';
 
-type Command = [name: string, ...args: (string | number)[]];
+import type { Command } from './commands.ts';
+import { RegistryChanges, TableRegistry } from './table-registry.ts';
 
 /** Commands per pipeline write (a batch of 2,000 rows is ~4 writes). */
 const PIPELINE_CHUNK = 500;
@@ -53,6 +56,7 @@ export class RedisSink implements Sink {
   readonly #options: ResolvedRedisOptions;
   readonly #key: CompiledTemplate;
   readonly #indexes: IndexPlan[];
+  readonly #registry: TableRegistry | undefined;
   #client: RedisClient | undefined;
   #logger: Logger | undefined;
   #lastError = { text: '', at: 0 };
@@ -62,6 +66,7 @@ export class RedisSink implements Sink {
     this.#key = compileTemplate(options.key, ['schema', 'table', 'id']);
     this.#indexes = options.indexes.map((index) => ({ type: index.type, column: index.column, key: compileTemplate(index.key) }));
     this.batchLimits = { maxRows: 1000, ...options.batch };
+    this.#registry = options.registry === false ? undefined : new TableRegistry(options.registry.prefix);
   }
 
   /** The ioredis client (created on first use); for tests and tools that read what was written. */
@@ -99,17 +104,22 @@ export class RedisSink implements Sink {
     return this.#key.render({ schema: event.schema, table: event.table, id: documentId(keyValues(event, rowIndex, image)) });
   }
 
-  /** The commands that bring Redis to the state after this event (idempotent: replays converge). */
-  commandsFor(event: RowEvent): Command[] {
+  /**
+   * The commands that bring Redis to the state after this event (idempotent: replays converge);
+   * `registry` collects which ids and index keys the table now has.
+   */
+  commandsFor(event: RowEvent, registry?: RegistryChanges): Command[] {
     const o = this.#options;
     const out: Command[] = [];
+    const { schema, table } = event;
     for (let row = 0; row < event.rows.length; row++) {
       const id = documentId(keyValues(event, row));
-      const key = this.#key.render({ schema: event.schema, table: event.table, id });
+      const key = this.#key.render({ schema, table, id });
       const after = rowImage(event, row);
       if (event.action === 'delete') {
         out.push(['del', key]);
-        this.#indexCommands(event, out, { id, values: after }, undefined);
+        registry?.removed(schema, table, id);
+        this.#indexCommands(event, out, registry, { id, values: after }, undefined);
         continue;
       }
       let old: { id: string; values: Record<string, ColumnValue> } | undefined;
@@ -117,7 +127,8 @@ export class RedisSink implements Sink {
         const before = rowBeforeImage(event, row);
         if (keyChanged(event, row)) {
           const oldId = documentId(keyValues(event, row, 'before'));
-          out.push(['del', this.#key.render({ schema: event.schema, table: event.table, id: oldId })]);
+          out.push(['del', this.#key.render({ schema, table, id: oldId })]);
+          registry?.removed(schema, table, oldId);
           old = { id: oldId, values: before };
         } else {
           old = { id, values: before };
@@ -125,7 +136,8 @@ export class RedisSink implements Sink {
       }
       this.#valueCommands(event, row, key, after, out);
       if (o.ttlSeconds !== undefined && o.value !== 'json') out.push(['expire', key, o.ttlSeconds]);
-      this.#indexCommands(event, out, undefined, { id, values: after }, old);
+      registry?.written(schema, table, id);
+      this.#indexCommands(event, out, registry, undefined, { id, values: after }, old);
     }
     return out;
   }
@@ -170,8 +182,9 @@ export class RedisSink implements Sink {
    * `old`: its previous image (update), whose entries are removed where they differ.
    */
   #indexCommands(
-    event: RowEvent,
+    event: { schema: string; table: string },
     out: Command[],
+    registry: RegistryChanges | undefined,
     removed: { id: string; values: Record<string, ColumnValue> } | undefined,
     current?: { id: string; values: Record<string, ColumnValue> },
     old?: { id: string; values: Record<string, ColumnValue> },
@@ -180,6 +193,7 @@ export class RedisSink implements Sink {
       const vars = { schema: event.schema, table: event.table, column: index.column };
       if (index.type === 'zset') {
         const key = index.key.render(vars);
+        registry?.indexKey(event.schema, event.table, key);
         if (removed) out.push(['zrem', key, removed.id]);
         if (old && current && old.id !== current.id) out.push(['zrem', key, old.id]);
         if (current) {
@@ -202,7 +216,10 @@ export class RedisSink implements Sink {
           const oldKey = setKey(old.values[index.column]);
           if (oldKey && (oldKey !== newKey || old.id !== current.id)) out.push(['srem', oldKey, old.id]);
         }
-        if (newKey) out.push(['sadd', newKey, current.id]);
+        if (newKey) {
+          out.push(['sadd', newKey, current.id]);
+          registry?.indexKey(event.schema, event.table, newKey);
+        }
       }
     }
   }
@@ -212,12 +229,18 @@ export class RedisSink implements Sink {
     if (signal.aborted) throw new AbortedError('redis: write aborted');
     const commands: Command[] = [];
     const owner: number[] = [];
+    const registry = this.#registry ? new RegistryChanges(this.#registry) : undefined;
     events.forEach((event, e) => {
-      for (const command of this.commandsFor(event)) {
+      for (const command of this.commandsFor(event, registry)) {
         commands.push(command);
         owner.push(e);
       }
     });
+    // the registry after the rows: a reply error on it fails the whole batch (owner -1)
+    for (const command of registry?.commands() ?? []) {
+      commands.push(command);
+      owner.push(-1);
+    }
     if (commands.length === 0) return events.map(() => ({ status: 'ok' }));
 
     let replies: Array<[Error | null, unknown]>;
@@ -240,6 +263,11 @@ export class RedisSink implements Sink {
       }
     });
     if (failed.size === 0) return events.map(() => ({ status: 'ok' }));
+    const registryError = failed.get(-1);
+    if (registryError !== undefined) {
+      // the table registry is Tunnel's own bookkeeping: never a row's fault, always worth a retry
+      return events.map(() => ({ status: 'retry', reason: `${registryError} (the table registry; the batch is retried)` }));
+    }
     if (this.#options.onReplyError === 'reject') {
       return events.map((_, e) => {
         const reason = failed.get(e);
@@ -250,6 +278,79 @@ export class RedisSink implements Sink {
     const [first, firstReason] = [...failed.entries()][0] as [number, string];
     const reason = `${firstReason} (event ${first + 1} of ${events.length}${failed.size > 1 ? `, ${failed.size} events with errors` : ''}; the batch is retried)`;
     return events.map(() => ({ status: 'retry', reason }));
+  }
+
+  /**
+   * TRUNCATE, DROP (and DROP DATABASE) remove the table's keys; RENAME moves them to the new name;
+   * ALTER and CREATE change nothing in Redis (a row's next write has the new columns).
+   */
+  async applySchemaChange(change: SchemaChangeEvent, { signal }: SchemaChangeContext): Promise<DeliveryResult> {
+    const keys = this.#tableKeys();
+    if (!keys)
+      return {
+        status: 'rejected',
+        reason: `redis: ${change.change} of ${change.schema}.${change.table} cannot be applied without the table registry (registry: false)`,
+      };
+    try {
+      await connectRedis(this.client);
+      switch (change.change) {
+        case 'truncate':
+        case 'drop':
+          await removeTableKeys(keys, change.schema, change.table, signal);
+          break;
+        case 'drop-database':
+          for (const table of await tablesOf(keys, change.schema)) await removeTableKeys(keys, change.schema, table, signal);
+          break;
+        case 'rename':
+          if (change.to) await moveTableKeys(keys, change, change.to, signal);
+          break;
+        default:
+          break;
+      }
+      return { status: 'ok' };
+    } catch (error) {
+      if (signal.aborted) throw new AbortedError('redis: schema change aborted');
+      return { status: 'retry', reason: `redis: ${change.change} of ${change.schema}.${change.table}: ${redisErrorText(error)}` };
+    }
+  }
+
+  #tableKeys(): TableKeys | undefined {
+    const registry = this.#registry;
+    if (!registry) return undefined;
+    const keys: TableKeys = {
+      client: this.client,
+      registry,
+      rowKey: (schema, table, id) => this.#key.render({ schema, table, id }),
+      newChanges: () => new RegistryChanges(registry),
+    };
+    if (this.#indexes.length > 0) keys.rebuildIndexes = (schema, table, ids, changes) => this.#rebuildIndexes(schema, table, ids, changes);
+    return keys;
+  }
+
+  /** Index commands for moved rows, from the values their keys hold now (hash fields or JSON). */
+  async #rebuildIndexes(schema: string, table: string, ids: string[], changes: RegistryChanges): Promise<Command[]> {
+    const o = this.#options;
+    if (typeof o.value === 'function') {
+      this.#logger?.warn({ table: `${schema}.${table}` }, 'redis: the indexes of a renamed table are not rebuilt when `value` is a function');
+      return [];
+    }
+    const columns = [...new Set(this.#indexes.map((index) => index.column))];
+    const client = this.client;
+    // one page of reads at once: ioredis writes them back to back on the connection
+    const rows = await Promise.all(
+      ids.map(async (id): Promise<[string, Record<string, ColumnValue>] | undefined> => {
+        const key = this.#key.render({ schema, table, id });
+        if (o.value === 'hash') {
+          const found = await client.hmget(key, ...columns);
+          return [id, Object.fromEntries(columns.map((column, i) => [column, found[i] ?? null]))];
+        }
+        const text = await client.get(key);
+        return text === null ? undefined : [id, JSON.parse(text) as Record<string, ColumnValue>];
+      }),
+    );
+    const out: Command[] = [];
+    for (const row of rows) if (row) this.#indexCommands({ schema, table }, out, changes, undefined, { id: row[0], values: row[1] });
+    return out;
   }
 
   async #run(commands: Command[]): Promise<Array<[Error | null, unknown]>> {
