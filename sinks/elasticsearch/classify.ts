@@ -46,8 +46,11 @@ export function errorText(error: BulkResponseItem['error']): string {
 export function classifyBulkItem(action: BulkAction, item: BulkResponseItem): DeliveryResult {
   const status = item.status ?? 0;
   if (status >= 200 && status < 300) return { status: 'ok' };
-  if (action === 'delete' && status === 404 && (item.result === 'not_found' || item.error === undefined)) return { status: 'ok' };
   const type = typeof item.error === 'object' ? item.error?.type : undefined;
+  // a delete of a document that is not there (nor its index) leaves the state it asked for
+  if (action === 'delete' && status === 404 && (item.result === 'not_found' || item.error === undefined || type === 'index_not_found_exception')) {
+    return { status: 'ok' };
+  }
   const reason = `${status} ${errorText(item.error)}`;
   if (status === 429 || status === 408 || status === 409 || status >= 500 || status === 0 || (type && TRANSIENT_TYPES.has(type))) {
     return { status: 'retry', reason };

@@ -8,7 +8,10 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { ColumnTypes } from '../../core/event/index.ts';
 import { SinkError } from '../../core/errors/index.ts';
-import { columnMappings, type FieldMapping, type TypeMappingOptions } from './mapping.ts';
+import { UNSIGNED_LONG_FALLBACK, columnMappings, type FieldMapping, type TypeMappingOptions } from './mapping.ts';
+
+/** Mappings for field types a distribution may lack. */
+const FALLBACKS: Record<string, FieldMapping> = { unsigned_long: UNSIGNED_LONG_FALLBACK };
 
 type DescribeError = (error: unknown) => { status?: number; text: string };
 
@@ -19,6 +22,8 @@ export class IndexMappings {
   readonly #known = new Set<string>();
   /** index -> the tables its `_meta.tunnel_tables` lists (which tables have documents there). */
   readonly #tables = new Map<string, Set<string>>();
+  /** Field types the cluster turned out not to have (see FALLBACKS). */
+  readonly #unsupported = new Set<string>();
   /** The `_meta` of each loaded index, kept so that recording a table does not drop the user's entries. */
   readonly #meta = new Map<string, Record<string, unknown>>();
   /** ColumnTypes objects already handled per index (a table map's object is shared by its events). */
@@ -88,7 +93,10 @@ export class IndexMappings {
       this.#tables.set(index, tables);
     } catch (error) {
       tables.delete(table);
-      throw new SinkError(`elasticsearch: cannot record table ${table} in the _meta of index "${index}": ${this.describe(error).text}`, { index });
+      throw new SinkError(`elasticsearch: cannot record table ${table} in the _meta of index "${index}": ${this.describe(error).text}`, {
+        index,
+        status: this.describe(error).status,
+      });
     }
   }
 
@@ -101,10 +109,17 @@ export class IndexMappings {
       missing = missing.filter((column) => !this.#mapped.has(`${index}\u0000${column}`));
       if (missing.length === 0) return;
     }
-    const properties = Object.fromEntries(missing.map((column) => [column, wanted[column]!]));
+    const properties = Object.fromEntries(missing.map((column) => [column, this.#supported(wanted[column]!)]));
     try {
       await this.client().indices.putMapping({ index, properties } as never, { signal });
     } catch (error) {
+      const unknown = /mapper type \[(\w+)\] declared on field/.exec(this.describe(error).text)?.[1];
+      if (unknown && FALLBACKS[unknown] && !this.#unsupported.has(unknown)) {
+        // a distribution without that mapper (e.g. no unsigned-long module): use the fallback from now on
+        this.#unsupported.add(unknown);
+        this.warn(`elasticsearch: the cluster has no "${unknown}" field type; such columns are mapped as ${JSON.stringify(FALLBACKS[unknown])}`, { index });
+        return this.#ensure(index, wanted, signal);
+      }
       // another writer (dynamic mapping of a concurrent document, another worker) mapped one of them
       // first: read what is there now and add only what is still missing
       await this.#load(index, signal);
@@ -130,13 +145,19 @@ export class IndexMappings {
     for (const column of missing) this.#mapped.add(`${index}\u0000${column}`);
   }
 
+  /** The mapping, with a fallback for a field type the cluster lacks. */
+  #supported(mapping: FieldMapping): FieldMapping {
+    const type = mapping.type;
+    return typeof type === 'string' && this.#unsupported.has(type) ? (FALLBACKS[type] ?? mapping) : mapping;
+  }
+
   async #create(index: string, signal: AbortSignal): Promise<void> {
     try {
       await this.client().indices.create({ index }, { signal });
     } catch (error) {
       const { text } = this.describe(error);
       if (text.startsWith('resource_already_exists_exception')) return;
-      throw new SinkError(`elasticsearch: cannot create index "${index}": ${text}`, { index });
+      throw new SinkError(`elasticsearch: cannot create index "${index}": ${text}`, { index, status: this.describe(error).status });
     }
   }
 
@@ -146,7 +167,10 @@ export class IndexMappings {
     try {
       response = (await this.client().indices.getMapping({ index }, { signal })) as never;
     } catch (error) {
-      throw new SinkError(`elasticsearch: cannot read the mapping of index "${index}": ${this.describe(error).text}`, { index });
+      throw new SinkError(`elasticsearch: cannot read the mapping of index "${index}": ${this.describe(error).text}`, {
+        index,
+        status: this.describe(error).status,
+      });
     }
     for (const entry of Object.values(response)) {
       for (const field of Object.keys(entry.mappings?.properties ?? {})) this.#mapped.add(`${index}\u0000${field}`);

@@ -7,9 +7,11 @@
  *
  * - integers: the smallest ES integer type that holds the column's whole range (TINYINT `byte`,
  *   TINYINT UNSIGNED `short`, ..., BIGINT `long`, BIGINT UNSIGNED `unsigned_long`); YEAR `short`;
- *   BIT(n) `unsigned_long`.
- * - DECIMAL(p,s): `scaled_float` with a factor of 10^s when p <= 15, which is exact (every value times
- *   10^s is an integer below 2^53) and searchable by range; with more digits than a double holds,
+ *   BIT(n) `long`, BIT(64) `unsigned_long`. Where the cluster has no `unsigned_long` (a distribution
+ *   without the unsigned-long module), UNSIGNED_LONG_FALLBACK: `keyword` (exact) with a `double`
+ *   sub-field `number` (ranges).
+ * - DECIMAL(p,s): `double` when p <= 15, which is exact (a decimal of up to 15 significant digits
+ *   survives a double both ways) and searchable by range; with more digits than a double holds,
  *   `keyword` (exact match on the decimal text Tunnel emits) with a `double` sub-field `number` for
  *   approximate ranges. `_source` keeps the exact text either way.
  * - FLOAT `float`, DOUBLE `double`.
@@ -26,6 +28,7 @@
  *   hold objects: `typeMapping: { json: { type: 'flattened' } }`.
  */
 import type { ColumnTypeInfo, ColumnTypes } from '../../core/event/index.ts';
+import { elasticsearchField } from './document.ts';
 
 export type FieldMapping = Record<string, unknown>;
 
@@ -35,6 +38,9 @@ export interface TypeMappingOptions {
 }
 
 const DEFAULT_JSON: FieldMapping = { type: 'object', enabled: false };
+
+/** What a 64-bit unsigned column maps to on a cluster that lacks `unsigned_long`. */
+export const UNSIGNED_LONG_FALLBACK: FieldMapping = { type: 'keyword', fields: { number: { type: 'double' } } };
 
 /** The numbers in COLUMN_TYPE's parentheses: `decimal(12,2)` -> [12, 2]; `datetime(6)` -> [6]. */
 function typeArguments(columnType: string): number[] {
@@ -66,13 +72,13 @@ export function fieldMapping(type: ColumnTypeInfo, options: TypeMappingOptions =
     case 'year':
       return { type: 'short' };
     case 'bit':
-      return { type: 'unsigned_long' };
+      return { type: (typeArguments(columnType)[0] ?? 1) < 64 ? 'long' : 'unsigned_long' };
     case 'decimal':
     case 'numeric':
     case 'fixed':
     case 'dec': {
-      const [precision = 10, scale = 0] = typeArguments(columnType);
-      if (precision <= 15) return { type: 'scaled_float', scaling_factor: 10 ** scale };
+      const [precision = 10] = typeArguments(columnType);
+      if (precision <= 15) return { type: 'double' };
       return { type: 'keyword', fields: { number: { type: 'double' } } };
     }
     case 'float':
@@ -132,7 +138,7 @@ export function columnMappings(types: ColumnTypes, options: TypeMappingOptions =
   const properties: Record<string, FieldMapping> = {};
   for (const [column, type] of Object.entries(types)) {
     const mapping = fieldMapping(type, options);
-    if (mapping) properties[column] = mapping;
+    if (mapping) properties[elasticsearchField(column)] = mapping;
   }
   return properties;
 }

@@ -14,6 +14,7 @@ import {
 } from '../../core/event/index.ts';
 import { SinkSerializer, estimateJsonBytes } from '../../core/serialize/index.ts';
 import type { BatchLimits, DeliveryResult, SchemaChangeContext, Sink, SinkBatch } from '../../core/sink/index.ts';
+import { elasticsearchDocument, elasticsearchId } from './document.ts';
 import { moveTableDocs, removeTableDocs, type TableDocs } from './table-changes.ts';
 import type { Logger } from '../../core/log/index.ts';
 import { classifyBulkItem, classifyRequestStatus, errorText, foldResults, type BulkAction, type BulkResponseItem } from './classify.ts';
@@ -198,16 +199,16 @@ export class ElasticsearchSink implements Sink {
         let entry = targets.get(target);
         if (!entry) targets.set(target, (entry = { index, table, types: new Set() }));
         entry.types.add(event.columnTypes);
-        const id = documentId(keyValues(event, row));
+        const id = elasticsearchId(documentId(keyValues(event, row)));
         if (event.action === 'delete') {
           add({ event: e, action: 'delete', index, id, estimate: 40 + index.length + id.length });
           continue;
         }
         if (event.action === 'update' && keyChanged(event, row)) {
-          const oldId = documentId(keyValues(event, row, 'before'));
+          const oldId = elasticsearchId(documentId(keyValues(event, row, 'before')));
           add({ event: e, action: 'delete', index, id: oldId, estimate: 40 + index.length + oldId.length });
         }
-        const doc = rowImage(event, row);
+        const doc = elasticsearchDocument(rowImage(event, row));
         if (this.#tableField) doc[this.#tableField] = `${event.schema}.${event.table}`;
         add({ event: e, action: o.operation, index, id, doc, estimate: 60 + index.length + id.length + estimateJsonBytes(doc) });
       }
@@ -220,20 +221,28 @@ export class ElasticsearchSink implements Sink {
   }
 
   /**
-   * Type-derived mappings on every index this batch writes, before any of its documents: a failure
-   * (ES unreachable, a field the index maps otherwise) retries the whole batch.
+   * Type-derived mappings on every index this batch writes, before any of its documents. ES
+   * unreachable or overloaded: the whole batch is retried. An index ES refuses for good (an invalid
+   * name): its documents go on to the bulk, which rejects them with ES's own reason.
    */
   async #ensureMappings(
     targets: Map<string, { index: string; table: string; types: Set<RowEvent['columnTypes']> }>,
     signal: AbortSignal,
   ): Promise<DeliveryResult | undefined> {
-    try {
-      for (const { index, table, types } of targets.values()) for (const t of types) await this.#mappings.ensure(index, table, t, signal);
-      return undefined;
-    } catch (error) {
-      if (signal.aborted) throw new AbortedError('elasticsearch: write aborted');
-      return { status: 'retry', reason: error instanceof Error ? error.message : String(error) };
+    for (const { index, table, types } of targets.values()) {
+      try {
+        for (const t of types) await this.#mappings.ensure(index, table, t, signal);
+      } catch (error) {
+        if (signal.aborted) throw new AbortedError('elasticsearch: write aborted');
+        const status = error instanceof SinkError ? (error.detail.status as number | undefined) : undefined;
+        if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
+          this.#logger?.warn({ index, reason: (error as Error).message }, 'elasticsearch: cannot prepare the index; its documents meet its own rules');
+          continue;
+        }
+        return { status: 'retry', reason: error instanceof Error ? error.message : String(error) };
+      }
     }
+    return undefined;
   }
 
   /** Send a lane's ops in order, in bulk requests bounded by count and bytes, one at a time. */

@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@elastic/elasticsearch';
 import { elasticsearch, type ElasticsearchOptions } from '../../sinks/elasticsearch/index.ts';
 import type { ElasticsearchSink } from '../../sinks/elasticsearch/index.ts';
-import type { RowEvent } from '../../core/event/index.ts';
+import type { ColumnValue, RowEvent } from '../../core/event/index.ts';
 import type { DeliveryResult } from '../../core/sink/index.ts';
 import { ConfigError } from '../../core/errors/index.ts';
 import { expectedTables, history, insert, itemRow, ITEM_KEY, type Row } from './sink-fixtures.ts';
@@ -97,6 +98,7 @@ describe('elasticsearch sink (real Elasticsearch)', () => {
     const index = `${SCHEMA}_strict`;
     const sink = makeSink({
       index,
+      tableField: false,
       templates: { [`${SCHEMA}-template`]: { index_patterns: [`${SCHEMA}_strict*`], template: { settings: { number_of_replicas: 0 } } } },
       indices: { [index]: { mappings: { properties: { rank: { type: 'integer' }, status: { type: 'keyword' } } } } },
     });
@@ -145,11 +147,59 @@ describe('elasticsearch sink (real Elasticsearch)', () => {
     }
     expect(first.every((r) => r.status === 'retry')).toBe(true);
     expect((first[0] as { reason: string }).reason).toMatch(/429 .*circuit_breaking_exception/);
-    expect(await sink.client.indices.exists({ index })).toBe(false);
+    // nothing landed (the index exists: its type-derived mapping is put before the first document)
+    expect((await allDocs(sink.client, index)).size).toBe(0);
 
     const second = await write(sink, events, 2);
     expect(second.every((r) => r.status === 'ok')).toBe(true);
     expect((await allDocs(sink.client, index)).size).toBe(60);
+  });
+
+  it('puts mappings from the column types, so values dynamic mapping refuses land; odd keys and column names too', async () => {
+    const sink = makeSink();
+    const columnTypes = {
+      id: { dataType: 'varchar', columnType: 'varchar(700)' },
+      u: { dataType: 'bigint', columnType: 'bigint unsigned' },
+      d: { dataType: 'double', columnType: 'double' },
+      j: { dataType: 'json', columnType: 'json' },
+      day: { dataType: 'date', columnType: 'date' },
+      at: { dataType: 'datetime', columnType: 'datetime(6)' },
+      _id: { dataType: 'int', columnType: 'int' },
+    };
+    const row = (id: string, d: number, j: ColumnValue, day: string, at: string) => ({ id, u: '18446744073709551615', d, j, day, at, _id: 7 });
+    const rows = [
+      row('a', 0, { a: 1 }, '2024-02-29', '2024-02-29 01:02:03.456789'),
+      row('b', -1.7976931348623157e308, [1, 2], '0000-00-00', '0000-00-00 00:00:00.000000'),
+      row('c', 1.5, 'just text', '2024-00-00', '1000-01-01 00:00:00.000000'),
+      row('d', 5e-324, { '': 1, big: 1e300, nested: [{ x: [] }] }, '9999-12-31', '9999-12-31 23:59:59.999999'),
+      row('', 2, null, '2020-01-01', '2020-01-01 00:00:00.000000'),
+      row('k'.repeat(600), 3, 42, '2020-01-02', '2020-01-02 00:00:00.000000'),
+    ];
+    const event = { ...insert(SCHEMA, 'typed', ['id'], rows), columnTypes };
+    const results = await write(sink, [event]);
+    expect(results, JSON.stringify(results)).toEqual([{ status: 'ok' }]);
+    const docs = await allDocs(sink.client, `${SCHEMA}_typed`);
+    const asDoc = (r: (typeof rows)[number]) => {
+      const { _id, ...rest } = r;
+      return { ...rest, '@_id': _id };
+    };
+    expect(docs.get('a')).toEqual(asDoc(rows[0]!));
+    expect(docs.get('b')).toEqual(asDoc(rows[1]!));
+    expect(docs.get('c')).toEqual(asDoc(rows[2]!));
+    expect(docs.get('d')).toEqual(asDoc(rows[3]!));
+    // an empty and a 600-byte key: the _id is the SHA-256 of the key (ES allows 1-512 bytes)
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    expect(docs.get(`~sha256:${sha('')}`)).toEqual(asDoc(rows[4]!));
+    expect(docs.get(`~sha256:${sha('k'.repeat(600))}`)).toEqual(asDoc(rows[5]!));
+    const mapping = (await sink.client.indices.getMapping({ index: `${SCHEMA}_typed` }))[`${SCHEMA}_typed`]!.mappings.properties!;
+    // unsigned_long where the cluster has it; the test server's distribution lacks the module
+    expect([{ type: 'unsigned_long' }, { type: 'keyword', fields: { number: { type: 'double' } } }]).toContainEqual(mapping.u);
+    expect(mapping.d).toEqual({ type: 'double' });
+    expect(mapping['@_id']).toEqual({ type: 'integer' });
+    // and a delete finds the hashed ids again
+    const gone: RowEvent = { ...event, action: 'delete', position: { file: 'mariadb-bin.000001', offset: 999_999 } } as RowEvent;
+    expect(await write(sink, [gone])).toEqual([{ status: 'ok' }]);
+    expect((await allDocs(sink.client, `${SCHEMA}_typed`)).size).toBe(0);
   });
 
   it('reports an unreachable cluster as retry, never as rejected', async () => {
@@ -161,6 +211,7 @@ describe('elasticsearch sink (real Elasticsearch)', () => {
   it('uses a function for the index, and builds large bodies in the worker pool', async () => {
     const sink = makeSink({
       index: (event) => `${SCHEMA}_fn_${event.table}`,
+      tableField: false,
       serialize: { threshold: 0, maxThreads: 1 },
       maxBulkBytes: 200_000,
     });
@@ -171,7 +222,7 @@ describe('elasticsearch sink (real Elasticsearch)', () => {
     expect(docs.size).toBe(40);
     expect(docs.get('7')).toEqual(itemRow(7, { note: `😀${'x'.repeat(20_000)}` }));
     // a function's name is used as returned: ES refuses upper case, a permanent error
-    const upper = makeSink({ index: () => `${SCHEMA}_UPPER` });
+    const upper = makeSink({ index: () => `${SCHEMA}_UPPER`, tableField: false });
     const results = await write(upper, big.slice(0, 1));
     expect(results[0]?.status).toBe('rejected');
     expect((results[0] as { reason: string }).reason).toMatch(/invalid_index_name_exception/);
