@@ -59,6 +59,7 @@ export function decodeStoredPosition(bytes: string | Buffer, origin: string): St
   const updatedAt = typeof record.updatedAt === 'number' ? record.updatedAt : 0;
   const stored: StoredPosition = { position, updatedAt };
   if (record.snapshot !== undefined) stored.snapshot = record.snapshot as StoredPosition['snapshot'];
+  if (record.schemaChange !== undefined) stored.schemaChange = record.schemaChange as StoredPosition['schemaChange'];
   return stored;
 }
 

@@ -11,11 +11,23 @@ export interface SnapshotProgress {
   rowsDone: number;
 }
 
+/**
+ * Progress of a DDL statement that changes several tables, stored with the position before it: how
+ * many of its changes each sink has applied, so that after a crash no sink applies one twice.
+ */
+export interface SchemaChangeProgress {
+  /** Where the statement ends. */
+  at: BinlogPosition;
+  /** Sink name -> changes of the statement it has applied. */
+  applied: Record<string, number>;
+}
+
 export interface StoredPosition {
   position: BinlogPosition;
   /** Milliseconds since the epoch of the commit. */
   updatedAt: number;
   snapshot?: SnapshotProgress;
+  schemaChange?: SchemaChangeProgress;
 }
 
 /**

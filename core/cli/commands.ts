@@ -5,7 +5,7 @@ import { bindWorkerToCluster } from '../runtime/cluster-binding.ts';
 import { Worker } from '../runtime/worker.ts';
 import { defaultNodeId } from '../runtime/node-id.ts';
 import { createBinlogSource } from '../source/index.ts';
-import { createSnapshotter } from '../snapshot/index.ts';
+import { createSnapshotter, resyncTable } from '../snapshot/index.ts';
 import { collectStatus, formatStatus, startStatusServer, watchClusterView, type ClusterViewWatch, type StatusServer } from '../status/index.ts';
 import { ConfigError } from '../errors/index.ts';
 import { openPositionAdmin } from './position-admin.ts';
@@ -18,6 +18,7 @@ export async function runWorker(config: ResolvedConfig, snapshotter = createSnap
   const worker = new Worker(config, {
     createSource: createBinlogSource,
     snapshot: snapshotter,
+    resync: resyncTable,
     logger,
     // canWrite: checkAlive() declares the session lost when this process was frozen past it, so a
     // worker that wakes up after SIGSTOP sends none of its queued batches to the sinks

@@ -17,6 +17,7 @@ export interface PositionRecord extends StoredPosition {
 export function encodePosition(stored: StoredPosition, writtenBy: string, epoch?: number): Buffer {
   const record: PositionRecord = { position: stored.position, updatedAt: stored.updatedAt };
   if (stored.snapshot !== undefined) record.snapshot = stored.snapshot;
+  if (stored.schemaChange !== undefined) record.schemaChange = stored.schemaChange;
   record.writtenBy = writtenBy;
   if (epoch !== undefined) record.epoch = epoch;
   return Buffer.from(JSON.stringify(record));
@@ -39,6 +40,7 @@ export function decodePosition(data: Buffer, where: string): PositionRecord {
     updatedAt: typeof v.updatedAt === 'number' ? v.updatedAt : 0,
   };
   if (v.snapshot !== undefined) record.snapshot = v.snapshot as StoredPosition['snapshot'];
+  if (v.schemaChange !== undefined) record.schemaChange = v.schemaChange as StoredPosition['schemaChange'];
   if (typeof v.writtenBy === 'string') record.writtenBy = v.writtenBy;
   if (typeof v.epoch === 'number') record.epoch = v.epoch;
   return record;
@@ -48,5 +50,6 @@ export function decodePosition(data: Buffer, where: string): PositionRecord {
 export function storedOnly(record: PositionRecord): StoredPosition {
   const out: StoredPosition = { position: record.position, updatedAt: record.updatedAt };
   if (record.snapshot !== undefined) out.snapshot = record.snapshot;
+  if (record.schemaChange !== undefined) out.schemaChange = record.schemaChange;
   return out;
 }

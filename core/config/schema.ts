@@ -80,6 +80,22 @@ const deadLetter = z.discriminatedUnion('type', [
   z.object({ type: z.literal('plugin') }).strict(),
 ]);
 
+const schemaPolicy = z.enum(['propagate', 'ignore', 'stop']);
+
+/** What the sinks do with each kind of schema change (docs/schema-changes.md). */
+const schemaChanges = z
+  .object({
+    /** TRUNCATE TABLE: propagate removes the table's documents and keys. */
+    truncate: schemaPolicy.default('propagate'),
+    /** DROP TABLE and DROP DATABASE: propagate removes the tables' documents and keys. */
+    drop: schemaPolicy.default('propagate'),
+    /** RENAME TABLE: propagate moves the documents and keys to the new name. */
+    rename: schemaPolicy.default('propagate'),
+    /** ALTER TABLE: propagate tells the sinks; resync reads the table again. */
+    alter: z.enum(['propagate', 'resync', 'ignore', 'stop']).default('propagate'),
+  })
+  .strict();
+
 export const taskSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a task name of letters, digits, ".", "_" and "-"'),
@@ -98,6 +114,7 @@ export const taskSchema = z
     onPluginError: z.enum(['stop', 'dead-letter']).default('stop'),
     deadLetter: deadLetter.optional(),
     snapshot: z.enum(['never', 'initial', 'always']).default('never'),
+    schemaChanges: schemaChanges.default({ truncate: 'propagate', drop: 'propagate', rename: 'propagate', alter: 'propagate' }),
     snapshotChunkRows: positiveInt.default(5000),
     /** How often the committed position is written to the store. */
     commitIntervalMs: positiveInt.default(200),

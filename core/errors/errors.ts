@@ -66,6 +66,11 @@ export class SinkError extends TunnelError {
   readonly code = 'TUNNEL_ERR_SINK';
 }
 
+/** The task stopped at a schema change: its policy is `stop`, or a sink cannot apply it. */
+export class SchemaChangeError extends TunnelError {
+  readonly code = 'TUNNEL_ERR_SCHEMA_CHANGE';
+}
+
 /** A worker's status endpoint could not be read (`tunnel status`, the position commands). */
 export class StatusError extends TunnelError {
   readonly code = 'TUNNEL_ERR_STATUS';

@@ -31,3 +31,22 @@ export function tableMatcher(include: readonly string[] = [], exclude: readonly 
     return verdict;
   };
 }
+
+/**
+ * Whether a database may hold tables the patterns include: its name matches the part of some include
+ * pattern before the dot (every database when there is none), and no exclude pattern takes the whole
+ * database (`shop` or `shop.*`).
+ */
+export function schemaMatcher(include: readonly string[] = [], exclude: readonly string[] = []): (schema: string) => boolean {
+  const schemaPart = (pattern: string) => {
+    const full = pattern.includes('.') || pattern.includes('*') ? pattern : `${pattern}.*`;
+    const dot = full.indexOf('.');
+    return dot < 0 ? full : full.slice(0, dot);
+  };
+  const includes = include.map((p) => compileTablePattern(`${schemaPart(p)}.*`));
+  const wholeExcludes = exclude.filter((p) => !p.includes('.') || p.endsWith('.*')).map((p) => compileTablePattern(`${schemaPart(p)}.*`));
+  return (schema) => {
+    const probe = `${schema}.\u0000`;
+    return (includes.length === 0 || includes.some((re) => re.test(probe))) && !wholeExcludes.some((re) => re.test(probe));
+  };
+}

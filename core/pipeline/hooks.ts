@@ -1,5 +1,5 @@
 import { AsyncSeriesHook, HookMap, SyncBailHook, SyncHook, SyncWaterfallHook } from 'tapable';
-import type { BinlogPosition, RowEvent } from '../event/index.ts';
+import type { BinlogPosition, RowEvent, SchemaChangeEvent } from '../event/index.ts';
 import type { DeliveryResult } from '../sink/index.ts';
 import type { TunnelError } from '../errors/index.ts';
 
@@ -19,6 +19,12 @@ export class TunnelHooks {
   readonly tableTransform = new HookMap<SyncWaterfallHook<[RowEvent]>>(() => new SyncWaterfallHook(['event']));
   readonly expand = new SyncWaterfallHook<[RowEvent[]]>(['events']);
   readonly route = new SyncWaterfallHook<[string[], RowEvent]>(['sinks', 'event']);
+  /**
+   * A schema change (TRUNCATE, DROP, RENAME, ALTER, CREATE) of a followed table, at its place in the
+   * stream, before the task's policy applies it to the sinks (docs/schema-changes.md). For plugins
+   * that watch schema changes; a tap that throws stops the task before the statement.
+   */
+  readonly schemaChange = new SyncHook<[SchemaChangeEvent]>(['change']);
 
   /** After the sinks started and before the first event is read. */
   readonly taskStart = new AsyncSeriesHook<[TaskInfo]>(['task']);

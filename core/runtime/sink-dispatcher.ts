@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { RowEvent } from '../event/index.ts';
+import type { RowEvent, SchemaChangeEvent } from '../event/index.ts';
 import type { BatchLimits, DeliveryResult, Sink } from '../sink/index.ts';
 import type { DeadLetter, DeadLetterStore } from '../dead-letter/index.ts';
 import type { TunnelHooks } from '../pipeline/index.ts';
@@ -13,6 +13,16 @@ export interface Delivery {
   segment: Segment;
   bytes: number;
 }
+
+/** A schema change on its way to one sink, between the row deliveries before and after it. */
+export interface SchemaDelivery {
+  change: SchemaChangeEvent;
+  segment: Segment;
+}
+
+type QueueItem = Delivery | SchemaDelivery;
+
+const isSchema = (item: QueueItem): item is SchemaDelivery => 'change' in item;
 
 export interface SinkStats {
   eventsOut: number;
@@ -34,6 +44,8 @@ export interface SinkDispatcherOptions {
   logger: Logger;
   /** Called once per delivery that is final (written or dead-lettered). */
   onSettled(delivery: Delivery): void;
+  /** Called once per schema change that is final (applied, rejected or not handled by the sink). */
+  onSchemaSettled(delivery: SchemaDelivery, result: DeliveryResult | undefined): void;
   /** Aborted when in-flight work must stop (shutdown deadline, lost ownership). */
   signal: AbortSignal;
   /**
@@ -49,7 +61,8 @@ export interface SinkDispatcherOptions {
  */
 export class SinkDispatcher {
   readonly stats: SinkStats = { eventsOut: 0, batches: 0, retries: 0, deadLetters: 0, lastBatchMs: 0 };
-  private queue: Delivery[] = [];
+  private queue: QueueItem[] = [];
+  private warnedNoSchemaChanges = false;
   private queuedBytes = 0;
   /** Rows of the queued events: `maxRows` counts row changes, not binlog events (one can carry ~100 rows). */
   private queuedRows = 0;
@@ -61,6 +74,12 @@ export class SinkDispatcher {
 
   get queued(): number {
     return this.queue.length;
+  }
+
+  /** A schema change, applied once every delivery queued before it was written, before any after it. */
+  enqueueSchemaChange(delivery: SchemaDelivery): void {
+    this.queue.push(delivery);
+    if (!this.writing) this.flush();
   }
 
   enqueue(delivery: Delivery): void {
@@ -86,8 +105,9 @@ export class SinkDispatcher {
       this.timer = undefined;
     }
     if (this.writing || this.queue.length === 0) return;
-    const batch = this.takeBatch();
-    this.writing = this.deliver(batch)
+    const head = this.queue[0]!;
+    const work = isSchema(head) ? (this.queue.shift(), this.applySchemaChange(head)) : this.deliver(this.takeBatch());
+    this.writing = work
       .catch((error: unknown) => {
         if (!(error instanceof AbortedError)) this.options.logger.error({ err: error, sink: this.options.name }, 'sink dispatcher failed');
       })
@@ -104,6 +124,7 @@ export class SinkDispatcher {
       });
   }
 
+  /** The row deliveries at the head of the queue, up to the limits or the next schema change. */
   private takeBatch(): Delivery[] {
     const { maxRows, maxBytes } = this.options.limits;
     let count = 0;
@@ -111,12 +132,13 @@ export class SinkDispatcher {
     let rows = 0;
     while (count < this.queue.length) {
       const next = this.queue[count]!;
+      if (isSchema(next)) break;
       if (count > 0 && (bytes + next.bytes > maxBytes || rows + next.event.rows.length > maxRows)) break;
       bytes += next.bytes;
       rows += next.event.rows.length;
       count++;
     }
-    const batch = this.queue.splice(0, count);
+    const batch = this.queue.splice(0, count) as Delivery[];
     this.queuedBytes -= bytes;
     this.queuedRows -= rows;
     return batch;
@@ -192,6 +214,54 @@ export class SinkDispatcher {
       attempts: attempt,
       durationMs: this.stats.lastBatchMs,
     });
+  }
+
+  /**
+   * Applies a schema change with retries (backoff, ownership checked before each try, as for rows);
+   * the final result (applied, or rejected: the sink cannot do it) goes to the task.
+   */
+  private async applySchemaChange(delivery: SchemaDelivery): Promise<void> {
+    const { sink, signal, name, task, hooks, retry, logger } = this.options;
+    const { change } = delivery;
+    if (!sink.applySchemaChange) {
+      if (!this.warnedNoSchemaChanges) {
+        this.warnedNoSchemaChanges = true;
+        logger.warn(
+          { sink: name, change: change.change, table: `${change.schema}.${change.table}` },
+          'the sink does not apply schema changes; it keeps what it holds',
+        );
+      }
+      this.options.onSchemaSettled(delivery, undefined);
+      return;
+    }
+    for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) throw new AbortedError(`sink "${name}" aborted`);
+      if (this.options.canWrite && !this.options.canWrite()) {
+        this.stats.lastError = `sink "${name}": ownership of task "${task}" is not certain; nothing is written`;
+        await sleep(backoffDelay(attempt, retry), signal);
+        continue;
+      }
+      let result: DeliveryResult;
+      try {
+        result = await sink.applySchemaChange(change, { attempt, signal });
+      } catch (error) {
+        if (signal.aborted) throw new AbortedError(`sink "${name}" aborted`);
+        result = { status: 'retry', reason: error instanceof Error ? error.message : String(error) };
+      }
+      if (result.status !== 'retry') {
+        this.options.onSchemaSettled(delivery, result);
+        return;
+      }
+      this.stats.retries++;
+      this.stats.lastError = result.reason;
+      const delay = backoffDelay(attempt, retry);
+      logger.warn(
+        { sink: name, change: change.change, table: `${change.schema}.${change.table}`, attempt, delayMs: delay, reason: result.reason },
+        'schema change will be retried',
+      );
+      hooks.error.call(new SinkError(`sink "${name}" of task "${task}": ${result.reason} (retry ${attempt} in ${delay} ms)`, { sink: name, attempt }));
+      await sleep(delay, signal);
+    }
   }
 
   private async putDeadLetters(letters: DeadLetter[]): Promise<void> {

@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ResolvedTask } from '../config/index.ts';
-import { formatPosition, samePosition, type BinlogPosition, type RowEvent } from '../event/index.ts';
-import { CommitTracker, type PositionStore, type StoredPosition } from '../checkpoint/index.ts';
+import { formatPosition, samePosition, type BinlogPosition, type RowEvent, type TableName } from '../event/index.ts';
+import { CommitTracker, type PositionStore, type SchemaChangeProgress, type StoredPosition } from '../checkpoint/index.ts';
 import { applyPlugins, type AppliedPipeline } from '../pipeline/index.ts';
 import { FileDeadLetterStore, type DeadLetterStore } from '../dead-letter/index.ts';
 import type { BinlogSource, SourceOptions, StartFrom } from '../source/source.ts';
@@ -12,6 +12,7 @@ import { ConfigError, FencedError, PluginError, TunnelError, SinkError } from '.
 import { SinkDispatcher, type Delivery, type SinkStats } from './sink-dispatcher.ts';
 import { estimateEventBytes } from './event-size.ts';
 import { batchLimitsFor } from './batch-limits.ts';
+import { SchemaChanges, type SchemaChangeStats } from './schema-changes.ts';
 
 export type TaskState = 'idle' | 'starting' | 'snapshotting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -29,6 +30,8 @@ export interface TaskStats {
   /** Server time of the last transaction read, ms. */
   readTimestamp?: number;
   sourcePaused: boolean;
+  /** Schema changes applied to the sinks, ignored by policy, and tables read again. */
+  schemaChanges?: SchemaChangeStats;
   lastError?: string;
   startedAt?: number;
   sinks: Record<string, SinkStats>;
@@ -51,6 +54,8 @@ export interface TaskRunnerDeps {
   logger: Logger;
   /** Cluster mode: whether this worker may still write to sinks (asked before every write). */
   canWrite?: () => boolean;
+  /** Reads one table again in the middle of the stream (core/snapshot/table-resync.ts), for schema changes. */
+  resync?: (runner: TaskRunner, table: TableName, position: BinlogPosition) => Promise<number>;
 }
 
 /**
@@ -85,6 +90,9 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
    * binlog rows-event, which holds up to ~100 rows of a narrow table.
    */
   private inFlightRows = 0;
+  /** Reasons besides back-pressure to keep the source paused (a table being read again). */
+  private sourceHolds = 0;
+  private schemaChanges!: SchemaChanges;
 
   constructor(
     readonly config: ResolvedTask,
@@ -137,6 +145,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
         hooks: this.hooks,
         logger: this.logger,
         onSettled: (delivery) => this.settle(delivery),
+        onSchemaSettled: (delivery, result) => this.schemaChanges.settled(name, delivery, result),
         signal: this.abort.signal,
         ...(deps.canWrite ? { canWrite: deps.canWrite } : {}),
       });
@@ -160,6 +169,29 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
         : { kind: 'position', position: config.source.startFrom };
     if (stored) this.lastSaved = stored.position;
     this.stats.committedPosition = stored?.position;
+    this.schemaChanges = new SchemaChanges(
+      {
+        name: this.name,
+        config,
+        logger: this.logger,
+        hooks: this.hooks,
+        dispatchers: this.dispatchers,
+        fail: (error) => this.fail(error),
+        holdSource: () => {
+          this.sourceHolds++;
+          this.source?.pause();
+        },
+        releaseSource: () => {
+          this.sourceHolds = Math.max(0, this.sourceHolds - 1);
+          if (this.sourceHolds === 0 && !this.stats.sourcePaused) this.source?.resume();
+        },
+        acknowledge: (segment) => this.tracker.acknowledge(segment),
+        saveProgress: (progress) => this.saveSchemaProgress(progress),
+        ...(deps.resync ? { resync: (table, position) => deps.resync!(this, table, position) } : {}),
+      },
+      stored?.schemaChange,
+    );
+    this.stats.schemaChanges = this.schemaChanges.stats;
 
     this.source = deps.createSource(
       {
@@ -192,6 +224,11 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
           this.source?.pause();
           this.onBoundary();
         }
+      },
+      onSchemaChange: (change) => {
+        if (this.closedToBinlog) return;
+        this.insideTransaction = true;
+        this.schemaChanges.accept(change, this.tracker.current());
       },
       onError: (error) => this.fail(error),
     });
@@ -277,7 +314,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     this.tracker.acknowledge(delivery.segment);
     if (this.stats.sourcePaused && this.inFlightRows <= this.config.maxInFlightRows / 2) {
       this.stats.sourcePaused = false;
-      this.source?.resume();
+      if (this.sourceHolds === 0) this.source?.resume();
     }
   }
 
@@ -321,7 +358,9 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     if (!next || (this.lastSaved && samePosition(this.lastSaved, next.position))) return;
     this.committing = (async () => {
       try {
-        await this.deps.positionStore.save(this.name, { position: next.position, updatedAt: Date.now() });
+        this.schemaChanges.committedPast(next.position);
+        const progress = this.schemaChanges.pending;
+        await this.deps.positionStore.save(this.name, { position: next.position, updatedAt: Date.now(), ...(progress ? { schemaChange: progress } : {}) });
         this.lastSaved = next.position;
         this.stats.committedPosition = next.position;
         this.stats.committedTimestamp = next.timestamp;
@@ -339,6 +378,13 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       }
     })();
     return this.committing;
+  }
+
+  /** The progress of a multi-table DDL statement, saved with the last committed position. */
+  private async saveSchemaProgress(progress: SchemaChangeProgress | undefined): Promise<void> {
+    if (!this.lastSaved) return; // nothing committed yet: a restart starts from the configured start, before this statement
+    await this.committing;
+    await this.deps.positionStore.save(this.name, { position: this.lastSaved, updatedAt: Date.now(), ...(progress ? { schemaChange: progress } : {}) });
   }
 
   /** Graceful stop: stop reading, drain in-flight batches within the deadline, commit, close sinks. */

@@ -5,13 +5,15 @@ import { FilePositionStore, type PositionStore, type StoredPosition } from '../c
 import { ConfigError } from '../errors/index.ts';
 import type { BinlogSource, SourceOptions } from '../source/source.ts';
 import { defaultNodeId } from './node-id.ts';
-import { TaskRunner, type TaskStats } from './task-runner.ts';
+import { TaskRunner, type TaskRunnerDeps, type TaskStats } from './task-runner.ts';
 
 export interface WorkerDeps {
   createSource(options: SourceOptions, logger: Logger): BinlogSource;
   /** Standalone default: files under `positions.dir`. The cluster passes its ZooKeeper store. */
   positionStore?: PositionStore;
   snapshot?: (runner: TaskRunner, stored: StoredPosition | undefined) => Promise<StoredPosition | undefined>;
+  /** Reads one table again for a schema change (core/snapshot/table-resync.ts). */
+  resync?: TaskRunnerDeps['resync'];
   /** This worker's id; by default `cluster.node`, else defaultNodeId(config). */
   nodeId?: string;
   logger: Logger;
@@ -75,6 +77,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       deadLetterDir: this.config.deadLetters.dir,
       logger: this.deps.logger,
       ...(this.deps.snapshot ? { snapshot: this.deps.snapshot } : {}),
+      ...(this.deps.resync ? { resync: this.deps.resync } : {}),
       ...(this.deps.canWrite ? { canWrite: () => this.deps.canWrite!(name) } : {}),
     });
     this.tasks.set(name, runner);

@@ -2,3 +2,4 @@ export { createSnapshotter, snapshotStatus, type Snapshotter, type SnapshotterOp
 export type { SnapshotStatus } from './status.ts';
 export * from './values.ts';
 export { recordStartPosition, describeTable, listTables, type TableInfo, type TableRef } from './tables.ts';
+export { resyncTable } from './table-resync.ts';

@@ -14,7 +14,7 @@
  * the handler already has, so the handler sees each event exactly once.
  */
 import ZongJi from '@vlasky/zongji';
-import { tableMatcher, type BinlogPosition, type RowEvent, type TableMatcher } from '../event/index.ts';
+import { schemaMatcher, tableMatcher, type BinlogPosition, type RowEvent, type TableMatcher } from '../event/index.ts';
 import { AbortedError, DecodeError, PositionUnavailableError, SourceError, TunnelError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { Cursor } from './decode.ts';
@@ -27,6 +27,8 @@ import type { BinlogSource, SourceHandler, SourceOptions, StartFrom } from './so
 import { readTableExtras } from './table-metadata.ts';
 import { TablePlans } from './table-plans.ts';
 import { TransactionTracker } from './transactions.ts';
+import { parseDdl } from './ddl.ts';
+import { schemaEvents } from './schema-events.ts';
 import { zongjiUncompress, type BinlogData, type ZEvent, type ZPacket, type ZTableMapEvent, type ZongJiInternal } from './zongji-internals.ts';
 
 type State = 'idle' | 'starting' | 'running' | 'stopped' | 'failed';
@@ -54,6 +56,8 @@ class ZongjiBinlogSource implements BinlogSource {
   private readonly flow = new FlowControl();
 
   private readonly reconnects: ReconnectSchedule;
+  /** Whether a database may hold tables the task follows (DROP DATABASE). */
+  private readonly schemaFilter: (schema: string) => boolean;
   private readonly watchdog: Watchdog;
 
   constructor(
@@ -61,10 +65,17 @@ class ZongjiBinlogSource implements BinlogSource {
     private readonly logger: Logger,
   ) {
     this.filter = tableMatcher(options.include, options.exclude);
+    this.schemaFilter = schemaMatcher(options.include, options.exclude);
     this.server = new SourceServer(options.connection, logger);
     this.tables = new TablePlans(this.filter, () => this.server.info, logger);
     this.tracker = new TransactionTracker(
-      { commit: (position, timestamp) => this.onCommit(position, timestamp), schemaChange: () => this.tables.schemaChanged() },
+      {
+        commit: (position, timestamp) => this.onCommit(position, timestamp),
+        schemaChange: (statement, database, position, timestamp) => {
+          this.tables.schemaChanged();
+          this.onDdl(statement, database, position, timestamp);
+        },
+      },
       logger,
     );
     this.heartbeatMs = options.heartbeatMs ?? 5000;
@@ -325,6 +336,13 @@ class ZongjiBinlogSource implements BinlogSource {
     if (this.state !== 'running' && this.state !== 'starting') return;
     if (event.getTypeName() === 'TableMap') this.onTableMap(event as ZTableMapEvent);
     else this.tracker.onEvent(event);
+  }
+
+  /** A DDL statement: the schema events of the tables it changes that the task follows. */
+  private onDdl(statement: string, database: string, position: BinlogPosition, timestamp: number): void {
+    if (!this.handler?.onSchemaChange) return;
+    const events = schemaEvents(parseDdl(statement, database), this.filter, this.schemaFilter, statement, position, timestamp);
+    for (const event of events) this.handler.onSchemaChange(event);
   }
 
   /** A transaction ended (TransactionTracker): state of the transaction goes, the handler gets the position. */

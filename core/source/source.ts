@@ -1,4 +1,4 @@
-import type { BinlogPosition, RowEvent } from '../event/index.ts';
+import type { BinlogPosition, RowEvent, SchemaChangeEvent } from '../event/index.ts';
 
 export interface SourceConnection {
   host: string;
@@ -52,6 +52,12 @@ export type StartFrom = { kind: 'latest' } | { kind: 'earliest' } | { kind: 'pos
 export interface SourceHandler {
   onEvent(event: RowEvent): void;
   onCommit(position: BinlogPosition, timestamp: number): void;
+  /**
+   * A schema change of a followed table (TRUNCATE, DROP, RENAME, ALTER, CREATE, DROP DATABASE), at its
+   * place: after the rows before it, before the statement's `commit`. A statement that changes several
+   * tables gives one call per table, in its order.
+   */
+  onSchemaChange?(event: SchemaChangeEvent): void;
   /** A fatal error: the source has stopped. Recoverable connection drops are retried inside. */
   onError(error: Error): void;
 }

@@ -20,8 +20,11 @@ const LOG_EVENT_ARTIFICIAL_F = 0x20;
 export interface TransactionEvents {
   /** A transaction boundary, with the position just after it and the server time of the event. */
   commit(position: BinlogPosition, timestamp: number): void;
-  /** A DDL statement: table metadata read before it may be stale. */
-  schemaChange(): void;
+  /**
+   * A DDL statement (table metadata read before it may be stale), with the session's database,
+   * where it ends (with its GTID) and its server time; its commit follows.
+   */
+  schemaChange(statement: string, database: string, position: BinlogPosition, timestamp: number): void;
 }
 
 export class TransactionTracker {
@@ -150,7 +153,9 @@ export class TransactionTracker {
     }
     if (head.startsWith('SAVEPOINT') || head.startsWith('RELEASE') || head.startsWith('XA END') || head.startsWith('XA PREPARE')) return;
     // DDL (or a statement logged as such): column lists may change, so table metadata is re-read.
-    this.events.schemaChange();
+    const offset = event.nextPosition > 0 ? event.nextPosition : this.cursor;
+    const at: BinlogPosition = this.gtid === undefined ? { file: this.file, offset } : { file: this.file, offset, gtid: this.gtid };
+    this.events.schemaChange(query, String(event.schema ?? ''), at, event.timestamp);
     if (!this.inTransaction) this.commitEvent(event);
   }
 
