@@ -82,6 +82,7 @@ export function valueKind(column: ColumnInfo): ValueKind {
     case 'multilinestring':
     case 'multipolygon':
     case 'geometrycollection':
+    case 'geomcollection': // MySQL 8's INFORMATION_SCHEMA name for GEOMETRYCOLLECTION
     case 'vector':
       return 'binary';
     default:
