@@ -63,25 +63,44 @@ export class SinkHarness {
    * binlog position just before the CREATE DATABASE, with its files in `workDir` (default
    * .data/differential/<schema>).
    */
-  static async start(server: SourceServer, schema: string, workDir = join(repoRoot, '.data', 'differential', schema)): Promise<SinkHarness> {
+  static async start(server: SourceServer, schema: string, workDir?: string): Promise<SinkHarness> {
+    const h = await SinkHarness.prepare(server, schema, workDir);
+    await h.startTunnel();
+    return h;
+  }
+
+  /**
+   * Drops and creates database `schema` and empties its indices and keys, without starting Tunnel
+   * yet (tables written before startTunnel({ snapshot: 'initial' }) reach the sinks by the snapshot).
+   */
+  static async prepare(server: SourceServer, schema: string, workDir = join(repoRoot, '.data', 'differential', schema)): Promise<SinkHarness> {
     rmSync(workDir, { recursive: true, force: true });
     mkdirSync(workDir, { recursive: true });
     const h = new SinkHarness(server, schema, workDir, await connectTo(server), await connectTo(server));
     try {
       await h.admin.query(`DROP DATABASE IF EXISTS \`${schema}\``);
       await h.clearSinks();
-      const start = await masterPosition(h.admin);
+      h.#start = await masterPosition(h.admin);
       await h.admin.query(`CREATE DATABASE \`${schema}\` CHARACTER SET utf8mb4`);
-      writeFileSync(join(workDir, 'package.json'), '{"type":"module"}');
-      const configFile = join(workDir, 'tunnel.config.ts');
-      writeFileSync(configFile, configText(workDir, server, schema, start, await h.receiver.start()));
-      h.tunnel = new TunnelProcess(configFile);
-      await h.tunnel.waitForLog((l) => l.msg === 'tunnel started', 60_000);
       return h;
     } catch (error) {
       await h.close();
       throw error;
     }
+  }
+
+  #start: BinlogPoint | undefined;
+
+  /**
+   * Starts `tunnel start`: streaming from the position before the database was created, or with
+   * `snapshot: 'initial'`, first reading the tables that exist and then streaming from there.
+   */
+  async startTunnel(options: { snapshot?: 'initial' } = {}): Promise<void> {
+    writeFileSync(join(this.workDir, 'package.json'), '{"type":"module"}');
+    const configFile = join(this.workDir, 'tunnel.config.ts');
+    writeFileSync(configFile, configText(this.workDir, this.server, this.schema, this.#start!, await this.receiver.start(), options.snapshot ?? 'never'));
+    this.tunnel = new TunnelProcess(configFile);
+    await this.tunnel.waitForLog((l) => l.msg === 'tunnel started', 60_000);
   }
 
   /** Runs statements in the harness's database, in order. */
@@ -90,7 +109,10 @@ export class SinkHarness {
     for (const statement of statements) await this.admin.query(statement);
   }
 
-  /** Waits until Tunnel's committed position reaches the server's current one; false after `timeoutMs`. */
+  /**
+   * Waits until Tunnel's committed position reaches the server's current one (and a snapshot, if any,
+   * is done); false after `timeoutMs`.
+   */
   async catchUp(timeoutMs = 60_000): Promise<boolean> {
     const target = await masterPosition(this.admin);
     const file = join(this.workDir, 'positions', `${TASK}.json`);
@@ -100,8 +122,8 @@ export class SinkHarness {
       if (tunnel.child.exitCode !== null) throw new Error(`tunnel exited (${tunnel.child.exitCode}) while catching up:\n${tunnel.output.slice(-3000)}`);
       if (existsSync(file)) {
         try {
-          const stored = JSON.parse(readFileSync(file, 'utf8')) as { position: BinlogPoint };
-          if (reached(stored.position, target)) return true;
+          const stored = JSON.parse(readFileSync(file, 'utf8')) as { position: BinlogPoint; snapshot?: unknown };
+          if (stored.snapshot === undefined && reached(stored.position, target)) return true;
         } catch {
           // replaced while read
         }
@@ -218,7 +240,7 @@ async function deleteIndices(es: ReturnType<typeof esClient>, names: string[]): 
   }
 }
 
-function configText(dir: string, server: SourceServer, schema: string, start: BinlogPoint, hookUrl: string): string {
+function configText(dir: string, server: SourceServer, schema: string, start: BinlogPoint, hookUrl: string, snapshot: 'never' | 'initial'): string {
   return `// Written by the differential test harness: one task, every sink, as a user would configure them.
 import { defineConfig } from '${repoRoot}/core/index.ts';
 import { elasticsearch } from '${repoRoot}/sinks/elasticsearch/index.ts';
@@ -234,6 +256,7 @@ export default defineConfig({
     name: '${TASK}',
     source: { host: ${JSON.stringify(server.host)}, port: ${server.port}, user: ${JSON.stringify(server.user)}, password: ${JSON.stringify(server.password)},
       serverId: 7411, include: ['${schema}.*'], startFrom: ${JSON.stringify(start)} },
+    snapshot: '${snapshot}',
     commitIntervalMs: 50,
     plugins: [
       elasticsearch({ name: 'search', node: '${servers.elasticsearch.url}' }),

@@ -67,22 +67,39 @@ export async function runDifferential(options: DifferentialOptions): Promise<Dif
   const { server, seed } = options;
   const schema = `diff_${server.name}`;
   const workDir = join(repoRoot, '.data', 'differential', `${server.name}-${seed}`);
-  const writer = await connectTo(server);
+  const conn = await connectTo(server);
   const results: TableResult[] = [];
   const timings = { start: 0, write: 0, catchUp: 0, compare: 0 };
+  const statements = options.statementsPerTable ?? 12;
   let harness: SinkHarness | undefined;
   try {
-    const facts = await readServerFacts(writer);
-    harness = await SinkHarness.start(server, schema, workDir);
+    const facts = await readServerFacts(conn);
+    harness = await SinkHarness.prepare(server, schema, workDir);
+    const specs = Array.from({ length: options.tables }, (_, i) => generateTable(tableSeed(seed, i), facts, schema, `t${i}`, options.table));
+    // Snapshot-path tables are created and written before Tunnel starts; its initial snapshot reads them.
+    const early = new Map<number, WrittenTable>();
+    for (const [i, spec] of specs.entries()) {
+      if (spec.path === 'snapshot') early.set(i, await writeTable(conn, facts, spec, workDir, statements));
+    }
+    await harness.startTunnel(early.size > 0 ? { snapshot: 'initial' } : {});
     timings.start = Date.now() - started;
-    log(`${server.name} ${facts.version}: seed ${seed}, ${options.tables} tables; tunnel started (work dir ${workDir})`);
+    log(`${server.name} ${facts.version}: seed ${seed}, ${options.tables} tables (${early.size} by the snapshot); tunnel started (work dir ${workDir})`);
 
     const perRound = options.tablesPerRound ?? 8;
     for (let first = 0; first < options.tables; first += perRound) {
       const roundStart = Date.now();
       const round: WrittenTable[] = [];
       for (let i = first; i < Math.min(options.tables, first + perRound); i++) {
-        round.push(await writeTable(writer, facts, schema, i, tableSeed(seed, i), workDir, options));
+        const before = early.get(i);
+        if (before) {
+          // More changes to the rows the snapshot delivered, now through the binlog.
+          before.writer.comment('Tunnel started here: the rows above reached the sinks by its snapshot, what follows by the binlog');
+          await before.writer.prepare();
+          await before.writer.run({ statements: before.stats.statements + Math.ceil(statements / 2), maxRows: 60 });
+          round.push(before);
+        } else {
+          round.push(await writeTable(conn, facts, specs[i]!, workDir, statements));
+        }
       }
       const wrote = Date.now();
       const caughtUp = await harness.catchUp(options.catchUpTimeoutMs ?? 60_000 + 2_000 * round.length);
@@ -91,7 +108,10 @@ export async function runDifferential(options: DifferentialOptions): Promise<Dif
       for (const table of round) {
         const check = await harness.check(table.spec.name, letters);
         results.push({
-          ...table,
+          spec: table.spec,
+          createSql: table.createSql,
+          sqlFile: table.sqlFile,
+          stats: table.stats,
           rows: check.expected.rows.size,
           diffs: check.diffs,
           deadLetters: check.deadLetters,
@@ -129,7 +149,7 @@ export async function runDifferential(options: DifferentialOptions): Promise<Dif
     };
   } finally {
     await harness?.close();
-    await writer.end();
+    await conn.end();
   }
 }
 
@@ -138,20 +158,18 @@ interface WrittenTable {
   createSql: string;
   sqlFile: string;
   stats: StatementStats;
+  writer: TableWriter;
 }
 
-async function writeTable(
-  conn: Connection,
-  facts: ServerFacts,
-  schema: string,
-  index: number,
-  seed: number,
-  workDir: string,
-  options: DifferentialOptions,
-): Promise<WrittenTable> {
-  let spec = generateTable(seed, facts, schema, `t${index}`, options.table);
-  const sqlFile = join(workDir, `t${index}-seed-${seed}.sql`);
-  writeFileSync(sqlFile, `-- seed ${seed} on ${facts.version}\nCREATE DATABASE IF NOT EXISTS \`${schema}\` CHARACTER SET utf8mb4;\n`);
+/** Creates the table of `spec` and runs its statements, logging them to a replayable .sql file. */
+async function writeTable(conn: Connection, facts: ServerFacts, generated: TableSpec, workDir: string, statements: number): Promise<WrittenTable> {
+  let spec = generated;
+  const sqlFile = join(workDir, `${spec.name}-seed-${spec.seed}.sql`);
+  writeFileSync(
+    sqlFile,
+    `-- seed ${spec.seed} on ${facts.version}, ${spec.path === 'snapshot' ? 'written before Tunnel started (snapshot), then more after' : 'streamed'}\n` +
+      `CREATE DATABASE IF NOT EXISTS \`${spec.schema}\` CHARACTER SET utf8mb4;\n`,
+  );
   const log = (line: string) => appendFileSync(sqlFile, `${line}\n`);
   let createSql = createTableSql(spec);
   for (let attempt = 0; ; attempt++) {
@@ -166,14 +184,14 @@ async function writeTable(
         createSql = createTableSql(spec);
         continue;
       }
-      throw new Error(`CREATE TABLE refused (seed ${seed}): ${(error as Error).message}\n${createSql}`, { cause: error });
+      throw new Error(`CREATE TABLE refused (seed ${spec.seed}): ${(error as Error).message}\n${createSql}`, { cause: error });
     }
   }
   log(`${createSql};`);
   // Values come from their own stream, so the schema of a seed stays the same if value drawing changes.
-  const rnd = new Random((seed ^ 0x5bd1e995) >>> 0);
+  const rnd = new Random((spec.seed ^ 0x5bd1e995) >>> 0);
   const writer = new TableWriter(conn, spec, { rnd, facts, spec }, log);
   await writer.prepare();
-  await writer.run({ statements: options.statementsPerTable ?? 12, maxRows: 60 });
-  return { spec, createSql, sqlFile, stats: writer.stats };
+  await writer.run({ statements, maxRows: 60 });
+  return { spec, createSql, sqlFile, stats: writer.stats, writer };
 }

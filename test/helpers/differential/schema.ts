@@ -88,6 +88,12 @@ export interface TableSpec {
   /** The writing session's time zone, as an offset. */
   timeZone: string;
   flavor: ServerFacts['flavor'];
+  /**
+   * How its first rows reach the sinks: 'stream' (created while Tunnel runs, every change from the
+   * binlog) or 'snapshot' (created and written before Tunnel starts, read by its initial snapshot,
+   * then changed more while it streams).
+   */
+  path: 'stream' | 'snapshot';
 }
 
 export interface TableOptions {
@@ -97,6 +103,8 @@ export interface TableOptions {
   keyShapes?: ReadonlyArray<TableSpec['keyShape']>;
   /** Column kinds never drawn (to look past a known bug). */
   excludeKinds?: readonly Kind[];
+  /** The share of tables that take the snapshot path (default 0.25). */
+  snapshotShare?: number;
   /** Character sets text columns may have (default: every one the server has); 'binary' allows CHARACTER SET binary. */
   charsets?: readonly string[];
 }
@@ -109,6 +117,22 @@ interface CharsetChoice {
   primary: string[];
   binary: boolean;
 }
+
+const ODD_COLUMN_NAMES = [
+  'order',
+  'key',
+  'group',
+  'Straße',
+  '名前',
+  'with space',
+  'dot.ted',
+  'MiXeD_Case',
+  'a-b',
+  '$dollar',
+  '_id',
+  'ü'.repeat(64),
+  '1starts_with_digit',
+];
 
 const KEY_KINDS: Kind[] = ['int', 'int', 'int', 'decimal', 'text', 'text', 'binary', 'date', 'datetime', 'time', 'year', 'enum'];
 
@@ -141,6 +165,7 @@ export function generateTable(seed: number, facts: ServerFacts, schema: string, 
     sqlMode: rnd.chance(0.5) ? 'strict' : 'permissive',
     timeZone: rnd.pick(['+00:00', '+00:00', '+05:30', '-08:00', '+09:00', '-03:30']),
     flavor: facts.flavor,
+    path: 'stream',
   };
   const kinds: Kind[] = [
     'int',
@@ -177,7 +202,17 @@ export function generateTable(seed: number, facts: ServerFacts, schema: string, 
   }
   spec.columns = rnd.shuffle(columns);
   spec.columns.forEach((c, i) => (c.name = `c${i}_${c.serial ? 'serial' : c.kind}`));
+  // Some tables have column names a user may have: reserved words, non-ASCII, spaces, dots, an
+  // Elasticsearch metadata field name, the longest name allowed.
+  if (rnd.chance(0.3)) {
+    const odd = rnd.shuffle(ODD_COLUMN_NAMES);
+    spec.columns.forEach((c) => {
+      if (rnd.chance(0.25) && odd.length > 0) c.name = odd.pop()!;
+    });
+  }
   spec.key = rnd.shuffle(spec.columns.filter((c) => c.key)).map((c) => c.name);
+  // Drawn last, so that the columns of a seed do not depend on it.
+  spec.path = rnd.chance(options.snapshotShare ?? 0.25) ? 'snapshot' : 'stream';
   return spec;
 }
 

@@ -64,6 +64,11 @@ export class TableWriter {
     return this.ctx.rnd;
   }
 
+  /** A comment line in the statement log. */
+  comment(text: string): void {
+    this.log(`-- ${text}`);
+  }
+
   /** Sets the session (sql_mode, time zone) the table's statements run in. */
   async prepare(): Promise<void> {
     const mode = this.spec.sqlMode === 'permissive' ? "''" : 'DEFAULT';
@@ -72,9 +77,9 @@ export class TableWriter {
     await this.conn.query(sql);
   }
 
-  /** Runs `options.statements` random statements. */
+  /** Runs random statements until `options.statements` have run on this table (a first run starts with an INSERT). */
   async run(options: StatementOptions): Promise<void> {
-    await this.exec(this.insertSql(this.rnd.int(3, 12)));
+    if (this.stats.statements === 0) await this.exec(this.insertSql(this.rnd.int(3, 12)));
     while (this.stats.statements < options.statements) {
       if (this.rnd.chance(0.15)) {
         const n = this.rnd.int(2, 4);
