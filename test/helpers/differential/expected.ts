@@ -1,6 +1,6 @@
 /**
  * What every sink must hold for a table, computed from what the SERVER returns for SELECT, under the
- * value rules of README "Column values" — never from Tunnel's decoder or encoders (nothing here
+ * value rules of docs/values.md — never from Tunnel's decoder or encoders (nothing here
  * imports core/ or sinks/). Each column is read as text the server formats itself (CAST(... AS CHAR),
  * HEX(), CONVERT(... USING utf8mb4), a UTC session for TIMESTAMP) and turned into the documented JSON
  * form by plain code: base64 of bytes, exact integer strings beyond 2^53, shortest FLOAT digits, ...
@@ -25,7 +25,7 @@ export interface TableShape {
 
 export interface ExpectedTable {
   shape: TableShape;
-  /** Rows by document id (README "Document ids / keys"). */
+  /** Rows by document id (docs/sinks.md, document ids and keys). */
   rows: Map<string, Row>;
   /** Ids seen twice (two rows a keyless table cannot tell apart): a generator error, never expected. */
   duplicateIds: string[];
@@ -115,7 +115,7 @@ export function shortestFloat32(v: number): number {
   return v;
 }
 
-/** A document id / key as README "Document ids / keys" defines it, from canonical values. */
+/** A document id / key as docs/sinks.md defines it, from canonical values. */
 export function documentIdOf(values: Value[]): string {
   if (values.length === 1) return typeof values[0] === 'string' ? values[0] : JSON.stringify(values[0]);
   return JSON.stringify(values);

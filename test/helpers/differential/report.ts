@@ -23,7 +23,7 @@ function columnType(result: TableResult, column: string): string {
 export function formatTableFailure(report: Pick<DifferentialReport, 'server' | 'seed'>, result: TableResult, settings = ''): string {
   const { spec } = result;
   const lines = [
-    `table ${spec.schema}.${spec.name} on ${report.server}: seed ${spec.seed} (replay alone: ${settings}TUNNEL_DIFF_SEED=${spec.seed} TUNNEL_DIFF_TABLES=1), ${result.rows} rows, sql_mode ${spec.sqlMode}, statements in ${result.sqlFile}`,
+    `table ${spec.schema}.${spec.name} on ${report.server}: seed ${spec.seed} (replay alone: ${settings}TUNNEL_DIFF_SEED=${spec.seed} TUNNEL_DIFF_TABLES=1), ${result.rows} rows, ${spec.path === 'snapshot' ? 'written before Tunnel started (snapshot) then changed' : 'streamed'}, sql_mode ${spec.sqlMode}, session time zone ${spec.timeZone}, statements in ${result.sqlFile}`,
     result.createSql
       .split('\n')
       .map((l) => `    ${l}`)

@@ -1,5 +1,5 @@
 /**
- * Generated tables: every column type of the value rules (README "Column values"), in random order,
+ * Generated tables: every column type of the value rules (docs/values.md), in random order,
  * with random character sets, nullability and keys (single column, composite, none), all drawn from
  * one seed. A table is described by a TableSpec, from which its CREATE TABLE is written; the value
  * and statement generators and the expected-value reader work from the same spec.
@@ -197,7 +197,7 @@ export function generateTable(seed: number, facts: ServerFacts, schema: string, 
     for (let i = 0; i < keyCount; i++) columns.push(drawColumn(rnd, rnd.pick(kindsOf(KEY_KINDS)), facts, charsets, spec, true));
   } else {
     // A unique row number keeps rows of a keyless table distinct, so that "two identical rows are
-    // one document" (README) never applies and the sink can equal the table row for row.
+    // one document" (docs/values.md) never applies and the sink can equal the table row for row.
     columns.push({ name: '', kind: 'int', definition: 'INT UNSIGNED NOT NULL', notNull: true, bits: 32, unsigned: true, serial: true });
   }
   spec.columns = rnd.shuffle(columns);

@@ -112,7 +112,7 @@ export function diffDocuments(sink: SinkName, expected: ExpectedTable, actual: M
 }
 
 /**
- * Differences from Redis hashes, under the sink's value encoding (README "Redis"): a string column is
+ * Differences from Redis hashes, under the sink's value encoding (docs/sinks.md, Redis): a string column is
  * its text as is, any other value its JSON text, a NULL column has no field.
  */
 export function diffHashes(expected: ExpectedTable, actual: Map<string, Record<string, string>>): SinkDiff {
