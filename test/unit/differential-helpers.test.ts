@@ -42,11 +42,13 @@ describe('differential generator', () => {
       const paths = new Set<string>();
       const charsets = new Set<string>();
       let geometryBeforeText = 0;
+      let generated = 0;
       for (let seed = 0; seed < 400; seed++) {
         const spec = generateTable(seed, facts(flavor), 'db', 't');
         spec.columns.forEach((c) => kinds.add(c.kind));
         spec.columns.forEach((c) => c.charset && charsets.add(c.charset));
         shapes.add(spec.keyShape);
+        if (spec.columns.some((c) => c.generated)) generated++;
         paths.add(spec.path);
         const g = spec.columns.findIndex((c) => c.kind === 'geometry');
         if (g >= 0 && spec.columns.slice(g + 1).some((c) => c.kind === 'text' || c.kind === 'binary')) geometryBeforeText++;
@@ -77,6 +79,7 @@ describe('differential generator', () => {
       expect([...paths].sort()).toEqual(['snapshot', 'stream']);
       expect([...charsets].sort()).toEqual(['big5', 'cp1251', 'gbk', 'latin1', 'sjis', 'utf16', 'utf32', 'utf8mb4']);
       expect(geometryBeforeText).toBeGreaterThan(40);
+      expect(generated).toBeGreaterThan(10);
     }
   });
 

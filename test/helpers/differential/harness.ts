@@ -240,6 +240,13 @@ async function deleteIndices(es: ReturnType<typeof esClient>, names: string[]): 
   }
 }
 
+/** A replica server id of its own per database, so that two harnesses on one server do not evict each other. */
+function serverIdOf(schema: string): number {
+  let h = 0;
+  for (const ch of schema) h = (Math.imul(h, 31) + ch.charCodeAt(0)) >>> 0;
+  return 70000 + (h % 10000);
+}
+
 function configText(dir: string, server: SourceServer, schema: string, start: BinlogPoint, hookUrl: string, snapshot: 'never' | 'initial'): string {
   return `// Written by the differential test harness: one task, every sink, as a user would configure them.
 import { defineConfig } from '${repoRoot}/core/index.ts';
@@ -255,7 +262,7 @@ export default defineConfig({
   tasks: [{
     name: '${TASK}',
     source: { host: ${JSON.stringify(server.host)}, port: ${server.port}, user: ${JSON.stringify(server.user)}, password: ${JSON.stringify(server.password)},
-      serverId: 7411, include: ['${schema}.*'], startFrom: ${JSON.stringify(start)} },
+      serverId: ${serverIdOf(schema)}, include: ['${schema}.*'], startFrom: ${JSON.stringify(start)} },
     snapshot: '${snapshot}',
     commitIntervalMs: 50,
     plugins: [

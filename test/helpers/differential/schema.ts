@@ -71,6 +71,8 @@ export interface Column {
   key?: boolean;
   /** Tables without a key: the column holding each row's unique number (never updated). */
   serial?: boolean;
+  /** A generated column (VIRTUAL or STORED): the server computes it, statements never write it. */
+  generated?: boolean;
 }
 
 export interface TableSpec {
@@ -209,6 +211,21 @@ export function generateTable(seed: number, facts: ServerFacts, schema: string, 
     spec.columns.forEach((c) => {
       if (rnd.chance(0.25) && odd.length > 0) c.name = odd.pop()!;
     });
+  }
+  // Some tables have a generated column (VIRTUAL or STORED), computed from an integer column.
+  const source = spec.columns.find((c) => c.kind === 'int' && !c.key && !c.serial);
+  if (source && rnd.chance(0.15)) {
+    const storage = rnd.pick(['VIRTUAL', 'STORED']);
+    const generated: Column = {
+      name: `c${spec.columns.length}_generated`,
+      kind: 'int',
+      definition: `BIGINT AS (\`${source.name}\` DIV 2) ${storage}`,
+      notNull: false,
+      bits: 64,
+      unsigned: false,
+      generated: true,
+    };
+    spec.columns.splice(rnd.int(0, spec.columns.length), 0, generated);
   }
   spec.key = rnd.shuffle(spec.columns.filter((c) => c.key)).map((c) => c.name);
   // Drawn last, so that the columns of a seed do not depend on it.

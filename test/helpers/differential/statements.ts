@@ -163,9 +163,9 @@ export class TableWriter {
     return `\`${this.spec.schema}\`.\`${this.spec.name}\``;
   }
 
-  /** Non-key, non-serial columns (the serial number of a keyless table never changes). */
+  /** Columns a statement may set: not the key, the serial number of a keyless table, or a computed column. */
   private changeable(): Column[] {
-    return this.spec.columns.filter((c) => !c.key && !c.serial && !c.autoUpdate);
+    return this.spec.columns.filter((c) => !c.key && !c.serial && !c.autoUpdate && !c.generated);
   }
 
   private value(col: Column): string {
@@ -175,7 +175,7 @@ export class TableWriter {
 
   /** INSERT of `count` rows; `reuse` rows get the key of those existing rows (for upserts). */
   private insertSql(count: number, reuse: string[][] = []): string {
-    const cols = this.spec.columns.filter((c) => !c.autoUpdate || this.rnd.chance(0.3));
+    const cols = this.spec.columns.filter((c) => !c.generated && (!c.autoUpdate || this.rnd.chance(0.3)));
     const keyCols = this.handleColumns();
     const rows: string[] = [];
     const keysUsed = new Set<string>();
