@@ -34,8 +34,15 @@ export function formatTableFailure(report: Pick<DifferentialReport, 'server' | '
     lines.push(`  ${d.sink}: ${d.missing.length} rows missing, ${d.extra.length} extra, ${d.different.length} fields different`);
     for (const id of d.missing.slice(0, EXAMPLES)) lines.push(`    missing id ${short(id)}`);
     for (const id of d.extra.slice(0, EXAMPLES)) lines.push(`    extra id ${short(id)}`);
-    for (const f of d.different.slice(0, EXAMPLES))
-      lines.push(`    id ${short(f.id, 60)} column ${f.column} ${columnType(result, f.column)}: expected ${short(f.expected)}, got ${short(f.actual)}`);
+    // One example per differing column: a bug usually shows in one type, whatever the row.
+    const byColumn = new Map<string, typeof d.different>();
+    for (const f of d.different) byColumn.set(f.column, [...(byColumn.get(f.column) ?? []), f]);
+    for (const [column, fields] of [...byColumn.entries()].slice(0, 12)) {
+      const f = fields[0]!;
+      lines.push(
+        `    column ${column} ${columnType(result, column)}: ${fields.length} rows, e.g. id ${short(f.id, 60)}: expected ${short(f.expected)}, got ${short(f.actual)}`,
+      );
+    }
   }
   for (const l of result.deadLetters) lines.push(`  dead letters from ${l.origin}: ${l.rows} rows: ${l.reason}`);
   if (result.duplicateIds.length > 0) lines.push(`  generator error: rows with the same id ${short(result.duplicateIds.slice(0, 3))}`);
