@@ -17,7 +17,7 @@ import { connectTo, type SourceServer } from '../helpers/differential/server.ts'
 import type { TableOptions } from '../helpers/differential/schema.ts';
 
 const seed = process.env.TUNNEL_DIFF_SEED ? Number(process.env.TUNNEL_DIFF_SEED) >>> 0 : randomInt(2 ** 32 - 1);
-const tables = Number(process.env.TUNNEL_DIFF_TABLES || 4);
+const tables = Number(process.env.TUNNEL_DIFF_TABLES || 8);
 const statementsPerTable = Number(process.env.TUNNEL_DIFF_STATEMENTS || 12);
 // To look past a known bug: TUNNEL_DIFF_KEYS=single,composite, TUNNEL_DIFF_EXCLUDE=geometry,json and
 // TUNNEL_DIFF_CHARSETS=utf8mb4,latin1,binary
@@ -69,6 +69,7 @@ describe('differential: every sink equals SELECT on generated schemas', () => {
         writeFileSync(join(report.workDir, 'report.txt'), `${summary}\n\n${details}\n`);
         console.log(summary);
         const replay = `replay: ${settings}TUNNEL_DIFF_SEED=${seed} TUNNEL_DIFF_TABLES=${tables} npx vitest run test/integration/differential.test.ts (report in ${report.workDir}/report.txt)`;
+        expect(report.stalled, `${summary}\n\n${details.slice(0, 20_000)}\n\n${replay}`).toBeUndefined();
         expect(report.failures.length, `${summary}\n\n${details.slice(0, 20_000)}\n\n${replay}`).toBe(0);
         expect(report.otherDeadLetters, replay).toEqual([]);
         expect(report.tunnelExitCode, replay).toBe(0);

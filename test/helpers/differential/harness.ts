@@ -117,6 +117,8 @@ export class SinkHarness {
     const target = await masterPosition(this.admin);
     const file = join(this.workDir, 'positions', `${TASK}.json`);
     const deadline = Date.now() + timeoutMs;
+    let last = 'no position stored yet';
+    this.stalled = undefined;
     for (;;) {
       const tunnel = this.tunnel!;
       if (tunnel.child.exitCode !== null) throw new Error(`tunnel exited (${tunnel.child.exitCode}) while catching up:\n${tunnel.output.slice(-3000)}`);
@@ -124,14 +126,21 @@ export class SinkHarness {
         try {
           const stored = JSON.parse(readFileSync(file, 'utf8')) as { position: BinlogPoint; snapshot?: unknown };
           if (stored.snapshot === undefined && reached(stored.position, target)) return true;
+          last = `${stored.position.file}:${stored.position.offset}${stored.snapshot === undefined ? '' : ' (snapshot in progress)'}`;
         } catch {
           // replaced while read
         }
       }
-      if (Date.now() > deadline) return false;
+      if (Date.now() > deadline) {
+        this.stalled = `Tunnel's committed position (${last}) did not reach the server's ${target.file}:${target.offset} within ${timeoutMs} ms`;
+        return false;
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+
+  /** After a catchUp() that timed out: where Tunnel stood and where the server was. */
+  stalled: string | undefined;
 
   /** Each sink against SELECT of `table`, and the table's dead letters. Call after catchUp(). */
   async check(table: string, letters = this.deadLetters()): Promise<TableCheck> {

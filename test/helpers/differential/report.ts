@@ -81,6 +81,7 @@ export function formatSummary(report: DifferentialReport): string {
   const lines = [
     `differential on ${report.server} (${report.version}), seed ${report.seed}: ${report.tables.length} tables, ${report.failures.length} with differences, ${Math.round(report.elapsedMs / 100) / 10} s (${Math.round(report.elapsedMs / Math.max(1, report.tables.length))} ms per table); tunnel exit ${report.tunnelExitCode}`,
   ];
+  if (report.stalled) lines.push(`  NOT CAUGHT UP: ${report.stalled}; the differences below are what was still different then`);
   const rows = report.tables.reduce((n, t) => n + t.rows, 0);
   const statements = report.tables.reduce((n, t) => n + t.stats.statements, 0);
   const refused = report.tables.reduce((n, t) => n + t.stats.refused, 0);

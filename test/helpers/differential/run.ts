@@ -59,6 +59,8 @@ export interface DifferentialReport {
   tunnelExitCode: number | null;
   /** Dead letters not attributable to a table of the run. */
   otherDeadLetters: DeadLetterSummary[];
+  /** Set when Tunnel did not catch up by the deadline (the run stopped at that round). */
+  stalled?: string;
 }
 
 export async function runDifferential(options: DifferentialOptions): Promise<DifferentialReport> {
@@ -72,6 +74,7 @@ export async function runDifferential(options: DifferentialOptions): Promise<Dif
   const timings = { start: 0, write: 0, catchUp: 0, compare: 0 };
   const statements = options.statementsPerTable ?? 12;
   let harness: SinkHarness | undefined;
+  let stalled: string | undefined;
   try {
     const facts = await readServerFacts(conn);
     harness = await SinkHarness.prepare(server, schema, workDir);
@@ -128,7 +131,10 @@ export async function runDifferential(options: DifferentialOptions): Promise<Dif
           `write ${wrote - roundStart} ms, catch-up ${waited - wrote} ms, compare ${Date.now() - waited} ms`,
       );
       // Not caught up: nothing later can be compared either; the report says what was still different.
-      if (!caughtUp) break;
+      if (!caughtUp) {
+        stalled = harness.stalled;
+        break;
+      }
       if (process.env.TUNNEL_DIFF_KEEP !== '1') await harness.dropIndices(round.map((t) => t.spec.name));
     }
     const names = new Set(results.map((r) => r.spec.name));
@@ -146,6 +152,7 @@ export async function runDifferential(options: DifferentialOptions): Promise<Dif
       timings,
       tunnelExitCode,
       otherDeadLetters,
+      stalled,
     };
   } finally {
     await harness?.close();
