@@ -16,7 +16,7 @@ import { esClient, redisClient, repoRoot, servers } from '../servers.ts';
 import { TunnelProcess } from '../tunnel-process.ts';
 import { WebhookReceiver } from '../webhook-receiver.ts';
 import { expectedTable, type ExpectedTable } from './expected.ts';
-import { connectTo, type SourceServer } from './server.ts';
+import { connectTo, type SourceEndpoint } from './server.ts';
 import { diffDocuments, diffHashes, esDocuments, esIndexOf, isEmptyDiff, redisHashes, webhookRows, type SinkDiff } from './sink-contents.ts';
 
 const TASK = 'diff';
@@ -49,7 +49,7 @@ export class SinkHarness {
   tunnel: TunnelProcess | undefined;
 
   private constructor(
-    readonly server: SourceServer,
+    readonly server: SourceEndpoint,
     readonly schema: string,
     readonly workDir: string,
     /** A session for the harness's own statements (positions, DDL of `sql`). */
@@ -63,7 +63,7 @@ export class SinkHarness {
    * binlog position just before the CREATE DATABASE, with its files in `workDir` (default
    * .data/differential/<schema>).
    */
-  static async start(server: SourceServer, schema: string, workDir?: string): Promise<SinkHarness> {
+  static async start(server: SourceEndpoint, schema: string, workDir?: string): Promise<SinkHarness> {
     const h = await SinkHarness.prepare(server, schema, workDir);
     await h.startTunnel();
     return h;
@@ -73,7 +73,7 @@ export class SinkHarness {
    * Drops and creates database `schema` and empties its indices and keys, without starting Tunnel
    * yet (tables written before startTunnel({ snapshot: 'initial' }) reach the sinks by the snapshot).
    */
-  static async prepare(server: SourceServer, schema: string, workDir = join(repoRoot, '.data', 'differential', schema)): Promise<SinkHarness> {
+  static async prepare(server: SourceEndpoint, schema: string, workDir = join(repoRoot, '.data', 'differential', schema)): Promise<SinkHarness> {
     rmSync(workDir, { recursive: true, force: true });
     mkdirSync(workDir, { recursive: true });
     const h = new SinkHarness(server, schema, workDir, await connectTo(server), await connectTo(server));
@@ -256,7 +256,7 @@ function serverIdOf(schema: string): number {
   return 70000 + (h % 10000);
 }
 
-function configText(dir: string, server: SourceServer, schema: string, start: BinlogPoint, hookUrl: string, snapshot: 'never' | 'initial'): string {
+function configText(dir: string, server: SourceEndpoint, schema: string, start: BinlogPoint, hookUrl: string, snapshot: 'never' | 'initial'): string {
   return `// Written by the differential test harness: one task, every sink, as a user would configure them.
 import { defineConfig } from '${repoRoot}/core/index.ts';
 import { elasticsearch } from '${repoRoot}/sinks/elasticsearch/index.ts';
@@ -270,7 +270,7 @@ export default defineConfig({
   shutdownTimeoutMs: 10000,
   tasks: [{
     name: '${TASK}',
-    source: { host: ${JSON.stringify(server.host)}, port: ${server.port}, user: ${JSON.stringify(server.user)}, password: ${JSON.stringify(server.password)},
+    source: { host: ${JSON.stringify(server.connection.host)}, port: ${server.connection.port}, user: ${JSON.stringify(server.connection.user)}, password: ${JSON.stringify(server.connection.password)},
       serverId: ${serverIdOf(schema)}, include: ['${schema}.*'], startFrom: ${JSON.stringify(start)} },
     snapshot: '${snapshot}',
     commitIntervalMs: 50,

@@ -12,14 +12,14 @@ import { repoRoot } from '../servers.ts';
 import { SinkHarness, type DeadLetterSummary } from './harness.ts';
 import { Random, tableSeed } from './random.ts';
 import { createTableSql, dropWidestColumn, generateTable, type TableOptions, type TableSpec } from './schema.ts';
-import { connectTo, readServerFacts, type ServerFacts, type SourceServer } from './server.ts';
+import { connectTo, readServerFacts, type ServerFacts, type SourceEndpoint } from './server.ts';
 import type { SinkDiff } from './sink-contents.ts';
 import { TableWriter, type StatementStats } from './statements.ts';
 
 export type { DeadLetterSummary } from './harness.ts';
 
 export interface DifferentialOptions {
-  server: SourceServer;
+  server: SourceEndpoint;
   seed: number;
   tables: number;
   /** Tables written before each catch-up and comparison (default 8). */

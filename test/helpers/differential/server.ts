@@ -7,13 +7,14 @@ import mysql from 'mysql2/promise';
 
 export type Flavor = 'mariadb' | 'mysql';
 
-export interface SourceServer {
-  /** A short name for messages, database names and seeds: `mariadb`, `mysql`. */
+/**
+ * The server a run writes to: its name and where Tunnel connects. The `SourceServer` entries of
+ * test/helpers/servers.ts (`sourceServers`) have this shape too, so they can be passed as they are.
+ */
+export interface SourceEndpoint {
+  /** A short name for messages and database names: `mariadb`, `mysql`. */
   name: string;
-  host: string;
-  port: number;
-  user: string;
-  password: string;
+  connection: { host: string; port: number; user: string; password: string };
 }
 
 export interface ServerFacts {
@@ -159,12 +160,13 @@ export async function readServerFacts(conn: mysql.Connection): Promise<ServerFac
 }
 
 /** A mysql2 connection to `server` with exact values (numbers and dates as strings), utf8mb4. */
-export function connectTo(server: SourceServer, options: mysql.ConnectionOptions = {}): Promise<mysql.Connection> {
+export function connectTo(server: SourceEndpoint, options: mysql.ConnectionOptions = {}): Promise<mysql.Connection> {
+  const { host, port, user, password } = server.connection;
   return mysql.createConnection({
-    host: server.host,
-    port: server.port,
-    user: server.user,
-    password: server.password,
+    host,
+    port,
+    user,
+    password,
     charset: 'utf8mb4',
     supportBigNumbers: true,
     bigNumberStrings: true,
