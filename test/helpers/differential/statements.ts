@@ -25,6 +25,8 @@ const DATA_ERRORS = new Set([
   1406, // data too long
   1411, // incorrect value for function
   1416, // cannot get geometry object from data
+  1441, // datetime function: field overflow (MySQL rounding '9999-12-31 23:59:59.99999' up)
+  1525, // incorrect DATETIME/TIMESTAMP value
   1690, // value out of range in an expression
   3037, // invalid GIS data
   3140, // invalid JSON text (MySQL)
