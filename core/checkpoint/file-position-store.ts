@@ -9,6 +9,9 @@ import type { PositionStore, StoredPosition } from './position-store.ts';
  * position, never a torn one.
  */
 export class FilePositionStore implements PositionStore {
+  /** The last save of each task: saves of one task run one after another, in call order. */
+  private readonly saving = new Map<string, Promise<void>>();
+
   constructor(private readonly dir: string) {}
 
   private fileOf(task: string): string {
@@ -26,7 +29,18 @@ export class FilePositionStore implements PositionStore {
     return decodeStoredPosition(bytes, this.fileOf(task));
   }
 
-  async save(task: string, stored: StoredPosition): Promise<void> {
+  /** Saves of one task are applied in call order (they share one temporary file); the last one wins. */
+  save(task: string, stored: StoredPosition): Promise<void> {
+    const previous = this.saving.get(task) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.write(task, stored));
+    this.saving.set(task, next);
+    void next.finally(() => {
+      if (this.saving.get(task) === next) this.saving.delete(task);
+    }).catch(() => undefined);
+    return next;
+  }
+
+  private async write(task: string, stored: StoredPosition): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const target = this.fileOf(task);
     const temporary = `${target}.${process.pid}.tmp`;

@@ -17,7 +17,7 @@ import { TunnelProcess } from '../tunnel-process.ts';
 import { WebhookReceiver } from '../webhook-receiver.ts';
 import { expectedTable, type ExpectedTable } from './expected.ts';
 import { connectTo, type SourceEndpoint } from './server.ts';
-import { diffDocuments, diffHashes, esDocuments, esIndexOf, isEmptyDiff, redisHashes, webhookRows, type SinkDiff } from './sink-contents.ts';
+import { asElasticsearch, diffDocuments, diffHashes, esDocuments, esIndexOf, isEmptyDiff, redisHashes, webhookRows, type SinkDiff } from './sink-contents.ts';
 
 const TASK = 'diff';
 const SECRET = 'differential-webhook-secret-0123456789';
@@ -160,7 +160,7 @@ export class SinkHarness {
 
   private async compare(expected: ExpectedTable): Promise<SinkDiff[]> {
     return [
-      diffDocuments('elasticsearch', expected, await esDocuments(this.es, expected.shape)),
+      diffDocuments('elasticsearch', asElasticsearch(expected), await esDocuments(this.es, expected.shape)),
       diffHashes(expected, await redisHashes(this.redis, expected.shape)),
       diffDocuments('webhook', expected, webhookRows(this.receiver.events, expected.shape)),
     ];

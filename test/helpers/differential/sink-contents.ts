@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * What each sink holds for a table, read back the way a user would look at it (an Elasticsearch
  * search, Redis HGETALL, the webhook events applied in order), and its differences from the expected
@@ -26,6 +27,25 @@ export interface SinkDiff {
 
 export function isEmptyDiff(d: SinkDiff): boolean {
   return d.missing.length === 0 && d.extra.length === 0 && d.different.length === 0;
+}
+
+/** ES's metadata field names, which a document field cannot have (docs/sinks.md: such a column is written as `@name`). */
+const ES_METADATA_FIELDS = new Set(['_id', '_index', '_source', '_routing', '_version', '_seq_no', '_primary_term', '_field_names', '_ignored', '_ignored_source', '_doc_count', '_tier', '_data_stream_timestamp', '_nested_path']);
+
+/**
+ * The expected rows as Elasticsearch documents, by the documented rules (docs/sinks.md): the `_id` of
+ * an empty id or one over 512 UTF-8 bytes is `~sha256:` and its hex SHA-256; a column named like a
+ * metadata field is the field `@name`.
+ */
+export function asElasticsearch(expected: ExpectedTable): ExpectedTable {
+  const rows = new Map<string, Row>();
+  for (const [id, row] of expected.rows) {
+    const esId = id.length > 0 && Buffer.byteLength(id, 'utf8') <= 512 ? id : `~sha256:${createHash('sha256').update(id, 'utf8').digest('hex')}`;
+    const doc: Row = {};
+    for (const [column, value] of Object.entries(row)) doc[ES_METADATA_FIELDS.has(column) ? `@${column}` : column] = value;
+    rows.set(esId, doc);
+  }
+  return { ...expected, rows };
 }
 
 /** The Elasticsearch index the sink writes a table to by default: '{schema}_{table}', lowercased. */
