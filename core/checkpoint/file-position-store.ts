@@ -34,9 +34,11 @@ export class FilePositionStore implements PositionStore {
     const previous = this.saving.get(task) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(() => this.write(task, stored));
     this.saving.set(task, next);
-    void next.finally(() => {
-      if (this.saving.get(task) === next) this.saving.delete(task);
-    }).catch(() => undefined);
+    void next
+      .finally(() => {
+        if (this.saving.get(task) === next) this.saving.delete(task);
+      })
+      .catch(() => undefined);
     return next;
   }
 

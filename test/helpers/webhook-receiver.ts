@@ -17,6 +17,11 @@ export class WebhookReceiver {
 
   constructor(private readonly secret: string) {}
 
+  /** The receiver's URL, started on first use (a restarted Tunnel keeps posting to the same one). */
+  async ensureStarted(): Promise<string> {
+    return this.server ? this.url : this.start();
+  }
+
   async start(port = 0): Promise<string> {
     this.server = createServer((req, res) => {
       const chunks: Buffer[] = [];

@@ -95,10 +95,13 @@ export class SinkHarness {
    * Starts `tunnel start`: streaming from the position before the database was created, or with
    * `snapshot: 'initial'`, first reading the tables that exist and then streaming from there.
    */
-  async startTunnel(options: { snapshot?: 'initial' } = {}): Promise<void> {
+  async startTunnel(options: { snapshot?: 'initial'; exclude?: string[] } = {}): Promise<void> {
     writeFileSync(join(this.workDir, 'package.json'), '{"type":"module"}');
     const configFile = join(this.workDir, 'tunnel.config.ts');
-    writeFileSync(configFile, configText(this.workDir, this.server, this.schema, this.#start!, await this.receiver.start(), options.snapshot ?? 'never'));
+    writeFileSync(
+      configFile,
+      configText(this.workDir, this.server, this.schema, this.#start!, await this.receiver.ensureStarted(), options.snapshot ?? 'never', options.exclude ?? []),
+    );
     this.tunnel = new TunnelProcess(configFile);
     await this.tunnel.waitForLog((l) => l.msg === 'tunnel started', 60_000);
   }
@@ -256,7 +259,15 @@ function serverIdOf(schema: string): number {
   return 70000 + (h % 10000);
 }
 
-function configText(dir: string, server: SourceEndpoint, schema: string, start: BinlogPoint, hookUrl: string, snapshot: 'never' | 'initial'): string {
+function configText(
+  dir: string,
+  server: SourceEndpoint,
+  schema: string,
+  start: BinlogPoint,
+  hookUrl: string,
+  snapshot: 'never' | 'initial',
+  exclude: string[],
+): string {
   return `// Written by the differential test harness: one task, every sink, as a user would configure them.
 import { defineConfig } from '${repoRoot}/core/index.ts';
 import { elasticsearch } from '${repoRoot}/sinks/elasticsearch/index.ts';
@@ -271,7 +282,7 @@ export default defineConfig({
   tasks: [{
     name: '${TASK}',
     source: { host: ${JSON.stringify(server.connection.host)}, port: ${server.connection.port}, user: ${JSON.stringify(server.connection.user)}, password: ${JSON.stringify(server.connection.password)},
-      serverId: ${serverIdOf(schema)}, include: ['${schema}.*'], startFrom: ${JSON.stringify(start)} },
+      serverId: ${serverIdOf(schema)}, include: ['${schema}.*'], exclude: ${JSON.stringify(exclude)}, startFrom: ${JSON.stringify(start)} },
     snapshot: '${snapshot}',
     commitIntervalMs: 50,
     plugins: [

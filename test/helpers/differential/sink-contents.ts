@@ -30,7 +30,22 @@ export function isEmptyDiff(d: SinkDiff): boolean {
 }
 
 /** ES's metadata field names, which a document field cannot have (docs/sinks.md: such a column is written as `@name`). */
-const ES_METADATA_FIELDS = new Set(['_id', '_index', '_source', '_routing', '_version', '_seq_no', '_primary_term', '_field_names', '_ignored', '_ignored_source', '_doc_count', '_tier', '_data_stream_timestamp', '_nested_path']);
+const ES_METADATA_FIELDS = new Set([
+  '_id',
+  '_index',
+  '_source',
+  '_routing',
+  '_version',
+  '_seq_no',
+  '_primary_term',
+  '_field_names',
+  '_ignored',
+  '_ignored_source',
+  '_doc_count',
+  '_tier',
+  '_data_stream_timestamp',
+  '_nested_path',
+]);
 
 /**
  * The expected rows as Elasticsearch documents, by the documented rules (docs/sinks.md): the `_id` of
@@ -95,11 +110,40 @@ interface WebhookCell {
 
 /** The rows a receiver holds after applying the table's events in arrival order, keyed as the sinks key them. */
 export function webhookRows(events: readonly unknown[], shape: TableShape): Map<string, Record<string, unknown>> {
-  const state = new Map<string, Record<string, unknown>>();
+  // every table's rows, in order, with schema changes applied as docs/schema-changes.md says a
+  // receiver should: truncate and drop empty a table, drop-database every table of the schema,
+  // rename moves the rows to the new name
+  const tables = new Map<string, Map<string, Record<string, unknown>>>();
+  const stateOf = (schema: string, table: string) => {
+    const key = `${schema}.${table}`;
+    let state = tables.get(key);
+    if (!state) tables.set(key, (state = new Map()));
+    return state;
+  };
   const idOf = (row: Record<string, unknown>) => rowId(shape, row as Row);
   for (const raw of events) {
-    const event = raw as { schema?: string; table?: string; action?: string; rows?: WebhookCell[][] };
-    if (event.schema !== shape.schema || event.table !== shape.name || !Array.isArray(event.rows)) continue;
+    const event = raw as {
+      kind?: string;
+      change?: string;
+      schema?: string;
+      table?: string;
+      to?: { schema: string; table: string };
+      action?: string;
+      rows?: WebhookCell[][];
+    };
+    if (event.kind === 'schema') {
+      if (event.change === 'truncate' || event.change === 'drop') tables.delete(`${event.schema}.${event.table}`);
+      else if (event.change === 'drop-database') {
+        for (const key of [...tables.keys()]) if (key.startsWith(`${event.schema}.`)) tables.delete(key);
+      } else if (event.change === 'rename' && event.to) {
+        const moved = tables.get(`${event.schema}.${event.table}`) ?? new Map();
+        tables.delete(`${event.schema}.${event.table}`);
+        tables.set(`${event.to.schema}.${event.to.table}`, moved);
+      }
+      continue;
+    }
+    if (!event.schema || !event.table || !Array.isArray(event.rows)) continue;
+    const state = stateOf(event.schema, event.table);
     for (const cells of event.rows) {
       const image = (side: 'value' | 'before' | 'after') => Object.fromEntries(cells.map((c) => [c.column, c[side]]));
       if (event.action === 'insert') state.set(idOf(image('value')), image('value'));
@@ -110,7 +154,7 @@ export function webhookRows(events: readonly unknown[], shape: TableShape): Map<
       }
     }
   }
-  return state;
+  return tables.get(`${shape.schema}.${shape.name}`) ?? new Map();
 }
 
 /** Differences between the expected rows and documents whose fields hold canonical values (ES, webhook). */
