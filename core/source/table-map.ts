@@ -68,12 +68,12 @@ export interface TableMap {
 export const GEOMETRY_TYPE_NAMES = ['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection'];
 
 /** Whether the SIGNEDNESS bitmap has a bit for a column of this real type. */
-function isNumeric(type: number, flavor: ServerFlavor): boolean {
+function isNumeric(type: number): boolean {
   switch (type) {
     case ColumnType.YEAR:
-      // MariaDB's Field_year is a Field_num (an unsigned TINYINT underneath) and gets a bit; MySQL's
-      // is_numeric_type() leaves YEAR out.
-      return flavor === 'mariadb';
+      // both servers give YEAR a bit (an unsigned TINYINT underneath), although MySQL's mysqlbinlog
+      // leaves it out when it prints the metadata; checked against each server's binlog
+      return true;
     case ColumnType.TINY:
     case ColumnType.SHORT:
     case ColumnType.INT24:
@@ -245,7 +245,7 @@ export function parseTableMap(buf: Buffer, start: number, end: number, flavor: S
   for (let i = 0; i < count; i++) columns[i]!.nullable = (nulls[i >>> 3]! & (1 << (i & 7))) !== 0;
 
   const map: TableMap = { tableId, schema, table, columns, hasNames: false };
-  const numeric = columns.flatMap((c, i) => (isNumeric(c.type, flavor) ? [i] : []));
+  const numeric = columns.flatMap((c, i) => (isNumeric(c.type) ? [i] : []));
   const character = columns.flatMap((c, i) => (isCharacter(c.type, flavor) ? [i] : []));
   const enumSet = columns.flatMap((c, i) => (isEnumOrSet(c.type) ? [i] : []));
   const ofType = (type: number) => columns.flatMap((c, i) => (c.type === type ? [i] : []));

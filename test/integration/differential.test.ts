@@ -10,10 +10,9 @@ import { randomInt } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { servers } from '../helpers/servers.ts';
+import { sourceServers } from '../helpers/servers.ts';
 import { formatSummary, formatTableFailure } from '../helpers/differential/report.ts';
 import { runDifferential } from '../helpers/differential/run.ts';
-import { connectTo, type SourceEndpoint } from '../helpers/differential/server.ts';
 import type { TableOptions } from '../helpers/differential/schema.ts';
 
 const seed = process.env.TUNNEL_DIFF_SEED ? Number(process.env.TUNNEL_DIFF_SEED) >>> 0 : randomInt(2 ** 32 - 1);
@@ -33,37 +32,9 @@ const settings = ['TUNNEL_DIFF_STATEMENTS', 'TUNNEL_DIFF_KEYS', 'TUNNEL_DIFF_EXC
   .map((name) => `${name}=${process.env[name]} `)
   .join('');
 
-const mariadb: SourceEndpoint = { name: 'mariadb', connection: servers.mariadb };
-// MySQL 8 where scripts/services runs it (the same variables and defaults as its `mysql` server).
-const mysql: SourceEndpoint = {
-  name: 'mysql',
-  connection: {
-    host: process.env.TUNNEL_MYSQL_HOST || '127.0.0.1',
-    port: Number(process.env.TUNNEL_MYSQL_PORT || 13307),
-    user: process.env.TUNNEL_MYSQL_USER || 'tunnel',
-    password: process.env.TUNNEL_MYSQL_PASSWORD ?? 'tunnel',
-  },
-};
-
-/** Whether a server answers (MySQL 8 runs only where scripts/services started it). */
-async function reachable(server: SourceEndpoint): Promise<boolean> {
-  try {
-    const conn = await connectTo(server, { connectTimeout: 3000 });
-    await conn.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const mysqlUp = await reachable(mysql);
-
 describe('differential: every sink equals SELECT on generated schemas', () => {
-  for (const [server, up] of [
-    [mariadb, true],
-    [mysql, mysqlUp],
-  ] as const) {
-    it.skipIf(!up)(
+  for (const server of sourceServers) {
+    it(
       `${server.name}: ${tables} generated tables through tunnel start into Elasticsearch, Redis and a webhook`,
       async () => {
         const report = await runDifferential({ server, seed, tables, statementsPerTable, table, log: (line) => console.log(line) });

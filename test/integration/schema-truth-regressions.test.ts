@@ -5,29 +5,10 @@
 // dynamic mapping refused.
 import { afterAll, describe, expect, it } from 'vitest';
 import { SinkHarness, type TableCheck } from '../helpers/differential/harness.ts';
-import { connectTo, type SourceEndpoint } from '../helpers/differential/server.ts';
 import { esDocuments, redisHashes, webhookRows } from '../helpers/differential/sink-contents.ts';
-import { servers } from '../helpers/servers.ts';
+import { sourceServers } from '../helpers/servers.ts';
 
-const mariadb: SourceEndpoint = { name: 'mariadb', connection: servers.mariadb };
-const mysql: SourceEndpoint = {
-  name: 'mysql',
-  connection: {
-    host: process.env.TUNNEL_MYSQL_HOST || '127.0.0.1',
-    port: Number(process.env.TUNNEL_MYSQL_PORT || 13307),
-    user: process.env.TUNNEL_MYSQL_USER || 'tunnel',
-    password: process.env.TUNNEL_MYSQL_PASSWORD ?? 'tunnel',
-  },
-};
-async function reachable(server: SourceEndpoint): Promise<boolean> {
-  try {
-    await (await connectTo(server, { connectTimeout: 3000 })).end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-const targets = [mariadb, ...((await reachable(mysql)) ? [mysql] : [])];
+const targets = sourceServers;
 
 const failures = (checks: TableCheck[]) =>
   checks
