@@ -1,14 +1,19 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verifyWebhookSignature } from '../../sinks/http/index.ts';
-import type { RowEvent } from '../../core/index.ts';
+import type { RowEvent, SchemaChangeEvent } from '../../core/index.ts';
 
 /**
  * A real HTTP server that receives webhook batches, verifies each signature, and records every
  * event in arrival order. `failing` makes it answer 500 (a receiver outage).
  */
 export class WebhookReceiver {
+  /** Row events, in arrival order. */
   readonly events: RowEvent[] = [];
+  /** Schema changes (`kind: 'schema'` bodies), in arrival order. */
+  readonly schemaChanges: SchemaChangeEvent[] = [];
+  /** Both, in arrival order (what a receiver that applies schema changes works from). */
+  readonly received: Array<RowEvent | SchemaChangeEvent> = [];
   badSignatures = 0;
   requests = 0;
   failing = false;
@@ -41,7 +46,11 @@ export class WebhookReceiver {
               .split('\n')
               .filter(Boolean)
               .map((l) => JSON.parse(l) as RowEvent);
-        this.events.push(...body);
+        for (const item of body as Array<RowEvent | SchemaChangeEvent>) {
+          this.received.push(item);
+          if ('kind' in item && item.kind === 'schema') this.schemaChanges.push(item);
+          else this.events.push(item as RowEvent);
+        }
         res.writeHead(204).end();
       });
     });

@@ -37,7 +37,7 @@ describe.each(targets)('schema changes on $name, policy propagate', (server) => 
     return {
       elasticsearch: (await esDocuments(h.es, shape)).size,
       redis: (await redisHashes(h.redis, shape)).size,
-      webhook: webhookRows(h.receiver.events, shape).size,
+      webhook: webhookRows(h.receiver.received, shape).size,
     };
   }
 

@@ -52,7 +52,7 @@ describe.each(targets)('the sinks equal the table on $name', (server) => {
     expect({
       elasticsearch: (await esDocuments(h.es, shape)).size,
       redis: (await redisHashes(h.redis, shape)).size,
-      webhook: webhookRows(h.receiver.events, shape).size,
+      webhook: webhookRows(h.receiver.received, shape).size,
     }).toEqual({ elasticsearch: 0, redis: 0, webhook: 0 });
     expect(await h.stop()).toBe(0);
   });

@@ -165,7 +165,7 @@ export class SinkHarness {
     return [
       diffDocuments('elasticsearch', asElasticsearch(expected), await esDocuments(this.es, expected.shape)),
       diffHashes(expected, await redisHashes(this.redis, expected.shape)),
-      diffDocuments('webhook', expected, webhookRows(this.receiver.events, expected.shape)),
+      diffDocuments('webhook', expected, webhookRows(this.receiver.received, expected.shape)),
     ];
   }
 
