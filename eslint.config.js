@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 const sinks = ['elasticsearch', 'redis', 'http'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', '.tunnel/**', 'test-results/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'examples/*/node_modules/**', '.data/**', '.tunnel/**', 'test-results/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Tunnel runs TypeScript (its own code and the user's tunnel.config.ts) without a build step.
+// Development only: the `tunnel` command from the TypeScript sources of this repository, under tsx
+// (tests, the demo and `npm run tunnel -- <command>` use it). The package's bin is the build,
+// dist/bin/tunnel.js, which needs no TypeScript loader.
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../core/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+await import('./tunnel.ts');

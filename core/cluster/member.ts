@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { packageInfo } from '../package/index.ts';
 import { ClusterError } from '../errors/index.ts';
 import { silentLogger, type Logger } from '../log/index.ts';
 import { Backoff } from '../runtime/backoff.ts';
@@ -50,15 +50,6 @@ interface Session {
   memberDataBusy: boolean;
   memberDataDirty: boolean;
   registrationFailures: Backoff;
-}
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
 }
 
 export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
@@ -297,7 +288,7 @@ export class ClusterMember extends EventEmitter<ClusterMemberEvents> {
       ...(this.opts.advertise ?? {}),
       nodeId: this.nodeId,
       address: this.address,
-      version: this.opts.version ?? packageVersion(),
+      version: this.opts.version ?? packageInfo().version,
       startedAt: this.startedAt,
       host: hostname(),
       pid: process.pid,
