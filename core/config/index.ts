@@ -4,3 +4,4 @@ export * from './resolve.ts';
 export * from './issues.ts';
 export * from './validators.ts';
 export * from './sink-options.ts';
+export * from './load.ts';
