@@ -22,7 +22,9 @@ export function routeTables(options: RouteTablesOptions) {
   const cache = new Map<string, string[] | undefined>();
   return definePlugin({
     name: 'route-tables',
-    apply(hooks) {
+    apply(hooks, context) {
+      options.rules.forEach((rule, index) => context.requireSinks(rule.sinks, `rules[${index}].sinks`));
+      if (Array.isArray(otherwise)) context.requireSinks(otherwise, 'otherwise');
       hooks.route.tap('route-tables', (all, event) => {
         const key = `${event.schema}.${event.table}`;
         let chosen = cache.get(key);

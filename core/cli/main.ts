@@ -124,7 +124,7 @@ export async function main(argv: string[]): Promise<number> {
 async function validate(file: string): Promise<number> {
   const { config, file: path } = await loadConfig(file);
   const pipelines = config.tasks.map((task, index) => {
-    const applied = applyPlugins(task.name, task.plugins, silentLogger());
+    const applied = applyPlugins(task.name, task.plugins, silentLogger(), { configPath: `tasks[${index}]` });
     const sinks = [...applied.sinks.keys()];
     if (sinks.length === 0) {
       throw new ConfigError(`tasks[${index}].plugins: task "${task.name}" registers no sink; add elasticsearch(), redis() or webhook()`);

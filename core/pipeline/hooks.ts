@@ -6,12 +6,19 @@ import type { TunnelError } from '../errors/index.ts';
 /**
  * The hooks of one task, declared once and named for the event's path (webpack's Compiler style).
  * The hook kind says what a tap may do:
- * - `filter` is a bail hook: the first plugin that returns `false` drops the event;
+ * - `filter`: a tap returns `false` to drop the event; any other answer (`true`, nothing) keeps it and
+ *   the next filter runs, so no filter can keep an event from the filters after it;
  * - `transform` is a waterfall: each plugin returns the event the next one sees;
  * - `tableTransform` is a HookMap keyed by `schema.table`, so tables nobody tapped cost one lookup;
  * - `expand` is a waterfall over a list, for the rare plugin that must turn one event into several
  *   (e.g. a multi-row update of which some rows are soft deletes); untapped, it costs nothing;
- * - `route` is a waterfall over the sink names an event goes to (all sinks to start with).
+ * - `route` is a waterfall over the sink names an event goes to (all sinks to start with); a plugin
+ *   that names sinks declares them with `context.requireSinks`, so a wrong name fails validation.
+ *
+ * `taskStart` and `taskStop` take `tap`, `tapPromise` and `tapAsync`; a failure of any kind is a
+ * PluginError naming the plugin. `batchWritten`, `positionCommitted` and `error` are observers: a tap
+ * that throws there is logged under its plugin's name and changes nothing else (a broken metrics or
+ * alerting plugin must not stall deliveries or commits).
  */
 export class TunnelHooks {
   readonly filter = new SyncBailHook<[RowEvent], boolean | void>(['event']);

@@ -20,6 +20,13 @@ export interface PluginContext {
   registerSink(name: string, sink: Sink): void;
   /** Replace the task's dead-letter destination (e.g. a Redis list). */
   registerDeadLetterStore(store: DeadLetterStore): void;
+  /**
+   * Declare the sink names this plugin sends events to (e.g. a router's rules). Checked once every
+   * plugin of the task is applied, so `tunnel validate` and start fail at once on a name no plugin
+   * registers, instead of the task failing at the first event. `option` names the plugin option the
+   * names come from, for the message (e.g. `rules[0].sinks`).
+   */
+  requireSinks(names: readonly string[], option?: string): void;
 }
 
 /** Identity helper so a team's plugin written in its own file gets full types. */

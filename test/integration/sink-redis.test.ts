@@ -182,6 +182,7 @@ describe('redis dead-letter store (real Redis)', () => {
       task: 'orders',
       logger: silentLogger(),
       registerSink: () => undefined,
+      requireSinks: () => undefined,
       registerDeadLetterStore: (store) => {
         registered = store;
       },

@@ -12,6 +12,7 @@ writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
 
 const header = `
 import { defineConfig } from '${root}/core/index.ts';
+import { routeTables } from '${root}/plugins/index.ts';
 const sink = { name: 'mem', apply: (_h: any, ctx: any) => ctx.registerSink('mem', { write: async (b: any) => b.events.map(() => ({ status: 'ok' })), close: async () => {} }) };
 const source = { host: '127.0.0.1', user: 'tunnel', serverId: 101 };
 `;
@@ -54,6 +55,11 @@ const cases: Array<[string, string, string]> = [
     'unknown dead-letter sink',
     `export default defineConfig({ tasks: [{ name: 'a', source, plugins: [sink], deadLetter: { type: 'sink', sink: 'archive' } }] });`,
     'tasks[0].deadLetter.sink: unknown sink "archive"; the sinks are mem',
+  ],
+  [
+    'route to an unknown sink',
+    `export default defineConfig({ tasks: [{ name: 'a', source, plugins: [sink, routeTables({ rules: [{ tables: ['shop.*'], sinks: ['archive'] }] })] }] });`,
+    'tasks[0].plugins[1] (route-tables) rules[0].sinks names "archive", which no plugin registers as a sink; the sinks are mem',
   ],
   ['no sink', `export default defineConfig({ tasks: [{ name: 'a', source, plugins: [] }] });`, 'tasks[0].plugins: task "a" registers no sink'],
   [

@@ -5,9 +5,15 @@ import { computedFields, filterColumns, filterTables, mapColumns, routeTables, s
 const position = { file: 'bin.000001', offset: 100 };
 const base = { position, timestamp: 0, primaryKey: ['id'] };
 
+/** A sink that accepts everything, registered under `name` (routes must name registered sinks). */
+const nullSink = (name: string): TunnelPlugin => ({
+  name: `sink:${name}`,
+  apply: (_hooks, context) => context.registerSink(name, { write: async (batch) => batch.events.map(() => ({ status: 'ok' })), close: async () => {} }),
+});
+
 /** Run one event through the hooks the way the task runner does. */
 function run(plugins: TunnelPlugin[], event: RowEvent, sinks = ['search', 'cache']) {
-  const { hooks } = applyPlugins('t', plugins, silentLogger());
+  const { hooks } = applyPlugins('t', [...plugins, ...sinks.map(nullSink)], silentLogger());
   if (hooks.filter.call(event) === false) return [];
   const transformed = hooks.transform.call(event);
   return hooks.expand.call([transformed]).map((e) => ({ event: e, sinks: hooks.route.call(sinks, e) }));
