@@ -7,21 +7,15 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
+import { packageInfo } from '../../core/package/index.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
- * The public import paths the docs use, and the source file each stands for. A user's project gets them
- * from the package's `exports`; package.json has none yet, so the check maps them here. Keep this list
- * equal to package.json's `exports` once it has them.
+ * The public import paths the docs use, and the source file each stands for: package.json's `exports`
+ * (`tunnel`, `tunnel/plugins`, `tunnel/sinks/<name>`), each mapped from its dist/ file to its source.
  */
-const PUBLIC_IMPORTS: Record<string, string> = {
-  tunnel: 'core/index.ts',
-  'tunnel/plugins': 'plugins/index.ts',
-  'tunnel/sinks/elasticsearch': 'sinks/elasticsearch/index.ts',
-  'tunnel/sinks/redis': 'sinks/redis/index.ts',
-  'tunnel/sinks/http': 'sinks/http/index.ts',
-};
+const PUBLIC_IMPORTS: Record<string, string> = packageInfo().entries;
 
 /** Top-level folders whose paths the docs may name in backticks (`core/runtime/task-runner.ts`). */
 const REPO_DIRS = ['core', 'sinks', 'plugins', 'test', 'bench', 'scripts', 'bin', 'docs', 'examples'];
@@ -182,7 +176,7 @@ describe('docs: README.md and docs/*.md', () => {
         noEmit: true,
         types: ['node'],
         typeRoots: [join(root, 'node_modules/@types')],
-        paths: Object.fromEntries(Object.entries(PUBLIC_IMPORTS).map(([name, file]) => [name, [join(root, file)]])),
+        paths: Object.fromEntries(Object.entries(PUBLIC_IMPORTS).map(([name, file]) => [name, [file]])),
       });
       for (const diagnostic of ts.getPreEmitDiagnostics(program)) {
         const message = ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n');
