@@ -2,29 +2,34 @@
  * Reconnect and liveness of the binlog connection: when to try again after it dropped, and when a
  * silent connection counts as dropped.
  */
+import { Backoff } from '../runtime/backoff.ts';
 import type { SourceOptions } from './source.ts';
 
 /** A connection that lived this long counts as progress: the backoff starts over after it drops. */
 const HEALTHY_CONNECTION_MS = 30_000;
 
 /**
- * The backoff between reconnect attempts: from `initialDelayMs` doubling up to `maxDelayMs`, each
- * delay spread by ±25 %, giving up after `maxAttempts` attempts in a row that made no progress.
+ * The backoff between reconnect attempts: Tunnel's one retry backoff (core/runtime/backoff.ts, full
+ * jitter) from `initialDelayMs` doubling up to `maxDelayMs`, giving up after `maxAttempts` attempts in
+ * a row that made no progress.
  */
 export class ReconnectSchedule {
-  /** Attempts since the connection last made progress (a commit, or a connection that lived a while). */
-  attempts = 0;
-  private readonly initialDelayMs: number;
-  private readonly maxDelayMs: number;
-  private readonly maxAttempts: number;
+  private readonly backoff: Backoff;
   private connectedAt = 0;
   private committedSinceConnect = false;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(options: SourceOptions['reconnect'] = {}) {
-    this.initialDelayMs = options.initialDelayMs ?? 100;
-    this.maxDelayMs = options.maxDelayMs ?? 10_000;
-    this.maxAttempts = options.maxAttempts ?? 20;
+    this.backoff = new Backoff({
+      initialDelayMs: options.initialDelayMs ?? 100,
+      maxDelayMs: options.maxDelayMs ?? 10_000,
+      maxAttempts: options.maxAttempts ?? 20,
+    });
+  }
+
+  /** Attempts since the connection last made progress (a commit, or a connection that lived a while). */
+  get attempts(): number {
+    return this.backoff.retries;
   }
 
   /** A connection is being made: it has made no progress yet. */
@@ -49,13 +54,9 @@ export class ReconnectSchedule {
    * that drops again at once keeps counting.
    */
   nextDelay(): number | undefined {
-    if (this.committedSinceConnect || Date.now() - this.connectedAt > HEALTHY_CONNECTION_MS) this.attempts = 0;
+    if (this.committedSinceConnect || Date.now() - this.connectedAt > HEALTHY_CONNECTION_MS) this.backoff.reset();
     this.connecting();
-    if (this.attempts >= this.maxAttempts) return undefined;
-    const base = Math.min(this.maxDelayMs, this.initialDelayMs * 2 ** this.attempts);
-    const delay = Math.round(base * (0.75 + Math.random() * 0.5));
-    this.attempts += 1;
-    return delay;
+    return this.backoff.next();
   }
 
   /** Runs `attempt` after `delayMs`, in place of an attempt still waiting. */
