@@ -5,3 +5,4 @@ export * from './template.ts';
 export * from './table-pattern.ts';
 export * from './value-rules.ts';
 export * from './schema-change.ts';
+export * from './column-types.ts';

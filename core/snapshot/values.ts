@@ -1,4 +1,4 @@
-import type { ColumnValue, JsonValue } from '../event/index.ts';
+import { BYTE_TYPES, type ColumnValue, type JsonValue } from '../event/index.ts';
 import { float32Value, parseEnumSetDefinition, parseJsonExact } from '../source/decode.ts';
 
 /**
@@ -68,24 +68,8 @@ export function valueKind(column: ColumnInfo): ValueKind {
       return 'set';
     case 'json':
       return 'json';
-    case 'binary':
-    case 'varbinary':
-    case 'tinyblob':
-    case 'blob':
-    case 'mediumblob':
-    case 'longblob':
-    case 'geometry':
-    case 'point':
-    case 'linestring':
-    case 'polygon':
-    case 'multipoint':
-    case 'multilinestring':
-    case 'multipolygon':
-    case 'geometrycollection':
-    case 'geomcollection': // MySQL 8's INFORMATION_SCHEMA name for GEOMETRYCOLLECTION
-    case 'vector':
-      return 'binary';
     default:
+      if (BYTE_TYPES.has(column.dataType)) return 'binary';
       // char, varchar, text types, MariaDB uuid/inet4/inet6 (their text form)
       return 'text';
   }

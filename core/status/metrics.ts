@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchWrittenInfo } from '../pipeline/index.ts';
 import type { TaskRunner } from '../runtime/task-runner.ts';
-import { snapshotStatus } from '../snapshot/index.ts';
+import { snapshotStatus, type SnapshotStatus } from '../snapshot/index.ts';
 import type { StatusCollector } from './worker-status.ts';
 import { ZOOKEEPER_SESSION_STATES, type ClusterView } from './types.ts';
 
@@ -28,6 +28,14 @@ export function createWorkerMetrics(
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tunnel_process_' });
   const tasks = () => [...worker.tasks.values()];
+  /** A per-task gauge of the snapshot state, for the tasks that ran one. */
+  const setPerSnapshot = (gauge: Gauge<'task'>, value: (snap: SnapshotStatus) => number) => {
+    gauge.reset();
+    for (const runner of tasks()) {
+      const snap = snapshotStatus(runner);
+      if (snap) gauge.set({ task: runner.name }, value(snap));
+    }
+  };
 
   new Counter({
     name: 'tunnel_events_in_total',
@@ -146,11 +154,7 @@ export function createWorkerMetrics(
     labelNames: ['task'],
     registers: [registry],
     collect() {
-      this.reset();
-      for (const runner of tasks()) {
-        const snap = snapshotStatus(runner);
-        if (snap) this.set({ task: runner.name }, snap.rowsDone);
-      }
+      setPerSnapshot(this, (snap) => snap.rowsDone);
     },
   });
   new Gauge({
@@ -159,11 +163,7 @@ export function createWorkerMetrics(
     labelNames: ['task'],
     registers: [registry],
     collect() {
-      this.reset();
-      for (const runner of tasks()) {
-        const snap = snapshotStatus(runner);
-        if (snap) this.set({ task: runner.name }, Math.max(snap.rowsTotal, snap.rowsDone));
-      }
+      setPerSnapshot(this, (snap) => Math.max(snap.rowsTotal, snap.rowsDone));
     },
   });
   new Gauge({

@@ -27,7 +27,7 @@
  *   a keyword but refuses a value that is not an object, so it is the choice for columns that always
  *   hold objects: `typeMapping: { json: { type: 'flattened' } }`.
  */
-import type { ColumnTypeInfo, ColumnTypes } from '../../core/event/index.ts';
+import { BYTE_TYPES, type ColumnTypeInfo, type ColumnTypes } from '../../core/event/index.ts';
 import { elasticsearchField } from './document.ts';
 
 export type FieldMapping = Record<string, unknown>;
@@ -102,23 +102,6 @@ export function fieldMapping(type: ColumnTypeInfo, options: TypeMappingOptions =
     case 'mediumtext':
     case 'longtext':
       return { type: 'text', fields: { keyword: { type: 'keyword', ignore_above: 256 } } };
-    case 'binary':
-    case 'varbinary':
-    case 'tinyblob':
-    case 'blob':
-    case 'mediumblob':
-    case 'longblob':
-    case 'geometry':
-    case 'point':
-    case 'linestring':
-    case 'polygon':
-    case 'multipoint':
-    case 'multilinestring':
-    case 'multipolygon':
-    case 'geometrycollection':
-    case 'geomcollection':
-    case 'vector':
-      return { type: 'binary' };
     case 'enum':
     case 'set':
     case 'uuid':
@@ -129,7 +112,7 @@ export function fieldMapping(type: ColumnTypeInfo, options: TypeMappingOptions =
     case 'json':
       return { ...(options.json ?? DEFAULT_JSON) };
     default:
-      return undefined;
+      return BYTE_TYPES.has(dataType) ? { type: 'binary' } : undefined;
   }
 }
 
