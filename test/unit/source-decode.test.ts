@@ -6,18 +6,14 @@ import {
   decimalBinarySize,
   decodeLatin1,
   float32Value,
-  formatTimestamp,
   parseEnumSetDefinition,
   parseJsonExact,
-  readDate,
-  readDatetime2,
   readDecimal,
-  readTime2,
-  readTimestamp2,
   type ColumnSpec,
   type DecodeSupport,
 } from '../../core/source/decode.ts';
 import { bitmapIsFull, decodeChangeRows, decodeValueRows, lengthEncoded, type TablePlan } from '../../core/source/rows.ts';
+import { formatTimestamp, readDate, readDatetime2, readTime2, readTimestamp2 } from '../../core/source/temporal.ts';
 import { zongjiDecodeText } from '../../core/source/zongji-internals.ts';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
