@@ -9,6 +9,7 @@
 import type { ColumnValue, JsonValue } from '../event/index.ts';
 import { DecodeError } from '../errors/index.ts';
 import { decimalBinarySize, readDecimal } from './decimal.ts';
+import { formatInet4, formatInet6, formatUuid } from './logical-types.ts';
 import { decodeMysqlJson } from './mysql-json.ts';
 import { fractionBytes, readDate, readDatetime2, readTime2, readTimestamp2 } from './temporal.ts';
 
@@ -92,14 +93,12 @@ export interface ColumnSpec {
 
 export type LogicalType = 'uuid' | 'inet4' | 'inet6';
 
-/** Decoding that needs zongji's helpers (iconv charsets, MySQL binary JSON, legacy types). */
+/** Decoding that needs zongji's helpers (iconv charsets, legacy types). */
 export interface DecodeSupport {
   /** Decode text in a charset other than utf8/latin1/ascii; a Buffer back means unknown charset. */
   decodeText(bytes: Buffer, charset: string): string | Buffer;
   /** Decode a value of a type this module does not handle; advances c.pos. */
   fallback(c: Cursor, spec: ColumnSpec): unknown;
-  /** The text form of a MariaDB UUID/INET4/INET6 value (as SELECT prints it). */
-  formatLogical(kind: LogicalType, bytes: Buffer): string;
   /** Called once per column whose JSON text does not parse (the raw text is emitted instead). */
   warn(message: string, detail: Record<string, unknown>): void;
 }
@@ -425,13 +424,14 @@ export function columnDecoder(spec: ColumnSpec, support: DecodeSupport): Decoder
         if (spec.logical !== undefined) {
           const kind = spec.logical;
           const width = kind === 'inet4' ? 4 : 16;
+          const format = kind === 'uuid' ? formatUuid : kind === 'inet4' ? formatInet4 : formatInet6;
           return (c) => {
             const len = prefix === 1 ? c.buf[c.pos]! : c.buf.readUInt16LE(c.pos);
             const start = c.pos + prefix;
             c.pos = start + len;
             const bytes = Buffer.alloc(width);
             c.buf.copy(bytes, 0, start, start + Math.min(len, width));
-            return support.formatLogical(kind, bytes);
+            return format(bytes);
           };
         }
         if (spec.type === ColumnType.STRING && maxLength > 0) {

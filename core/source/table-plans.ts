@@ -12,15 +12,7 @@ import type { Logger } from '../log/index.ts';
 import { ColumnType, columnDecoder, parseEnumSetDefinition, type ColumnSpec, type DecodeSupport } from './decode.ts';
 import type { TablePlan } from './rows.ts';
 import type { TableExtras } from './table-metadata.ts';
-import {
-  zongjiDecodeText,
-  zongjiFormatLogical,
-  zongjiReadValue,
-  type ZColumn,
-  type ZColumnSchema,
-  type ZTableMapEntry,
-  type ZTableMapEvent,
-} from './zongji-internals.ts';
+import { zongjiDecodeText, zongjiReadValue, type ZColumn, type ZColumnSchema, type ZTableMapEntry, type ZTableMapEvent } from './zongji-internals.ts';
 
 const BINARY_COLLATION = 63;
 
@@ -61,7 +53,6 @@ export class TablePlans {
   ) {
     this.support = {
       decodeText: zongjiDecodeText,
-      formatLogical: zongjiFormatLogical,
       fallback: (c, spec) => {
         const native = spec.native as { column: ZColumn; schema: ZColumnSchema; table: ZTableMapEntry };
         const { value, end } = zongjiReadValue(c.buf, c.pos, native.column, native.schema, native.table);

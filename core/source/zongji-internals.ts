@@ -7,9 +7,8 @@
  *   other event still goes through zongji.
  * - `tableMap`, `useChecksum`, `isMariaDb`, `connection` (the mysql2 binlog connection, whose
  *   pause()/resume() give back-pressure) and `_skipSchema` (the table-map filter).
- * - lib/common.js `readMysqlValue`, `decodeTextColumn`, `uncompressBinlogEventPayload`, `formatUuid`,
- *   `formatInet4`, `formatInet6` and lib/reader.js
- *   `Parser`, for the rare column types and charsets decoded by zongji itself.
+ * - lib/common.js `readMysqlValue`, `decodeTextColumn`, `uncompressBinlogEventPayload` and
+ *   lib/reader.js `Parser`, for the rare column types and charsets decoded by zongji itself.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -97,9 +96,6 @@ interface ZCommon {
   readMysqlValue(parser: ZParser, column: ZColumn, columnSchema: ZColumnSchema, tableMap: ZTableMapEntry, zongji: unknown): unknown;
   decodeTextColumn(buffer: Buffer, charset: string): string | Buffer;
   uncompressBinlogEventPayload(buffer: Buffer): Buffer;
-  formatUuid(buffer: Buffer): string;
-  formatInet4(buffer: Buffer): string;
-  formatInet6(buffer: Buffer): string;
 }
 
 const require = createRequire(import.meta.url);
@@ -130,5 +126,3 @@ export function zongjiReadValue(
 
 export const zongjiDecodeText = (bytes: Buffer, charset: string): string | Buffer => common.decodeTextColumn(bytes, charset);
 export const zongjiUncompress = (bytes: Buffer): Buffer => common.uncompressBinlogEventPayload(bytes);
-export const zongjiFormatLogical = (kind: 'uuid' | 'inet4' | 'inet6', bytes: Buffer): string =>
-  kind === 'uuid' ? common.formatUuid(bytes) : kind === 'inet4' ? common.formatInet4(bytes) : common.formatInet6(bytes);

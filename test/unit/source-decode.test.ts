@@ -20,7 +20,6 @@ const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 const support: DecodeSupport = {
   decodeText: zongjiDecodeText,
-  formatLogical: (kind, bytes) => `${kind}:${bytes.toString('hex')}`,
   fallback: () => undefined,
   warn: () => {},
 };
@@ -232,8 +231,12 @@ describe('strings, binary, ENUM, SET, JSON', () => {
     expect(decode({ type: ColumnType.BLOB, charset: 'utf8mb4', metadata: { length_size: 4 } }, hex('00000000')).value).toBe('');
   });
 
-  it('MariaDB UUID/INET columns go through formatLogical with their fixed width', () => {
-    expect(decode({ type: ColumnType.STRING, metadata: { max_length: 4 }, logical: 'inet4' }, hex('020a00')).value).toBe('inet4:0a000000');
+  it('MariaDB UUID/INET columns are their text form, from the bytes zero-padded to their fixed width', () => {
+    expect(decode({ type: ColumnType.STRING, metadata: { max_length: 4 }, logical: 'inet4' }, hex('020a00')).value).toBe('10.0.0.0');
+    expect(decode({ type: ColumnType.STRING, metadata: { max_length: 16 }, logical: 'inet6' }, hex('0420010db8')).value).toBe('2001:db8::');
+    expect(decode({ type: ColumnType.STRING, metadata: { max_length: 16 }, logical: 'uuid' }, hex('02123e')).value).toBe(
+      '123e0000-0000-0000-0000-000000000000',
+    );
   });
 
   it('ENUM is its label, SET its labels in definition order', () => {
