@@ -14,6 +14,7 @@
  * the handler already has, so the handler sees each event exactly once.
  */
 import ZongJi from '@vlasky/zongji';
+import type { RowDataPacket } from 'mysql2/promise';
 import { schemaMatcher, tableMatcher, type BinlogPosition, type RowEvent, type TableMatcher } from '../event/index.ts';
 import { AbortedError, DecodeError, PositionUnavailableError, SourceError, TunnelError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -24,7 +25,7 @@ import { EventType, ROWS_EVENTS, bitmapIsFull, decodeChangeRows, decodeValueRows
 import { ReconnectSchedule, Watchdog } from './reconnect.ts';
 import { SourceServer } from './server.ts';
 import type { BinlogSource, SourceHandler, SourceOptions, StartFrom } from './source.ts';
-import { readTableExtras } from './table-metadata.ts';
+import { ServerCharsets } from './charset-tables.ts';
 import { TablePlans } from './table-plans.ts';
 import { TransactionTracker } from './transactions.ts';
 import { parseDdl } from './ddl.ts';
@@ -67,7 +68,11 @@ class ZongjiBinlogSource implements BinlogSource {
     this.filter = tableMatcher(options.include, options.exclude);
     this.schemaFilter = schemaMatcher(options.include, options.exclude);
     this.server = new SourceServer(options.connection, logger);
-    this.tables = new TablePlans(this.filter, () => this.server.info, logger);
+    const charsets = new ServerCharsets(async () => {
+      const control = await this.server.connection();
+      return { query: async (sql) => (await control.query<RowDataPacket[]>(sql))[0] };
+    }, logger);
+    this.tables = new TablePlans(this.filter, this.server, charsets, logger);
     this.tracker = new TransactionTracker(
       {
         commit: (position, timestamp) => this.onCommit(position, timestamp),
@@ -361,20 +366,20 @@ class ZongjiBinlogSource implements BinlogSource {
     if (!entry?.columns) {
       throw new SourceError(`zongji kept no columns for ${event.schemaName}.${event.tableName} (table id ${event.tableId})`);
     }
-    const extras = this.tables.extrasOf(event.schemaName, event.tableName);
-    if (extras) {
-      this.tables.add(event, entry, extras);
+    const reading = this.tables.prepare(event, entry);
+    if (!reading) {
+      this.tables.add(event, entry);
       return;
     }
-    // First sight of the table (or first after a DDL): read what the table map lacks, with the
-    // stream paused; the packets behind this one wait in mysql2's queue.
+    // First sight of the table (or first after a DDL), or of a character set: read what the table
+    // map lacks, with the stream paused; the packets behind this one wait in mysql2's queue.
     const generation = this.generation;
     this.flow.hold();
-    readTableExtras(this.server, event.schemaName, event.tableName).then(
-      (fetched) => {
+    reading.then(
+      () => {
         if (generation !== this.generation) return;
         try {
-          this.tables.add(event, entry, fetched);
+          this.tables.add(event, entry);
         } catch (error) {
           this.fail(error);
           return;

@@ -8,6 +8,7 @@
  */
 import type { ColumnValue, JsonValue } from '../event/index.ts';
 import { DecodeError } from '../errors/index.ts';
+import type { TextReader } from './charset-decoders.ts';
 import { decimalBinarySize, readDecimal } from './decimal.ts';
 import { formatInet4, formatInet6, formatUuid } from './logical-types.ts';
 import { decodeMysqlJson } from './mysql-json.ts';
@@ -81,6 +82,7 @@ export interface ColumnSpec {
   unsigned: boolean;
   /** Character set name for text columns; null for binary ones. */
   charset: string | null;
+  /** ENUM/SET labels, as the server's SELECT gives them. */
   enumValues?: readonly string[];
   setValues?: readonly string[];
   /** A text column declared JSON (MariaDB: LONGTEXT with CHECK (json_valid(col))). */
@@ -93,11 +95,11 @@ export interface ColumnSpec {
 
 export type LogicalType = 'uuid' | 'inet4' | 'inet6';
 
-/** Decoding that needs zongji's helpers (iconv charsets, legacy types). */
+/** What decoding needs from outside: the server's character sets, zongji for legacy types, a log. */
 export interface DecodeSupport {
-  /** Decode text in a charset other than utf8/latin1/ascii; a Buffer back means unknown charset. */
-  decodeText(bytes: Buffer, charset: string): string | Buffer;
-  /** Decode a value of a type this module does not handle; advances c.pos. */
+  /** The reader of a character set (charset-tables.ts); throws DecodeError for one it cannot read. */
+  textReader(charset: string): TextReader;
+  /** Decode a value of a type this module does not handle (MariaDB COMPRESSED columns, pre-5.6 temporal types, legacy DECIMAL); advances c.pos. */
   fallback(c: Cursor, spec: ColumnSpec): unknown;
   /** Called once per column whose JSON text does not parse (the raw text is emitted instead). */
   warn(message: string, detail: Record<string, unknown>): void;
@@ -217,36 +219,6 @@ export function parseEnumSetDefinition(columnType: string): string[] {
     values.push(value);
   }
   return values;
-}
-
-// ------------------------------------------------------------------------------------------------
-// text
-
-const UTF8_CHARSETS = new Set(['utf8', 'utf8mb3', 'utf8mb4', 'ascii']);
-
-/**
- * MySQL's latin1 is cp1252: 0x80..0x9F are printable (€, Š, Ÿ...) except the five cp1252 leaves
- * undefined, which stay U+0081, U+008D, U+008F, U+0090, U+009D. (Node 20's TextDecoder decodes
- * 'windows-1252' as ISO-8859-1, so the table is spelled out.)
- */
-const CP1252_HIGH =
-  '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
-  '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
-const C1_RANGE = /[\u0080-\u009f]/g;
-
-/** Bytes in MySQL's latin1 (cp1252) to a string. */
-export function decodeLatin1(buf: Buffer, start: number, end: number): string {
-  const text = buf.toString('latin1', start, end);
-  C1_RANGE.lastIndex = 0;
-  return C1_RANGE.test(text) ? text.replace(C1_RANGE, (ch) => CP1252_HIGH[ch.charCodeAt(0) - 0x80]!) : text;
-}
-
-type TextReader = (buf: Buffer, start: number, end: number) => string | Buffer;
-
-function textReader(charset: string, support: DecodeSupport): TextReader {
-  if (UTF8_CHARSETS.has(charset)) return (buf, start, end) => buf.toString('utf8', start, end);
-  if (charset === 'latin1') return decodeLatin1;
-  return (buf, start, end) => support.decodeText(buf.subarray(start, end), charset);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -453,14 +425,13 @@ export function columnDecoder(spec: ColumnSpec, support: DecodeSupport): Decoder
           return c.buf.toString('base64', start, start + len);
         };
       }
-      const read = textReader(spec.charset, support);
+      const read = support.textReader(spec.charset);
       const json = spec.json === true ? jsonParser(spec, support) : undefined;
       return (c) => {
         const len = prefix === 1 ? c.buf[c.pos]! : c.buf.readUInt16LE(c.pos);
         const start = c.pos + prefix;
         c.pos = start + len;
         const text = read(c.buf, start, start + len);
-        if (typeof text !== 'string') return text.toString('base64');
         return json ? json(text) : text;
       };
     }
@@ -479,14 +450,13 @@ export function columnDecoder(spec: ColumnSpec, support: DecodeSupport): Decoder
           return c.buf.toString('base64', start, start + len);
         };
       }
-      const read = textReader(spec.charset!, support);
+      const read = support.textReader(spec.charset!);
       const json = spec.json === true ? jsonParser(spec, support) : undefined;
       return (c) => {
         const len = c.buf.readUIntLE(c.pos, lengthSize);
         const start = c.pos + lengthSize;
         c.pos = start + len;
         const text = read(c.buf, start, start + len);
-        if (typeof text !== 'string') return text.toString('base64');
         return json ? json(text) : text;
       };
     }

@@ -355,10 +355,10 @@ const MAX_BYTES_PER_CHAR: Record<string, number> = {
 
 /**
  * information_schema's DATA_TYPE and COLUMN_TYPE for a column of a parsed table map (`charset`:
- * its character set name, null for binary). CHAR/VARCHAR lengths are in characters, as the server
- * states them.
+ * its character set name, null for binary; `labels`: an ENUM's or SET's members as text, when
+ * read in their character set). CHAR/VARCHAR lengths are in characters, as the server states them.
  */
-export function describeColumn(column: TableMapColumn, charset: string | null): { dataType: string; columnType: string } {
+export function describeColumn(column: TableMapColumn, charset: string | null, labels?: readonly string[]): { dataType: string; columnType: string } {
   const md = column.metadata;
   const withUnsigned = (name: string) => ({ dataType: name.replace(/\(.*$/, ''), columnType: column.unsigned ? `${name} unsigned` : name });
   const fsp = (name: string) => ({ dataType: name, columnType: md.decimals ? `${name}(${md.decimals})` : name });
@@ -404,7 +404,7 @@ export function describeColumn(column: TableMapColumn, charset: string | null): 
     case ColumnType.ENUM:
     case ColumnType.SET: {
       const keyword = column.type === ColumnType.ENUM ? 'enum' : 'set';
-      const members = (column.members ?? []).map((m) => `'${m.toString('utf8').replace(/'/g, "''")}'`).join(',');
+      const members = (labels ?? (column.members ?? []).map((m) => m.toString('utf8'))).map((m) => `'${m.replace(/'/g, "''")}'`).join(',');
       return { dataType: keyword, columnType: `${keyword}(${members})` };
     }
     case ColumnType.STRING:

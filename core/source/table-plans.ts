@@ -3,16 +3,20 @@
  * and the primary key, built once and kept while the table's table map stays byte for byte the same
  * (every transaction repeats it). Table maps of excluded tables are recognised from their first
  * bytes and never parsed; their rows events are skipped by table id. What a table map lacks comes
- * from INFORMATION_SCHEMA (table-metadata.ts), read once per table and again after a DDL statement.
+ * from the server before the plan is built (prepare()): the table's INFORMATION_SCHEMA extras
+ * (table-metadata.ts), read once per table and again after a DDL statement, and the server's
+ * decoding of each character set its columns use (charset-tables.ts), read once per source.
  */
 import type { ColumnTypeInfo, TableMatcher } from '../event/index.ts';
-import { describeColumn, parseTableMap } from './table-map.ts';
-import { SourceError } from '../errors/index.ts';
+import { describeColumn, parseTableMap, type TableMapColumn } from './table-map.ts';
+import { DecodeError, SourceError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
+import type { ServerCharsets } from './charset-tables.ts';
 import { ColumnType, columnDecoder, parseEnumSetDefinition, type ColumnSpec, type DecodeSupport } from './decode.ts';
 import type { TablePlan } from './rows.ts';
-import type { TableExtras } from './table-metadata.ts';
-import { zongjiDecodeText, zongjiReadValue, type ZColumn, type ZColumnSchema, type ZTableMapEntry, type ZTableMapEvent } from './zongji-internals.ts';
+import type { SourceServer } from './server.ts';
+import { readTableExtras, type TableExtras } from './table-metadata.ts';
+import { zongjiReadValue, type ZColumn, type ZColumnSchema, type ZTableMapEntry, type ZTableMapEvent } from './zongji-internals.ts';
 
 const BINARY_COLLATION = 63;
 
@@ -39,7 +43,8 @@ export class TablePlans {
   private readonly warnedNoKey = new Set<string>();
   /** Plans by table id, with the table-map bytes they were built from and the DDL epoch. */
   private readonly cache = new Map<number, { body: Buffer; epoch: number; plan: TablePlan }>();
-  private readonly pending = new Map<number, { body: Buffer; epoch: number }>();
+  /** Table maps zongji is parsing: their bytes, and Tunnel's own reading of them once made. */
+  private readonly pending = new Map<number, { body: Buffer; epoch: number; columns?: TableMapColumn[] }>();
   /** Incremented by every DDL statement: metadata read from INFORMATION_SCHEMA is stale after it. */
   private schemaEpoch = 0;
   private commitsSinceSweep = 0;
@@ -47,12 +52,17 @@ export class TablePlans {
 
   constructor(
     private readonly filter: TableMatcher,
-    /** The server: its collation id -> character set name, and whether it is MariaDB (undefined before it was inspected). */
-    private readonly server: () => { collations: ReadonlyMap<number, string>; isMariaDb: boolean } | undefined,
+    /** The source server: its collations and flavor (once inspected), and table metadata. */
+    private readonly server: SourceServer,
+    private readonly charsets: ServerCharsets,
     private readonly logger: Logger,
   ) {
     this.support = {
-      decodeText: zongjiDecodeText,
+      textReader: (charset) => {
+        const reader = this.charsets.reader(charset);
+        if (!reader) throw new DecodeError(`character set ${charset} was not read from the server before the table was`);
+        return reader;
+      },
       fallback: (c, spec) => {
         const native = spec.native as { column: ZColumn; schema: ZColumnSchema; table: ZTableMapEntry };
         const { value, end } = zongjiReadValue(c.buf, c.pos, native.column, native.schema, native.table);
@@ -72,14 +82,23 @@ export class TablePlans {
     return this.plans.get(tableId);
   }
 
-  /** What INFORMATION_SCHEMA said about the table, unless it was not read yet or a DDL came since. */
-  extrasOf(schema: string, table: string): TableExtras | undefined {
-    return this.extras.get(`${schema}.${table}`);
+  /**
+   * What add() needs from the server for a table map zongji parsed: undefined when it has all of
+   * it, else a promise that reads it (the table's extras, the character sets not read yet).
+   */
+  prepare(event: ZTableMapEvent, entry: ZTableMapEntry): Promise<void> | undefined {
+    const key = `${event.schemaName}.${event.tableName}`;
+    const charsets = this.charsets.missing(this.columnCharsets(event, entry).filter((c): c is string => c !== null));
+    const extras = this.extras.has(key);
+    if (extras && charsets.length === 0) return undefined;
+    const readExtras = extras ? undefined : readTableExtras(this.server, event.schemaName, event.tableName).then((read) => void this.extras.set(key, read));
+    return Promise.all([readExtras, this.charsets.load(charsets)]).then(() => undefined);
   }
 
-  /** Builds (or throws SourceError/DecodeError) and keeps the plan of a table map zongji parsed. */
-  add(event: ZTableMapEvent, entry: ZTableMapEntry, extras: TableExtras): void {
-    this.extras.set(`${event.schemaName}.${event.tableName}`, extras);
+  /** Builds (or throws SourceError/DecodeError) and keeps the plan of a table map zongji parsed, once prepare() has nothing left to read. */
+  add(event: ZTableMapEvent, entry: ZTableMapEntry): void {
+    const extras = this.extras.get(`${event.schemaName}.${event.tableName}`);
+    if (!extras) throw new SourceError(`the metadata of ${event.schemaName}.${event.tableName} was not read before its table map`);
     this.remember(event.tableId, this.build(event, entry, extras));
   }
 
@@ -163,11 +182,8 @@ export class TablePlans {
     // The binlog's own names (FULL metadata) win over INFORMATION_SCHEMA's, which zongji uses for
     // tables it must describe from there (MariaDB's ambiguous pre-5.6 temporal columns).
     const names = columns.map((c, i) => event.columnNames?.[i] ?? c.name);
-    // Signedness and charsets from Tunnel's own reading of the table map, which knows each server's
-    // column classes (zongji reads a MariaDB table map with MySQL's, shifting the charsets of every
-    // column after a GEOMETRY one); zongji's reading only where the event bytes are not at hand.
-    const pending = this.pending.get(event.tableId);
-    const own = pending ? parseTableMap(pending.body, 0, pending.body.length, this.server()?.isMariaDb ? 'mariadb' : 'mysql').columns : undefined;
+    const own = this.ownColumns(event.tableId);
+    const charsets = this.columnCharsets(event, entry);
     const columnTypes: Record<string, ColumnTypeInfo> = {};
     const decoders = columns.map((column, i) => {
       const schema = entry.columnSchemas[i] ?? ({ COLUMN_NAME: column.name, CHARACTER_SET_NAME: null, COLUMN_TYPE: '' } as ZColumnSchema);
@@ -178,18 +194,26 @@ export class TablePlans {
         type: column.type,
         metadata: column.metadata ?? {},
         unsigned,
-        charset: mine?.collation !== undefined ? this.charsetOfCollation(mine.collation, column) : this.charsetOf(event, i, column),
+        charset: charsets[i]!,
         json: extras.jsonColumns.has(names[i]!),
         native: { column, schema, table: entry },
       };
       const logical = extras.logical.get(names[i]!);
       if (logical !== undefined && spec.charset === null) spec.logical = logical;
+      // ENUM/SET labels: the table map's own bytes (FULL metadata) in the column's character set,
+      // read like its text; else the definition as INFORMATION_SCHEMA prints it
+      const labels =
+        mine?.members !== undefined
+          ? this.labels(mine.members, spec.charset)
+          : column.type === ColumnType.ENUM
+            ? (schema.ENUM_VALUES ?? parseEnumSetDefinition(schema.COLUMN_TYPE))
+            : (schema.SET_VALUES ?? parseEnumSetDefinition(schema.COLUMN_TYPE));
+      if (column.type === ColumnType.ENUM) spec.enumValues = labels;
+      if (column.type === ColumnType.SET) spec.setValues = labels;
       const logicalType = spec.json === true ? 'json' : spec.logical;
       columnTypes[names[i]!] = mine
-        ? Object.freeze(logicalType ? { dataType: logicalType, columnType: logicalType } : describeColumn(mine, spec.charset))
+        ? Object.freeze(logicalType ? { dataType: logicalType, columnType: logicalType } : describeColumn(mine, spec.charset, labels))
         : columnTypeInfo(schema.COLUMN_TYPE, unsigned, logicalType);
-      if (column.type === ColumnType.ENUM) spec.enumValues = schema.ENUM_VALUES ?? parseEnumSetDefinition(schema.COLUMN_TYPE);
-      if (column.type === ColumnType.SET) spec.setValues = schema.SET_VALUES ?? parseEnumSetDefinition(schema.COLUMN_TYPE);
       return columnDecoder(spec, this.support);
     });
     let primaryKey: string[];
@@ -213,14 +237,35 @@ export class TablePlans {
     };
   }
 
-  /** A column's character set: the table map's collation id mapped by the server's own table. */
-  private charsetOf(event: ZTableMapEvent, index: number, column: ZColumn): string | null {
-    const id = event._columnCharsetIds?.[index];
-    return id === undefined ? column.charset : this.charsetOfCollation(id, column);
+  /**
+   * Tunnel's own reading of a pending table map, which knows each server's column classes (zongji
+   * reads a MariaDB table map with MySQL's, shifting the charsets of every column after a GEOMETRY
+   * one); undefined where the event bytes are not at hand.
+   */
+  private ownColumns(tableId: number): TableMapColumn[] | undefined {
+    const pending = this.pending.get(tableId);
+    if (!pending) return undefined;
+    pending.columns ??= parseTableMap(pending.body, 0, pending.body.length, this.server.info?.isMariaDb ? 'mariadb' : 'mysql').columns;
+    return pending.columns;
   }
 
-  private charsetOfCollation(id: number, column: ZColumn): string | null {
-    if (id === BINARY_COLLATION) return null;
-    return this.server()?.collations.get(id) ?? column.charset;
+  /**
+   * Each column's character set (null: binary or none): the collation id of Tunnel's reading of the
+   * table map, else zongji's, mapped by the server's own collation table.
+   */
+  private columnCharsets(event: ZTableMapEvent, entry: ZTableMapEntry): (string | null)[] {
+    const own = this.ownColumns(event.tableId);
+    return entry.columns!.map((column, i) => {
+      const id = own?.[i]?.collation ?? event._columnCharsetIds?.[i];
+      if (id === undefined) return column.charset;
+      if (id === BINARY_COLLATION) return null;
+      return this.server.info?.collations.get(id) ?? column.charset;
+    });
+  }
+
+  /** ENUM/SET labels from the table map's bytes, read in the column's character set. */
+  private labels(members: Buffer[], charset: string | null): string[] {
+    const read = charset === null ? undefined : this.support.textReader(charset);
+    return members.map((m) => (read ? read(m, 0, m.length) : m.toString('utf8')));
   }
 }

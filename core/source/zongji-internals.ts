@@ -7,8 +7,9 @@
  *   other event still goes through zongji.
  * - `tableMap`, `useChecksum`, `isMariaDb`, `connection` (the mysql2 binlog connection, whose
  *   pause()/resume() give back-pressure) and `_skipSchema` (the table-map filter).
- * - lib/common.js `readMysqlValue`, `decodeTextColumn`, `uncompressBinlogEventPayload` and
- *   lib/reader.js `Parser`, for the rare column types and charsets decoded by zongji itself.
+ * - lib/common.js `readMysqlValue`, `uncompressBinlogEventPayload` and lib/reader.js `Parser`, for the
+ *   rare column types decoded by zongji itself (pre-5.6 temporal types, legacy DECIMAL) and MariaDB's
+ *   compressed events.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -94,7 +95,6 @@ export interface ZParser {
 
 interface ZCommon {
   readMysqlValue(parser: ZParser, column: ZColumn, columnSchema: ZColumnSchema, tableMap: ZTableMapEntry, zongji: unknown): unknown;
-  decodeTextColumn(buffer: Buffer, charset: string): string | Buffer;
   uncompressBinlogEventPayload(buffer: Buffer): Buffer;
 }
 
@@ -124,5 +124,4 @@ export function zongjiReadValue(
   return { value, end: parser._offset };
 }
 
-export const zongjiDecodeText = (bytes: Buffer, charset: string): string | Buffer => common.decodeTextColumn(bytes, charset);
 export const zongjiUncompress = (bytes: Buffer): Buffer => common.uncompressBinlogEventPayload(bytes);

@@ -4,7 +4,6 @@ import {
   Cursor,
   columnDecoder,
   decimalBinarySize,
-  decodeLatin1,
   float32Value,
   parseEnumSetDefinition,
   parseJsonExact,
@@ -12,14 +11,18 @@ import {
   type ColumnSpec,
   type DecodeSupport,
 } from '../../core/source/decode.ts';
+import { unicodeReader } from '../../core/source/charset-decoders.ts';
 import { bitmapIsFull, decodeChangeRows, decodeValueRows, lengthEncoded, type TablePlan } from '../../core/source/rows.ts';
 import { formatTimestamp, readDate, readDatetime2, readTime2, readTimestamp2 } from '../../core/source/temporal.ts';
-import { zongjiDecodeText } from '../../core/source/zongji-internals.ts';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 const support: DecodeSupport = {
-  decodeText: zongjiDecodeText,
+  textReader: (charset) => {
+    const reader = unicodeReader(charset);
+    if (!reader) throw new Error(`no ${charset} in this test`);
+    return reader;
+  },
   fallback: () => undefined,
   warn: () => {},
 };
@@ -211,18 +214,6 @@ describe('strings, binary, ENUM, SET, JSON', () => {
     });
   });
 
-  it("latin1 is MySQL's cp1252: iconv's decoding, except the 5 bytes cp1252 leaves undefined", () => {
-    const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-    // MySQL (strings/ctype-latin1.c) maps 0x81, 0x8D, 0x8F, 0x90, 0x9D to U+0081...; iconv to U+FFFD
-    const undefinedBytes = new Set([0x81, 0x8d, 0x8f, 0x90, 0x9d]);
-    const ours = decodeLatin1(all, 0, 256);
-    const iconv = zongjiDecodeText(all, 'latin1') as string;
-    for (let i = 0; i < 256; i++) {
-      expect(ours.charCodeAt(i)).toBe(undefinedBytes.has(i) ? i : iconv.charCodeAt(i));
-    }
-    expect(decodeLatin1(Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x80, 0x9f]), 0, 6)).toBe('café€Ÿ');
-  });
-
   it('BINARY(n) is zero-padded to n bytes, VARBINARY and BLOB as stored, all base64', () => {
     expect(decode({ type: ColumnType.STRING, metadata: { max_length: 4 } }, hex('020102')).value).toBe(Buffer.from([1, 2, 0, 0]).toString('base64'));
     expect(decode({ type: ColumnType.VARCHAR, metadata: { max_length: 10 } }, hex('0300ff00')).value).toBe('AP8A');
@@ -292,7 +283,7 @@ describe('strings, binary, ENUM, SET, JSON', () => {
   it('types it does not know go to the fallback, which must produce a value', () => {
     expect(() => decode({ type: ColumnType.DECIMAL }, hex('00'))).toThrow(/cannot decode/);
     const fallback: DecodeSupport = { ...support, fallback: (c) => ((c.pos += 2), Buffer.from([1, 2])) };
-    const decoder = columnDecoder({ name: 'g', type: ColumnType.BLOB_COMPRESSED, metadata: {}, unsigned: false, charset: null }, fallback);
+    const decoder = columnDecoder({ name: 'g', type: ColumnType.DATETIME, metadata: {}, unsigned: false, charset: null }, fallback);
     const c = new Cursor(hex('0000'), 0);
     expect(decoder(c)).toBe('AQI=');
     expect(c.pos).toBe(2);
