@@ -8,6 +8,7 @@
  */
 import type { ColumnValue, JsonValue } from '../event/index.ts';
 import { DecodeError } from '../errors/index.ts';
+import { inflateRawSync, inflateSync } from 'node:zlib';
 import type { TextReader } from './charset-decoders.ts';
 import { decimalBinarySize, readDecimal } from './decimal.ts';
 import { formatInet4, formatInet6, formatUuid } from './logical-types.ts';
@@ -99,7 +100,7 @@ export type LogicalType = 'uuid' | 'inet4' | 'inet6';
 export interface DecodeSupport {
   /** The reader of a character set (charset-tables.ts); throws DecodeError for one it cannot read. */
   textReader(charset: string): TextReader;
-  /** Decode a value of a type this module does not handle (MariaDB COMPRESSED columns, pre-5.6 temporal types, legacy DECIMAL); advances c.pos. */
+  /** Decode a value of a type this module does not handle (pre-5.6 temporal types, legacy DECIMAL); advances c.pos. */
   fallback(c: Cursor, spec: ColumnSpec): unknown;
   /** Called once per column whose JSON text does not parse (the raw text is emitted instead). */
   warn(message: string, detail: Record<string, unknown>): void;
@@ -470,10 +471,46 @@ export function columnDecoder(spec: ColumnSpec, support: DecodeSupport): Decoder
         return decodeMysqlJson(c.buf, start, start + len);
       };
     }
+    case ColumnType.VARCHAR_COMPRESSED:
+    case ColumnType.BLOB_COMPRESSED: {
+      // MariaDB's COMPRESSED columns: a VARCHAR's or BLOB's length prefix, then the value in a
+      // compression envelope (uncompressColumn)
+      const lengthSize = spec.type === ColumnType.BLOB_COMPRESSED ? (md.length_size ?? 2) : (md.max_length ?? 0) > 255 ? 2 : 1;
+      const read = spec.charset === null || spec.charset === 'binary' ? undefined : support.textReader(spec.charset);
+      const json = read && spec.json === true ? jsonParser(spec, support) : undefined;
+      return (c) => {
+        const len = c.buf.readUIntLE(c.pos, lengthSize);
+        const start = c.pos + lengthSize;
+        c.pos = start + len;
+        const bytes = uncompressColumn(c.buf.subarray(start, start + len), spec);
+        if (!read) return bytes.toString('base64');
+        const text = read(bytes, 0, bytes.length);
+        return json ? json(text) : text;
+      };
+    }
     default:
-      // MariaDB COMPRESSED columns, pre-5.6 temporal formats, legacy DECIMAL:
-      // zongji's own decoder, normalized to the same rules.
+      // pre-5.6 temporal formats, legacy DECIMAL: zongji's own decoder, normalized to the same rules.
       return (c) => normalizeFallback(support.fallback(c, spec), spec);
+  }
+}
+
+/**
+ * The value inside MariaDB's per-value column compression envelope (sql/field_comp.cc): an empty
+ * value has none; otherwise a header byte whose high nibble is the method (0: stored as is, 8:
+ * zlib) and, for zlib, whose bits 0-2 give the size of the original-length field that follows and
+ * bit 3 says the stream has no zlib wrapper.
+ */
+function uncompressColumn(bytes: Buffer, spec: ColumnSpec): Buffer {
+  if (bytes.length === 0) return bytes;
+  const header = bytes[0]!;
+  const method = header >> 4;
+  if (method === 0) return bytes.subarray(1);
+  if (method !== 8) throw new DecodeError(`column "${spec.name}" holds a value compressed by method ${method}, which Tunnel cannot decode`);
+  const stream = bytes.subarray(1 + (header & 0x07));
+  try {
+    return header & 0x08 ? inflateRawSync(stream) : inflateSync(stream);
+  } catch (error) {
+    throw new DecodeError(`column "${spec.name}" holds a compressed value that does not inflate: ${(error as Error).message}`);
   }
 }
 

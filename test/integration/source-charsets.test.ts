@@ -5,7 +5,8 @@
 // sql_mode='' so the server keeps what it can of each), long runs of those, and for every set the
 // whole BMP and samples of the supplementary planes converted by the server from UTF-32 (what the
 // set cannot hold becomes '?'). ENUM and SET labels in those character sets, whether the labels
-// come from the table map (binlog_row_metadata=FULL) or from INFORMATION_SCHEMA, equal SELECT too.
+// come from the table map (binlog_row_metadata=FULL) or from INFORMATION_SCHEMA, equal SELECT too, and
+// so does text in MariaDB's COMPRESSED columns.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { BinlogPosition, RowEvent } from '../../core/event/index.ts';
@@ -191,6 +192,29 @@ describe.each(sourceServers)('character sets through the binlog source on $label
     expect(problems).toEqual([]);
     expect(rows).toBeGreaterThan(server.flavor === 'mysql' ? 400_000 : 300_000);
   }, 600_000);
+
+  it.runIf(server.flavor === 'mariadb')("MariaDB's COMPRESSED columns in odd character sets equal SELECT", async () => {
+    const table = 'compressed';
+    const collector = await capture(server, DB, async () => {
+      await conn.query(
+        `CREATE TABLE ${table} (id BIGINT PRIMARY KEY, a VARCHAR(2000) CHARACTER SET big5 COMPRESSED, ` +
+          'b TEXT CHARACTER SET sjis COMPRESSED, c MEDIUMTEXT CHARACTER SET swe7 COMPRESSED, d BLOB COMPRESSED)',
+      );
+      // long values (compressed) and short ones (stored as is), all converted by the server
+      for (const chunk of unicodeChunks().slice(0, 64)) {
+        const text = `CONVERT(UNHEX('${chunk.hex}') USING utf32)`;
+        await conn.query(
+          `INSERT INTO ${table} VALUES (${chunk.first}, CONVERT(${text} USING big5), CONVERT(${text} USING sjis), CONVERT(${text} USING swe7), UNHEX('${chunk.hex}')), ` +
+            `(${chunk.first + 1}, CONVERT(LEFT(${text}, 2) USING big5), CONVERT(LEFT(${text}, 1) USING sjis), '[', x'00')`,
+        );
+      }
+    });
+    const expected = await selected(conn, table, ['a', 'b', 'c']);
+    const [rows] = await conn.query<RowDataPacket[]>(`SELECT CAST(id AS CHAR) AS id, TO_BASE64(d) AS d FROM ${table}`);
+    for (const row of rows) expected.get(String(row.id))!.d = String(row.d).replace(/\s/g, '');
+    expect(differences(table, expected, collector.values.get(table))).toEqual([]);
+    expect(expected.size).toBe(128);
+  });
 
   it.each(['FULL', 'MINIMAL'])(
     'ENUM and SET labels in every character set equal SELECT (binlog_row_metadata=%s)',

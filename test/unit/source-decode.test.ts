@@ -1,3 +1,4 @@
+import { deflateRawSync, deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
   ColumnType,
@@ -287,6 +288,21 @@ describe('strings, binary, ENUM, SET, JSON', () => {
     const c = new Cursor(hex('0000'), 0);
     expect(decoder(c)).toBe('AQI=');
     expect(c.pos).toBe(2);
+  });
+
+  it("MariaDB's COMPRESSED columns: the envelope (stored as is, zlib, raw deflate) undone, then text or base64", () => {
+    const text = Buffer.from('héllo héllo héllo');
+    const zlib = Buffer.concat([Buffer.from([0x81, text.length]), deflateSync(text)]);
+    const raw = Buffer.concat([Buffer.from([0x89, text.length]), deflateRawSync(text)]);
+    const varchar = (payload: Buffer) => Buffer.concat([Buffer.from([payload.length]), payload]);
+    const spec = { type: ColumnType.VARCHAR_COMPRESSED, charset: 'utf8mb4', metadata: { max_length: 100 } };
+    expect(decode(spec, varchar(zlib)).value).toBe('héllo héllo héllo');
+    expect(decode(spec, varchar(raw))).toEqual({ value: 'héllo héllo héllo', pos: 1 + raw.length });
+    expect(decode(spec, varchar(Buffer.concat([Buffer.from([0x00]), text]))).value).toBe('héllo héllo héllo');
+    expect(decode(spec, hex('00')).value).toBe('');
+    const blob = Buffer.concat([Buffer.from([zlib.length, 0]), zlib]);
+    expect(decode({ type: ColumnType.BLOB_COMPRESSED, charset: null, metadata: { length_size: 2 } }, blob).value).toBe(text.toString('base64'));
+    expect(() => decode(spec, varchar(Buffer.from([0x30, 1])))).toThrow(/compressed by method 3/);
   });
 });
 
