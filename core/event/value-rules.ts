@@ -93,10 +93,12 @@ export const VALUE_RULES: readonly ValueRule[] = [
   {
     types: ['CHAR', 'VARCHAR', 'TEXT'],
     json: 'string',
-    form: "the text, decoded from the column's character set (utf8mb4 emoji, latin1 = cp1252, ...)",
+    form: "the text as the server's SELECT gives it to a utf8mb4 client, in every character set (the server's own mapping: latin1 is cp1252, big5 and sjis are MySQL's tables)",
     examples: [
       { column: 'VARCHAR(20) CHARACTER SET utf8mb4', sql: "'héllo 😀'", value: 'héllo 😀' },
       { column: 'VARCHAR(20) CHARACTER SET latin1', sql: "'café€'", value: 'café€' },
+      { column: 'VARCHAR(20) CHARACTER SET big5', sql: "'Ж①'", value: 'Ж①' },
+      { column: 'VARCHAR(20) CHARACTER SET sjis', sql: "'\\\\〜'", value: '\\〜' },
     ],
   },
   {
@@ -177,10 +179,11 @@ export const VALUE_RULES: readonly ValueRule[] = [
   {
     types: ['UUID (MariaDB)', 'INET4 (MariaDB)', 'INET6 (MariaDB)'],
     json: 'string',
-    form: 'their text form, as SELECT prints it',
+    form: "their text form, as SELECT prints it (INET6 the server's way: a single zero group is '::' too, unlike RFC 5952)",
     examples: [
       { column: 'UUID', sql: "'123e4567-e89b-12d3-a456-426655440000'", value: '123e4567-e89b-12d3-a456-426655440000' },
       { column: 'INET6', sql: "'2001:db8::1'", value: '2001:db8::1' },
+      { column: 'INET6', sql: "'1:0:2:3:4:5:6:7'", value: '1::2:3:4:5:6:7' },
     ],
   },
   {
