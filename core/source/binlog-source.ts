@@ -14,7 +14,6 @@
  * the handler already has, so the handler sees each event exactly once.
  */
 import ZongJi from '@vlasky/zongji';
-import type { RowDataPacket } from 'mysql2/promise';
 import { schemaMatcher, tableMatcher, type BinlogPosition, type RowEvent, type TableMatcher } from '../event/index.ts';
 import { AbortedError, DecodeError, PositionUnavailableError, SourceError, TunnelError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -25,7 +24,6 @@ import { EventType, ROWS_EVENTS, bitmapIsFull, decodeChangeRows, decodeValueRows
 import { ReconnectSchedule, Watchdog } from './reconnect.ts';
 import { SourceServer } from './server.ts';
 import type { BinlogSource, SourceHandler, SourceOptions, StartFrom } from './source.ts';
-import { ServerCharsets } from './charset-tables.ts';
 import { TablePlans } from './table-plans.ts';
 import { TransactionTracker } from './transactions.ts';
 import { parseDdl } from './ddl.ts';
@@ -68,11 +66,7 @@ class ZongjiBinlogSource implements BinlogSource {
     this.filter = tableMatcher(options.include, options.exclude);
     this.schemaFilter = schemaMatcher(options.include, options.exclude);
     this.server = new SourceServer(options.connection, logger);
-    const charsets = new ServerCharsets(async () => {
-      const control = await this.server.connection();
-      return { query: async (sql) => (await control.query<RowDataPacket[]>(sql))[0] };
-    }, logger);
-    this.tables = new TablePlans(this.filter, this.server, charsets, logger);
+    this.tables = new TablePlans(this.filter, this.server, logger);
     this.tracker = new TransactionTracker(
       {
         commit: (position, timestamp) => this.onCommit(position, timestamp),

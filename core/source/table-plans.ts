@@ -7,11 +7,12 @@
  * (table-metadata.ts), read once per table and again after a DDL statement, and the server's
  * decoding of each character set its columns use (charset-tables.ts), read once per source.
  */
+import type { RowDataPacket } from 'mysql2/promise';
 import type { ColumnTypeInfo, TableMatcher } from '../event/index.ts';
 import { describeColumn, parseTableMap, type TableMapColumn } from './table-map.ts';
 import { DecodeError, SourceError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { ServerCharsets } from './charset-tables.ts';
+import { ServerCharsets } from './charset-tables.ts';
 import { ColumnType, columnDecoder, parseEnumSetDefinition, type ColumnSpec, type DecodeSupport } from './decode.ts';
 import type { TablePlan } from './rows.ts';
 import type { SourceServer } from './server.ts';
@@ -49,14 +50,19 @@ export class TablePlans {
   private schemaEpoch = 0;
   private commitsSinceSweep = 0;
   private readonly support: DecodeSupport;
+  /** How the server decodes each character set, read once per source. */
+  private readonly charsets: ServerCharsets;
 
   constructor(
     private readonly filter: TableMatcher,
-    /** The source server: its collations and flavor (once inspected), and table metadata. */
+    /** The source server: its collations and flavor (once inspected), table metadata, character sets. */
     private readonly server: SourceServer,
-    private readonly charsets: ServerCharsets,
     private readonly logger: Logger,
   ) {
+    this.charsets = new ServerCharsets(async () => {
+      const control = await server.connection();
+      return { query: async (sql) => (await control.query<RowDataPacket[]>(sql))[0] };
+    }, logger);
     this.support = {
       textReader: (charset) => {
         const reader = this.charsets.reader(charset);
