@@ -1,5 +1,6 @@
 import { BYTE_TYPES, type ColumnValue, type JsonValue } from '../event/index.ts';
-import { float32Value, parseEnumSetDefinition, parseJsonExact } from '../source/decode.ts';
+import { float32Value } from '../source/decode.ts';
+import { parseEnumSetDefinition, parseJsonExact } from '../source/value-text.ts';
 
 /**
  * Column values as the snapshot reads them, in the canonical form every sink sees: exact, and stated

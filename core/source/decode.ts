@@ -6,13 +6,14 @@
  * is stated once, in core/event/value-rules.ts (VALUE_RULES: per type the JSON type and form, with
  * examples that test/integration/value-rules.test.ts checks against the server).
  */
-import type { ColumnValue, JsonValue } from '../event/index.ts';
+import type { ColumnValue } from '../event/index.ts';
 import { DecodeError } from '../errors/index.ts';
 import { inflateRawSync, inflateSync } from 'node:zlib';
 import type { TextReader } from './charset-decoders.ts';
 import { decimalBinarySize, readDecimal } from './decimal.ts';
 import { formatInet4, formatInet6, formatUuid } from './logical-types.ts';
 import { decodeMysqlJson } from './mysql-json.ts';
+import { parseJsonExact } from './value-text.ts';
 import { fractionBytes, readDate, readDatetime2, readTime2, readTimestamp2 } from './temporal.ts';
 
 export { decimalBinarySize, readDecimal };
@@ -128,98 +129,6 @@ export function float32Value(x: number): number {
     if (Math.fround(candidate) === x) return candidate;
   }
   return x;
-}
-
-// ------------------------------------------------------------------------------------------------
-// JSON, ENUM/SET definitions
-
-/** JSON.parse, but integers beyond 2^53 become their exact decimal strings (the BIGINT rule). */
-export function parseJsonExact(text: string): JsonValue {
-  // An integer of 15 digits or fewer is always safe: only longer digit runs need the slow path.
-  if (!/\d{16}/.test(text)) return JSON.parse(text) as JsonValue;
-  return JSON.parse(quoteUnsafeIntegers(text)) as JsonValue;
-}
-
-function quoteUnsafeIntegers(text: string): string {
-  let out = '';
-  let last = 0;
-  let i = 0;
-  const n = text.length;
-  while (i < n) {
-    const ch = text.charCodeAt(i);
-    if (ch === 0x22) {
-      // skip a string literal
-      i++;
-      while (i < n) {
-        const c = text.charCodeAt(i);
-        if (c === 0x5c) i += 2;
-        else if (c === 0x22) {
-          i++;
-          break;
-        } else i++;
-      }
-      continue;
-    }
-    if (ch === 0x2d || (ch >= 0x30 && ch <= 0x39)) {
-      let j = i + 1;
-      let integer = true;
-      while (j < n) {
-        const c = text.charCodeAt(j);
-        if (c >= 0x30 && c <= 0x39) j++;
-        else if (c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d) {
-          integer = false;
-          j++;
-        } else break;
-      }
-      if (integer) {
-        const token = text.slice(i, j);
-        if (!Number.isSafeInteger(Number(token))) {
-          out += `${text.slice(last, i)}"${token}"`;
-          last = j;
-        }
-      }
-      i = j;
-      continue;
-    }
-    i++;
-  }
-  return out + text.slice(last);
-}
-
-/** The labels of an `enum('a','b''c')` / `set(...)` column type as INFORMATION_SCHEMA prints it. */
-export function parseEnumSetDefinition(columnType: string): string[] {
-  const values: string[] = [];
-  let i = columnType.indexOf('(') + 1;
-  const n = columnType.length;
-  while (i > 0 && i < n) {
-    if (columnType[i] !== "'") {
-      i++;
-      continue;
-    }
-    let value = '';
-    i++;
-    while (i < n) {
-      const c = columnType[i]!;
-      if (c === "'") {
-        if (columnType[i + 1] === "'") {
-          value += "'";
-          i += 2;
-          continue;
-        }
-        i++;
-        break;
-      }
-      if (c === '\\' && i + 1 < n) {
-        value += columnType[i + 1];
-        i += 2;
-        continue;
-      }
-      value += c;
-      i++;
-    }
-    values.push(value);
-  }
-  return values;
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 export * from './source.ts';
 export { createBinlogSource } from './binlog-source.ts';
 // The value rules, for code that must produce the same values by other means (e.g. a snapshot).
-export { float32Value, parseEnumSetDefinition, parseJsonExact } from './decode.ts';
+export { float32Value } from './decode.ts';
+export { parseEnumSetDefinition, parseJsonExact } from './value-text.ts';
 export { formatTimestamp } from './temporal.ts';
 // How every connection to the source database is opened, and which of its errors are worth a retry.
 export { describeError, isConnectionLost, mysqlConnectionOptions, type MysqlError } from './mysql-connection.ts';

@@ -13,7 +13,8 @@ import { describeColumn, parseTableMap, type TableMapColumn } from './table-map.
 import { DecodeError, SourceError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { ServerCharsets } from './charset-tables.ts';
-import { ColumnType, columnDecoder, parseEnumSetDefinition, type ColumnSpec, type DecodeSupport } from './decode.ts';
+import { ColumnType, columnDecoder, type ColumnSpec, type DecodeSupport } from './decode.ts';
+import { parseEnumSetDefinition } from './value-text.ts';
 import type { TablePlan } from './rows.ts';
 import type { SourceServer } from './server.ts';
 import { readTableExtras, type TableExtras } from './table-metadata.ts';

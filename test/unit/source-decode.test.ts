@@ -6,8 +6,6 @@ import {
   columnDecoder,
   decimalBinarySize,
   float32Value,
-  parseEnumSetDefinition,
-  parseJsonExact,
   readDecimal,
   type ColumnSpec,
   type DecodeSupport,
@@ -15,6 +13,7 @@ import {
 import { unicodeReader } from '../../core/source/charset-decoders.ts';
 import { bitmapIsFull, decodeChangeRows, decodeValueRows, lengthEncoded, type TablePlan } from '../../core/source/rows.ts';
 import { formatTimestamp, readDate, readDatetime2, readTime2, readTimestamp2 } from '../../core/source/temporal.ts';
+import { parseEnumSetDefinition, parseJsonExact } from '../../core/source/value-text.ts';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
