@@ -39,7 +39,7 @@ async function batchSizes(sink: MemorySink, batch: Record<string, number> | unde
     logger: silentLogger(),
   });
   await runner.start();
-  for (let i = 1; i <= rows; i++) source.transaction(100 + i, [i]);
+  for (let i = 1; i <= rows; i++) source.transaction(100 * i, [i]);
   await runner.stop(2000);
   expect(sink.events).toHaveLength(rows);
   return sink.batches.map((b) => b.reduce((n, e) => n + e.rows.length, 0));

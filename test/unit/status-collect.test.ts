@@ -55,7 +55,7 @@ describe('collectStatus / formatStatus', () => {
       () => worker.close(),
       () => server.close(),
     );
-    sources[0]!.transaction(1234, [1, 2]);
+    sources[0]!.transaction(1204, [1, 2]); // rows events end at 1214 and 1224, its commit at 1234
     await new Promise((r) => setTimeout(r, 100));
 
     const status = await collectStatus({ config });

@@ -1,7 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { pino, type Logger } from 'pino';
+import { describe, expect, it, vi } from 'vitest';
 import { TaskRunner } from '../../core/runtime/task-runner.ts';
 import { resolveConfig } from '../../core/config/index.ts';
 import type { PositionStore, StoredPosition } from '../../core/checkpoint/index.ts';
@@ -23,7 +24,7 @@ class MemoryPositionStore implements PositionStore {
   async close() {}
 }
 
-function makeRunner(plugins: TunnelPlugin[], task: Record<string, unknown> = {}) {
+function makeRunner(plugins: TunnelPlugin[], task: Record<string, unknown> = {}, logger: Logger = silentLogger()) {
   const config = resolveConfig({
     tasks: [
       {
@@ -44,7 +45,7 @@ function makeRunner(plugins: TunnelPlugin[], task: Record<string, unknown> = {})
     positionStore: store,
     createSource: () => source,
     deadLetterDir: dir,
-    logger: silentLogger(),
+    logger,
   });
   return { runner, source, store, dir };
 }
@@ -57,47 +58,105 @@ const until = async (check: () => boolean, ms = 2000) => {
   }
 };
 
+/** A promise and its resolver, to hold a sink call until the test lets it go. */
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((r) => (open = r));
+  return { promise, open };
+}
+
+const idOf = (e: { rows: ReadonlyArray<ReadonlyArray<unknown>> }) => (e.rows[0]![0] as { value: number }).value;
+
 describe('TaskRunner', () => {
-  it('commits a position only after every sink acknowledged every event before it', async () => {
+  it('commits a position only after every sink acknowledged every event before it, and only commit positions', async () => {
     const fast = new MemorySink();
     const slow = new MemorySink();
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    slow.answer = async (batch) => {
-      await gate;
+    const held = [gate(), gate()];
+    slow.answer = async (batch, call) => {
+      await held[call]?.promise;
       return batch.events.map(() => ({ status: 'ok' }));
     };
     const { runner, source, store } = makeRunner([memorySinkPlugin('fast', fast), memorySinkPlugin('slow', slow)]);
     await runner.start();
-    source.transaction(100, [1, 2]);
-    source.transaction(200, [3]);
-    await until(() => fast.events.length === 3);
+    // rows events end at 110 and 120, the commit at 130
+    expect(source.transaction(100, [1, 2])).toEqual({ file: 'bin.000001', offset: 130 });
+    await until(() => fast.events.length === 2 && slow.batches.length === 1);
     await new Promise((r) => setTimeout(r, 30));
+    // the fast sink has it all, the slow one nothing: nothing may be committed
     expect(store.saved).toEqual([]);
-    release();
-    await until(() => store.saved.at(-1)?.position.offset === 200);
-    expect(store.saved.map((s) => s.position.offset)).not.toContain(150);
+    held[0]!.open();
+    await until(() => store.saved.at(-1)?.position.offset === 130);
+
+    // the next transaction: its row event (210) is with the slow sink, the commit (220) read
+    source.transaction(200, [3]);
+    await until(() => fast.events.length === 3 && slow.batches.length === 2);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(store.saved.at(-1)!.position.offset).toBe(130);
+    held[1]!.open();
+    await until(() => store.saved.at(-1)?.position.offset === 220);
     await runner.stop();
-    expect(slow.events.map((e) => e.rows[0]![0]!.column === 'id' && (e.rows[0]![0] as { value: number }).value)).toEqual([1, 2, 3]);
+    expect(source.commitOffsets).toEqual([130, 220]);
+    // every saved position is a transaction's commit, never a row event's own position (110, 120, 210)
+    for (const saved of store.saved) expect(source.commitOffsets).toContain(saved.position.offset);
+    expect(slow.events.map(idOf)).toEqual([1, 2, 3]);
   });
 
   it('retries from the first retryable event on, in order, and never commits past it meanwhile', async () => {
     const sink = new MemorySink();
-    sink.answer = (batch, call) =>
-      batch.events.map((_, i) => (call === 0 && i === 1 ? { status: 'retry', reason: '429 too many requests' } : { status: 'ok' }));
+    const retried = gate();
+    sink.answer = async (batch, call) => {
+      if (call === 1) await retried.promise;
+      return batch.events.map((_, i) => (call === 0 && i === 1 ? { status: 'retry', reason: '429 too many requests' } : { status: 'ok' }));
+    };
     const { runner, source, store } = makeRunner([memorySinkPlugin('s', sink)]);
     await runner.start();
-    source.transaction(100, [1, 2, 3]);
-    await until(() => store.saved.at(-1)?.position.offset === 100);
-    const ids = sink.batches.map((b) => b.map((e) => (e.rows[0]![0] as { value: number }).value));
+    source.transaction(100, [1, 2, 3]); // commit at 140
+    await until(() => sink.batches.length === 2);
+    source.transaction(200, [4]); // commit at 220
+    await new Promise((r) => setTimeout(r, 40));
+    // event 2 is still being retried: neither transaction may be committed, though event 1 and 3 landed
+    expect(store.saved).toEqual([]);
+    retried.open();
+    await until(() => store.saved.at(-1)?.position.offset === 220);
+    const ids = sink.batches.map((b) => b.map(idOf));
     // Event 3 landed on the first try but is sent again after 2, so 2 cannot overwrite it later.
-    expect(ids).toEqual([
-      [1, 2, 3],
-      [2, 3],
-    ]);
-    expect(sink.attempts).toEqual([1, 2]);
+    expect(ids).toEqual([[1, 2, 3], [2, 3], [4]]);
+    expect(sink.attempts).toEqual([1, 2, 1]);
     expect(runner.stats.sinks.s!.retries).toBe(1);
+    for (const saved of store.saved) expect(source.commitOffsets).toContain(saved.position.offset);
     await runner.stop();
+  });
+
+  it('waits the backoff between retries: doubling from initialDelayMs, capped at maxDelayMs (full jitter)', async () => {
+    const sink = new MemorySink();
+    const calls: number[] = [];
+    sink.answer = (batch, call) => {
+      calls.push(performance.now());
+      return batch.events.map(() => (call < 4 ? { status: 'retry', reason: 'HTTP 503' } : { status: 'ok' }));
+    };
+    const lines: Array<{ msg: string; delayMs?: number; attempt?: number }> = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    // the jitter draws the top of each window, so the delays are the window's ceilings
+    const random = vi.spyOn(Math, 'random').mockReturnValue(1);
+    try {
+      const { runner, source, store } = makeRunner([memorySinkPlugin('s', sink)], { retry: { initialDelayMs: 40, maxDelayMs: 100 } }, logger);
+      await runner.start();
+      source.transaction(100, [1]);
+      await until(() => store.saved.at(-1)?.position.offset === 120, 5000);
+      await runner.stop();
+    } finally {
+      random.mockRestore();
+    }
+    const retries = lines.filter((l) => l.msg === 'sink write will be retried');
+    expect(retries.map((l) => [l.attempt, l.delayMs])).toEqual([
+      [1, 40],
+      [2, 80],
+      [3, 100],
+      [4, 100],
+    ]);
+    // and the runtime really waited them before each new attempt (lower bounds: a busy machine only adds)
+    const gaps = calls.slice(1).map((t, i) => t - calls[i]!);
+    [40, 80, 100, 100].forEach((delay, i) => expect(gaps[i]).toBeGreaterThanOrEqual(delay - 2));
   });
 
   it('dead-letters rejected events with their reason and moves the position on', async () => {
@@ -106,7 +165,7 @@ describe('TaskRunner', () => {
     const { runner, source, store, dir } = makeRunner([memorySinkPlugin('s', sink)]);
     await runner.start();
     source.transaction(100, [1, 2]);
-    await until(() => store.saved.at(-1)?.position.offset === 100);
+    await until(() => store.saved.at(-1)?.position.offset === 130);
     await runner.stop();
     const letters = await new FileDeadLetterStore(join(dir, 't1.jsonl')).list();
     expect(letters).toHaveLength(1);
@@ -127,7 +186,7 @@ describe('TaskRunner', () => {
     await runner.start();
     source.transaction(100, [1, 2, 3]);
     source.transaction(200, [4]);
-    await until(() => store.saved.at(-1)?.position.offset === 200);
+    await until(() => store.saved.at(-1)?.position.offset === 220);
     expect(sink.events.map((e) => [e.table, (e.rows[0]![0] as { value: number }).value])).toEqual([
       ['odd_orders', 1],
       ['odd_orders', 3],
@@ -150,12 +209,13 @@ describe('TaskRunner', () => {
     await runner.start();
     const failed = new Promise<Error>((resolve) => runner.once('failed', resolve));
     source.transaction(100, [1]);
-    await until(() => store.saved.at(-1)?.position.offset === 100);
+    await until(() => store.saved.at(-1)?.position.offset === 120);
     source.transaction(200, [2, 3]);
     const error = await failed;
-    expect(error.message).toBe('plugin "boom" failed in hook "transform" of task "t1" at bin.000001:200: cannot map row');
+    expect(error.message).toBe('plugin "boom" failed in hook "transform" of task "t1" at bin.000001:210: cannot map row');
     expect((error as { code?: string }).code).toBe('TUNNEL_ERR_PLUGIN');
-    expect(store.saved.at(-1)!.position.offset).toBe(100);
+    // the event's own position in the message; the saved position stays at the last commit before it
+    expect(store.saved.at(-1)!.position.offset).toBe(120);
     expect(runner.stats.state).toBe('failed');
   });
 
@@ -172,7 +232,7 @@ describe('TaskRunner', () => {
     const { runner, source, store, dir } = makeRunner([boom, memorySinkPlugin('s', sink)], { onPluginError: 'dead-letter' });
     await runner.start();
     source.transaction(100, [1, 2, 3]);
-    await until(() => store.saved.at(-1)?.position.offset === 100);
+    await until(() => store.saved.at(-1)?.position.offset === 140);
     await runner.stop();
     expect(sink.events.map((e) => (e.rows[0]![0] as { value: number }).value)).toEqual([1, 3]);
     const letters = await new FileDeadLetterStore(join(dir, 't1.jsonl')).list();
@@ -180,22 +240,63 @@ describe('TaskRunner', () => {
     expect(letters[0]!.reason).toContain('hook "filter"');
   });
 
-  it('pauses the source at the in-flight cap and resumes below half of it', async () => {
+  it('pauses the source at the in-flight cap, so in-flight rows never exceed it, and resumes below half of it', async () => {
     const sink = new MemorySink();
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
     sink.answer = async (batch) => {
-      await gate;
+      await new Promise((r) => setTimeout(r, 5));
       return batch.events.map(() => ({ status: 'ok' }));
     };
-    const { runner, source } = makeRunner([memorySinkPlugin('s', sink)], { maxInFlightRows: 4 });
+    const { runner, source, store } = makeRunner([memorySinkPlugin('s', sink)], { maxInFlightRows: 4 });
     await runner.start();
-    source.transaction(100, [1, 2, 3, 4, 5]);
+    const inFlightAtEvent: number[] = [];
+    const inFlightAtResume: number[] = [];
+    const handler = source.handler!;
+    source.handler = {
+      ...handler,
+      onEvent: (event) => {
+        handler.onEvent(event);
+        inFlightAtEvent.push(runner.stats.inFlight);
+      },
+    };
+    source.onResume = () => inFlightAtResume.push(runner.stats.inFlight);
+    const ids = Array.from({ length: 40 }, (_, i) => i + 1);
+    const commit = source.transaction(100, ids);
+    // the cap reached at the 4th row: the source holds the rest back
+    expect(source.emitted).toBe(4);
     expect(source.paused).toBe(true);
-    release();
-    await until(() => !source.paused);
+    await until(() => store.saved.at(-1)?.position.offset === commit.offset, 5000);
     await runner.stop();
-    expect(sink.events).toHaveLength(5);
+    expect(sink.events.map(idOf)).toEqual(ids);
+    // one sink, one row per event: in-flight deliveries are in-flight rows
+    expect(Math.max(...inFlightAtEvent)).toBe(4);
+    expect(source.pauses).toBeGreaterThan(2);
+    expect(inFlightAtResume.length).toBeGreaterThan(2);
+    for (const n of inFlightAtResume) expect(n).toBeLessThanOrEqual(2);
+  });
+
+  it('stops within its deadline when a sink never answers, aborting the write and committing nothing past it', async () => {
+    const sink = new MemorySink();
+    let aborted = false;
+    sink.answer = (batch) =>
+      new Promise((_, reject) =>
+        batch.signal.addEventListener('abort', () => {
+          aborted = true;
+          reject(new Error('aborted'));
+        }),
+      );
+    const { runner, source, store } = makeRunner([memorySinkPlugin('s', sink)]);
+    await runner.start();
+    source.transaction(100, [1]); // commit at 120, never acknowledged
+    await until(() => sink.batches.length === 1);
+    const started = performance.now();
+    await runner.stop(300);
+    const took = performance.now() - started;
+    expect(aborted).toBe(true);
+    expect(took).toBeGreaterThanOrEqual(295);
+    expect(took).toBeLessThan(5000);
+    expect(store.saved).toEqual([]);
+    expect(runner.stats.state).toBe('stopped');
+    expect(sink.closed).toBe(true);
   });
 
   it('routes by the route hook, and an unknown sink name fails the task clearly', async () => {
