@@ -1,7 +1,8 @@
 import type { BinlogSource, SourceHandler, StartFrom } from '../../core/source/source.ts';
-import type { BinlogPosition, RowEvent } from '../../core/event/index.ts';
+import type { BinlogPosition, RowEvent, SchemaChangeEvent } from '../../core/event/index.ts';
 
-type Emission = { kind: 'event'; event: RowEvent } | { kind: 'commit'; position: BinlogPosition; timestamp: number };
+type Emission =
+  { kind: 'event'; event: RowEvent } | { kind: 'schema'; change: SchemaChangeEvent } | { kind: 'commit'; position: BinlogPosition; timestamp: number };
 
 /**
  * An in-memory source of our own interface, for unit tests of the runtime (never for a server). It
@@ -63,6 +64,22 @@ export class FakeSource implements BinlogSource {
     return position;
   }
 
+  /**
+   * A DDL statement on `shop.orders` starting at `offset`: its schema change ends at offset + 10, and
+   * the statement is its own transaction, so the commit follows at the same position. Returns it.
+   */
+  ddl(offset: number, change: SchemaChangeEvent['change'] = 'truncate', file = 'bin.000001'): BinlogPosition {
+    const position = { file, offset: offset + 10 };
+    const statement = change === 'truncate' ? 'TRUNCATE TABLE shop.orders' : `${change.toUpperCase()} TABLE shop.orders`;
+    this.backlog.push({
+      kind: 'schema',
+      change: { kind: 'schema', change, schema: 'shop', table: 'orders', statement, position, timestamp: 1_700_000_000_000, index: 0 },
+    });
+    this.backlog.push({ kind: 'commit', position, timestamp: 1_700_000_000_000 + position.offset });
+    this.drain();
+    return position;
+  }
+
   /** Commit offsets emitted so far. */
   get commitOffsets(): number[] {
     return this.commits.map((p) => p.offset);
@@ -77,6 +94,8 @@ export class FakeSource implements BinlogSource {
         if (next.kind === 'event') {
           this.emitted++;
           this.handler!.onEvent(next.event);
+        } else if (next.kind === 'schema') {
+          this.handler!.onSchemaChange?.(next.change);
         } else {
           this.commits.push(next.position);
           this.handler!.onCommit(next.position, next.timestamp);

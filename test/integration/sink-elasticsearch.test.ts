@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@elastic/elasticsearch';
 import { elasticsearch, type ElasticsearchOptions } from '../../sinks/elasticsearch/index.ts';
@@ -206,6 +208,84 @@ describe('elasticsearch sink (real Elasticsearch)', () => {
     const sink = makeSink({ node: 'http://127.0.0.1:1', maxRetries: 0, requestTimeoutMs: 2000 });
     const results = await write(sink, [insert(SCHEMA, 'items', ITEM_KEY, [itemRow(1)])]);
     expect(results[0]?.status).toBe('retry');
+  });
+
+  it("keeps each document's changes in order across lanes inside one batch: one lane per _id, its bulks one after another", async () => {
+    // A proxy in front of ES holds every bulk request 30 ms and records when it came and went and the
+    // _ids and values it carried: requests of different lanes overlap, those of one _id must not.
+    const bulks: Array<{ from: number; to: number; ops: Array<{ id: string; v: number }> }> = [];
+    const target = new URL(ES_URL);
+    const proxy = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const from = performance.now();
+        const forward = () => {
+          const upstream = request(
+            { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+            (answer) => {
+              const parts: Buffer[] = [];
+              answer.on('data', (c: Buffer) => parts.push(c));
+              answer.on('end', () => {
+                if (req.url?.startsWith('/_bulk')) {
+                  const lines = body
+                    .toString('utf8')
+                    .split('\n')
+                    .filter(Boolean)
+                    .map((l) => JSON.parse(l) as Record<string, unknown>);
+                  const ops: Array<{ id: string; v: number }> = [];
+                  for (let i = 0; i < lines.length; i += 2) ops.push({ id: (lines[i]!.index as { _id: string })._id, v: lines[i + 1]!.v as number });
+                  bulks.push({ from, to: performance.now(), ops });
+                }
+                const headers = { ...answer.headers };
+                delete headers['transfer-encoding'];
+                res.writeHead(answer.statusCode ?? 502, headers).end(Buffer.concat(parts));
+              });
+            },
+          );
+          upstream.on('error', () => req.socket.destroy());
+          upstream.end(body);
+        };
+        if (req.url?.startsWith('/_bulk')) setTimeout(forward, 30);
+        else forward();
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const table = 'lanes';
+      const IDS = 6;
+      const VERSIONS = 5;
+      // one batch: document 1's five versions, then document 2's, ... (consecutive changes of one _id)
+      const events: RowEvent[] = [];
+      for (let id = 1; id <= IDS; id++) for (let v = 1; v <= VERSIONS; v++) events.push(insert(SCHEMA, table, ['id'], [{ id, v }]));
+      const sink = makeSink({
+        node: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+        concurrency: 4,
+        maxBulkActions: 1,
+        tableField: false,
+        refresh: false,
+      });
+      await sink.start(new AbortController().signal);
+      expect(await write(sink, events)).toEqual(events.map(() => ({ status: 'ok' })));
+      expect(bulks.flatMap((b) => b.ops)).toHaveLength(IDS * VERSIONS);
+      // the lanes did run side by side (else this test proves nothing about them)
+      const overlapping = bulks.some((a, i) => bulks.some((b, j) => i !== j && a.from < b.to && b.from < a.to));
+      expect(overlapping).toBe(true);
+      for (let id = 1; id <= IDS; id++) {
+        const mine = bulks.filter((b) => b.ops.some((o) => o.id === String(id))).sort((a, b) => a.from - b.from);
+        // in the order written: versions 1..5
+        expect({ id, versions: mine.flatMap((b) => b.ops.filter((o) => o.id === String(id)).map((o) => o.v)) }).toEqual({ id, versions: [1, 2, 3, 4, 5] });
+        // one after another: each of its requests was answered before the next was sent
+        for (let i = 1; i < mine.length; i++)
+          expect({ id, sentAfterPreviousAnswered: mine[i]!.from >= mine[i - 1]!.to }).toEqual({ id, sentAfterPreviousAnswered: true });
+      }
+      const docs = await allDocs(sink.client, `${SCHEMA}_${table}`);
+      expect(Object.fromEntries(docs)).toEqual(Object.fromEntries(Array.from({ length: IDS }, (_, i) => [String(i + 1), { id: i + 1, v: VERSIONS }])));
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
   });
 
   it('uses a function for the index, and builds large bodies in the worker pool', async () => {

@@ -12,6 +12,8 @@ import { silentLogger } from '../../core/log/index.ts';
 import { FakeSource } from '../helpers/fake-source.ts';
 import { MemorySink, memorySinkPlugin } from '../helpers/memory-sink.ts';
 import type { TunnelPlugin } from '../../core/pipeline/index.ts';
+import type { SchemaChangeEvent } from '../../core/event/index.ts';
+import type { DeliveryResult } from '../../core/sink/index.ts';
 
 class MemoryPositionStore implements PositionStore {
   saved: StoredPosition[] = [];
@@ -157,6 +159,31 @@ describe('TaskRunner', () => {
     // and the runtime really waited them before each new attempt (lower bounds: a busy machine only adds)
     const gaps = calls.slice(1).map((t, i) => t - calls[i]!);
     [40, 80, 100, 100].forEach((delay, i) => expect(gaps[i]).toBeGreaterThanOrEqual(delay - 2));
+  });
+
+  it("a schema change's commit waits until every sink applied it", async () => {
+    const rows = new MemorySink();
+    const applying = gate();
+    const applied: string[] = [];
+    const ddlSink = Object.assign(new MemorySink(), {
+      async applySchemaChange(change: SchemaChangeEvent): Promise<DeliveryResult> {
+        await applying.promise;
+        applied.push(`${change.change} ${change.schema}.${change.table}`);
+        return { status: 'ok' };
+      },
+    });
+    const { runner, source, store } = makeRunner([memorySinkPlugin('rows', rows), memorySinkPlugin('ddl', ddlSink)]);
+    await runner.start();
+    source.transaction(100, [1]); // commit at 120
+    await until(() => store.saved.at(-1)?.position.offset === 120);
+    const statement = source.ddl(200); // TRUNCATE, its own transaction: commit at 210
+    await new Promise((r) => setTimeout(r, 40));
+    expect(applied).toEqual([]);
+    expect(store.saved.at(-1)!.position.offset).toBe(120);
+    applying.open();
+    await until(() => store.saved.at(-1)?.position.offset === statement.offset);
+    expect(applied).toEqual(['truncate shop.orders']);
+    await runner.stop();
   });
 
   it('dead-letters rejected events with their reason and moves the position on', async () => {
