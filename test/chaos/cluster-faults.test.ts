@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, mysqlConnection, runServices, servers, waitFor } from '../helpers/servers.ts';
 import { RowWriter } from '../helpers/row-writer.ts';
 import { tableRows } from '../helpers/compare-rows.ts';
-import { ChaosReceiver } from '../helpers/chaos-receiver.ts';
+import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 import { PrivateRedis, RedisSetCounter } from '../helpers/chaos-servers.ts';
 import { ensureZooKeeper, Registry, zkConnect } from '../helpers/cluster-harness.ts';
 import { registryPaths, ZkConnection } from '../../core/cluster/index.ts';
@@ -37,7 +37,7 @@ const paths = registryPaths(cluster, 'g');
 
 describe('chaos: cluster mode', () => {
   const dir = taskDir('cluster');
-  const receiver = new ChaosReceiver(SECRET);
+  const receiver = new WebhookReceiver(SECRET, { keepEvents: false });
   const redisServer = new PrivateRedis(`${dir}/redis`);
   const workers = new Map<string, RunningTunnel>();
   let redisCounter: RedisSetCounter;

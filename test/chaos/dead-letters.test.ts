@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, esClient, mysqlConnection, servers, waitFor } from '../helpers/servers.ts';
 import { RowWriter } from '../helpers/row-writer.ts';
 import { tableRows } from '../helpers/compare-rows.ts';
-import { ChaosReceiver } from '../helpers/chaos-receiver.ts';
+import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 import { PrivateRedis } from '../helpers/chaos-servers.ts';
 import { documentId, keyValues, type RowEvent } from '../../core/index.ts';
 import {
@@ -48,7 +48,7 @@ interface Letter {
 
 describe('bad input: rows a sink rejects permanently are dead-lettered where the task says', () => {
   const dir = taskDir('dlq');
-  const receiver = new ChaosReceiver(SECRET);
+  const receiver = new WebhookReceiver(SECRET, { keepEvents: false });
   const redisServer = new PrivateRedis(`${dir}/redis`);
   const es = esClient();
   let redis: ReturnType<PrivateRedis['client']>;

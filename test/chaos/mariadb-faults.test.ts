@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, mysqlConnection, runServices, servers, waitFor } from '../helpers/servers.ts';
 import { RowWriter } from '../helpers/row-writer.ts';
 import { tableRows } from '../helpers/compare-rows.ts';
-import { ChaosReceiver } from '../helpers/chaos-receiver.ts';
+import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 import { PrivateRedis, RedisSetCounter } from '../helpers/chaos-servers.ts';
 import {
   masterPosition,
@@ -32,7 +32,7 @@ const PASSWORD = 'chaos-repl-password';
 
 describe('chaos: MariaDB faults', () => {
   const dir = taskDir('mariadb');
-  const receiver = new ChaosReceiver(SECRET);
+  const receiver = new WebhookReceiver(SECRET, { keepEvents: false });
   const redisServer = new PrivateRedis(`${dir}/redis`);
   let redisCounter: RedisSetCounter;
   let conn: mysql.Connection;

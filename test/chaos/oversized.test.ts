@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, mysqlConnection, servers, waitFor } from '../helpers/servers.ts';
-import { ChaosReceiver } from '../helpers/chaos-receiver.ts';
+import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 import { PrivateRedis } from '../helpers/chaos-servers.ts';
 import { documentId } from '../../core/index.ts';
 import {
@@ -41,7 +41,7 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex
 
 describe('bad input: oversized rows, a huge transaction, a table without a primary key', () => {
   const dir = taskDir('big');
-  const receiver = new ChaosReceiver(SECRET);
+  const receiver = new WebhookReceiver(SECRET, { keepEvents: false });
   const redisServer = new PrivateRedis(`${dir}/redis`);
   let redis: ReturnType<PrivateRedis['client']>;
   let conn: mysql.Connection;
@@ -219,7 +219,7 @@ describe('bad input: oversized rows, a huge transaction, a table without a prima
       const task = (await apiStatus(tunnel).catch(() => undefined))?.tasks[0];
       maxInFlight = Math.max(maxInFlight, Number(task?.inFlight ?? 0));
       paused ||= task?.sourcePaused === true;
-      const [inRedis, atHook] = [await bulkRedis.dbsize(), receiver.tables.get(`${DB}.${table}`)?.size ?? 0];
+      const [inRedis, atHook] = [await bulkRedis.dbsize(), receiver.applied.tables.get(`${DB}.${table}`)?.size ?? 0];
       if (inRedis >= BULK_ROWS && atHook >= BULK_ROWS) break;
       if (Date.now() > deadline) throw new Error(`after 150 s: ${inRedis} rows in Redis, ${atHook} at the webhook`);
       await sleep(200);
@@ -229,7 +229,7 @@ describe('bad input: oversized rows, a huge transaction, a table without a prima
     expect(await stopTunnel(tunnel)).toBe(0);
 
     let wrong = 0;
-    const hook = receiver.tables.get(`${DB}.${table}`)!;
+    const hook = receiver.applied.tables.get(`${DB}.${table}`)!;
     for (let from = 1; from <= BULK_ROWS; from += 20_000) {
       const [rows] = (await conn.query(`SELECT id, note, n FROM ${DB}.${table} WHERE id BETWEEN ? AND ?`, [from, from + 19_999])) as unknown as [Row[]];
       const cached = await bulkRedis.mget(...rows.map((r) => `b:${String(r.id)}`));
@@ -240,7 +240,7 @@ describe('bad input: oversized rows, a huge transaction, a table without a prima
         if (!got || canonicalRow(got) !== text) wrong++;
       });
     }
-    receiver.tables.delete(`${DB}.${table}`);
+    receiver.applied.tables.delete(`${DB}.${table}`);
     bulkRedis.disconnect();
     reportFault({
       fault: `a single transaction of ${BULK_ROWS.toLocaleString('en')} rows (${options.label})`,

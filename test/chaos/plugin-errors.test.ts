@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, mysqlConnection, repoRoot, servers, waitFor } from '../helpers/servers.ts';
 import { RowWriter } from '../helpers/row-writer.ts';
 import { tableRows } from '../helpers/compare-rows.ts';
-import { ChaosReceiver } from '../helpers/chaos-receiver.ts';
+import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 import { PrivateRedis } from '../helpers/chaos-servers.ts';
 import {
   apiStatus,
@@ -53,7 +53,7 @@ export const poisonPill = definePlugin({
 
 describe('bad input: a plugin that throws on one event', () => {
   const dir = taskDir('plugin');
-  const receiver = new ChaosReceiver(SECRET);
+  const receiver = new WebhookReceiver(SECRET, { keepEvents: false });
   const redisServer = new PrivateRedis(`${dir}/redis`);
   let redis: ReturnType<PrivateRedis['client']>;
   let conn: mysql.Connection;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, mysqlConnection, servers, waitFor } from '../helpers/servers.ts';
 import { RowWriter } from '../helpers/row-writer.ts';
 import { tableRows } from '../helpers/compare-rows.ts';
-import { ChaosReceiver } from '../helpers/chaos-receiver.ts';
+import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 import { PrivateRedis } from '../helpers/chaos-servers.ts';
 import {
   apiStatus,
@@ -36,7 +36,7 @@ const TASK = 'purge';
 
 describe('chaos: a stored position whose binlog file was purged', () => {
   const dir = taskDir('purge');
-  const receiver = new ChaosReceiver(SECRET);
+  const receiver = new WebhookReceiver(SECRET, { keepEvents: false });
   const redisServer = new PrivateRedis(`${dir}/redis`);
   let conn: mysql.Connection;
   let pool: mysql.Pool;
@@ -158,7 +158,7 @@ describe('chaos: a stored position whose binlog file was purged', () => {
     // 4b. the resync the error message asks for: clear the sinks' rows, `tunnel reset-position <task>
     // --to none`, and start with snapshot: 'initial'
     await deleteRedisKeys(redis, `${DB}:orders:*`);
-    receiver.tables.delete(`${DB}.orders`);
+    receiver.applied.tables.delete(`${DB}.orders`);
     const reset = await runCli(['reset-position', TASK, '--to', 'none', '-c', configFile]);
     expect(reset.code, reset.stderr).toBe(0);
     expect(reset.stdout).toContain(`task "${TASK}" has no position now`);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, esClient, mysqlConnection, repoRoot, servers, waitFor } from '../helpers/servers.ts';
-import { ChaosReceiver } from '../helpers/chaos-receiver.ts';
+import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 import { makeCertificates, PrivateRedis, TlsTerminator, type TestCertificates } from '../helpers/chaos-servers.ts';
 import { ensureZooKeeper, Registry, zkConnect } from '../helpers/cluster-harness.ts';
 import { ZkConnection, registryPaths } from '../../core/cluster/index.ts';
@@ -87,9 +87,9 @@ describe('security', () => {
       wrongRedisPassword: secret('wrongredis'),
     };
     const user = 'chaos_secret_user';
-    const receiver = new ChaosReceiver(secrets.webhookSecret);
+    const receiver = new WebhookReceiver(secrets.webhookSecret, { keepEvents: false });
     /** A receiver that knows another secret: every request is refused with 401. */
-    const stranger = new ChaosReceiver(secret('other'));
+    const stranger = new WebhookReceiver(secret('other'), { keepEvents: false });
     const redisServer = new PrivateRedis(`${dir}/redis`, { password: secrets.redisPassword });
     let tunnel: RunningTunnel | undefined;
 

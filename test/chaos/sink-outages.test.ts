@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, esClient, mysqlConnection, runServices, servers, waitFor } from '../helpers/servers.ts';
 import { RowWriter } from '../helpers/row-writer.ts';
 import { tableRows } from '../helpers/compare-rows.ts';
-import { ChaosReceiver } from '../helpers/chaos-receiver.ts';
+import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 import { EsCountingProxy, PrivateRedis, RedisSetCounter } from '../helpers/chaos-servers.ts';
 import {
   esRows,
@@ -33,7 +33,7 @@ const SECRET = 'chaos-sinks-webhook-secret-0123';
 
 describe('chaos: sink outages', () => {
   const dir = taskDir('sinks');
-  const receiver = new ChaosReceiver(SECRET);
+  const receiver = new WebhookReceiver(SECRET, { keepEvents: false });
   const redisServer = new PrivateRedis(`${dir}/redis`);
   const es = esClient();
   const proxy = new EsCountingProxy(servers.elasticsearch.url, DB);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, mysqlConnection, servers } from '../helpers/servers.ts';
 import { RowWriter } from '../helpers/row-writer.ts';
 import { tableRows } from '../helpers/compare-rows.ts';
-import { ChaosReceiver } from '../helpers/chaos-receiver.ts';
+import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 import { PrivateRedis, RedisSetCounter } from '../helpers/chaos-servers.ts';
 import {
   describeComparison,
@@ -30,7 +30,7 @@ const KILLS = 5;
 
 describe('chaos: kill -9 of a standalone worker', () => {
   const dir = taskDir('kill');
-  const receiver = new ChaosReceiver(SECRET);
+  const receiver = new WebhookReceiver(SECRET, { keepEvents: false });
   const redisServer = new PrivateRedis(`${dir}/redis`);
   let redisCounter: RedisSetCounter;
   let conn: mysql.Connection;

@@ -9,9 +9,9 @@ import type { Client as EsClient } from '@elastic/elasticsearch';
 import type { Redis } from 'ioredis';
 import type { Connection, Pool } from 'mysql2/promise';
 import { repoRoot, servers } from './servers.ts';
-import type { Row } from './compare-rows.ts';
+import { diffRows, type Row, type RowDiff } from './compare-rows.ts';
 
-export type { Row };
+export type { Row, RowDiff };
 
 // ---------------------------------------------------------------------------------------------
 // folders, configs, processes
@@ -266,27 +266,12 @@ export async function deleteRedisKeys(redis: Redis, pattern: string): Promise<vo
 // ---------------------------------------------------------------------------------------------
 // comparing
 
-export interface RowDiff {
-  missing: string[];
-  extra: string[];
-  different: string[];
-}
-
 export function canonicalRow(row: Row): string {
   return JSON.stringify(Object.fromEntries(Object.entries(row).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
 }
 
-export function diff(expected: Map<string, Row>, actual: Map<string, Row>): RowDiff {
-  const missing: string[] = [];
-  const different: string[] = [];
-  for (const [id, row] of expected) {
-    const got = actual.get(id);
-    if (got === undefined) missing.push(id);
-    else if (canonicalRow(got) !== canonicalRow(row)) different.push(id);
-  }
-  const extra = [...actual.keys()].filter((id) => !expected.has(id));
-  return { missing, extra, different };
-}
+/** Every row, every column (compare-rows.ts, diffRows). */
+export const diff = diffRows;
 
 export const diffSize = (d: RowDiff) => d.missing.length + d.extra.length + d.different.length;
 

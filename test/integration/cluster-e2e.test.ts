@@ -151,7 +151,7 @@ describe('cluster of three workers streaming six tasks', () => {
     }
     const statements = writers.reduce((n, w) => n + w.statements, 0);
     console.log(
-      `cluster e2e: ${statements} statements over 6 tasks; kill -9 of the leader -> orphaned tasks committing on a survivor after ${failoverMs} ms (session timeout 4000 ms); SIGTERM hand-over ${handoverMs} ms; duplicates delivered ${receiver.duplicates()}`,
+      `cluster e2e: ${statements} statements over 6 tasks; kill -9 of the leader -> orphaned tasks committing on a survivor after ${failoverMs} ms (session timeout 4000 ms); SIGTERM hand-over ${handoverMs} ms; duplicates delivered ${receiver.duplicates}`,
     );
     for (const r of results) expect(r.diff, r.task).toEqual({ missing: [], extra: [], different: [] });
     expect(leavingExit.code).toBe(0);

@@ -4,7 +4,7 @@
  * DATETIME text, floats, booleans (BIT(1)), emoji text, nested JSON, BLOBs as base64.
  */
 import type { ChangeCell, ColumnValue, RowEvent, ValueCell } from '../../core/event/index.ts';
-import { documentId } from '../../core/event/index.ts';
+import { RowApplier } from '../helpers/row-applier.ts';
 
 export type Row = Record<string, ColumnValue>;
 
@@ -94,31 +94,8 @@ export function history(schema: string): RowEvent[] {
   ];
 }
 
-/** The tables after applying events in order: table -> documentId -> row. */
+/** The tables after applying events in order (test/helpers/row-applier.ts): table name -> id -> row. */
 export function expectedTables(events: readonly RowEvent[]): Map<string, Map<string, Row>> {
-  const tables = new Map<string, Map<string, Row>>();
-  for (const event of events) {
-    const table = tables.get(event.table) ?? new Map<string, Row>();
-    tables.set(event.table, table);
-    for (const cellsOfRow of event.rows) {
-      const before: Row = {};
-      const after: Row = {};
-      for (const cell of cellsOfRow) {
-        if ('value' in cell) {
-          before[cell.column] = cell.value;
-          after[cell.column] = cell.value;
-        } else {
-          before[cell.column] = cell.before;
-          after[cell.column] = cell.after;
-        }
-      }
-      const idOf = (row: Row) => documentId(event.primaryKey.map((c) => row[c] ?? null));
-      if (event.action === 'delete') table.delete(idOf(before));
-      else {
-        if (event.action === 'update') table.delete(idOf(before));
-        table.set(idOf(after), after);
-      }
-    }
-  }
-  return tables;
+  const applier = new RowApplier().applyAll(events);
+  return new Map([...applier.tables].map(([name, rows]) => [name.slice(name.indexOf('.') + 1), rows as Map<string, Row>]));
 }

@@ -1,9 +1,11 @@
+import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { webhook, verifyWebhookSignature, type WebhookOptions, type WebhookSink } from '../../sinks/http/index.ts';
 import { backoffDelay } from '../../core/runtime/backoff.ts';
-import { canonicalObject, documentId, keyValues, toCanonicalJson, type RowEvent } from '../../core/event/index.ts';
+import type { RowEvent } from '../../core/event/index.ts';
+import { documentIdOf, type Value } from '../helpers/differential/expected.ts';
 import type { DeliveryResult } from '../../core/sink/index.ts';
 import { ConfigError } from '../../core/errors/index.ts';
 import { expectedTables, history, insert, itemRow, ITEM_KEY } from './sink-fixtures.ts';
@@ -77,15 +79,50 @@ function accepted(format: 'json' | 'ndjson' = 'json', single = false): RowEvent[
     });
 }
 
+/**
+ * The canonical JSON of an event as docs/sinks.md and docs/architecture.md define it, written here:
+ * schema, table, action, rows, position, timestamp, primaryKey, in that order.
+ */
+function canonical(e: RowEvent): string {
+  return JSON.stringify({
+    schema: e.schema,
+    table: e.table,
+    action: e.action,
+    rows: e.rows,
+    position: e.position,
+    timestamp: e.timestamp,
+    primaryKey: e.primaryKey,
+  });
+}
+
+/** The id of an event's row by the documented rule, from its after-image (or its only image). */
+function rowKey(event: RowEvent, row: number): string {
+  const cells = event.rows[row]!;
+  return documentIdOf(
+    event.primaryKey.map((column) => {
+      const cell = cells.find((c) => c.column === column)!;
+      return ('value' in cell ? cell.value : cell.after) as Value;
+    }),
+  );
+}
+
+/** The signature header docs/sinks.md describes, computed here: v1= HMAC-SHA256(secret, `${timestamp}.${body}`) in hex. */
+function expectedSignature(secret: string, headers: IncomingMessage['headers'], raw: Buffer): string {
+  return `v1=${createHmac('sha256', secret)
+    .update(`${String(headers['x-tunnel-timestamp'])}.`)
+    .update(raw)
+    .digest('hex')}`;
+}
+
 /** Per document id, the order in which its changes arrived must be the order they were made. */
 function expectOrderPerKey(sent: readonly RowEvent[], got: readonly RowEvent[]): void {
-  const indexOf = new Map(sent.map((e, i) => [toCanonicalJson(e), i]));
+  const indexOf = new Map(sent.map((e, i) => [canonical(e), i]));
   const lastSeen = new Map<string, number>();
   for (const event of got) {
     const i = indexOf.get(JSON.stringify(event));
     expect(i).toBeDefined();
     for (let row = 0; row < event.rows.length; row++) {
-      const key = `${event.table}/${documentId(keyValues(event, row))}`;
+      const key = `${event.table}/${rowKey(event, row)}`;
       // a repeat (at-least-once) may go back to an event already delivered, never skip ahead of one
       const previous = lastSeen.get(key) ?? -1;
       if ((i as number) < previous) expect(got.slice(0, got.indexOf(event)).map((e) => JSON.stringify(e))).toContain(JSON.stringify(event));
@@ -101,10 +138,15 @@ describe('webhook sink (real local HTTP receiver)', () => {
     for (const slice of [events.slice(0, 7), events.slice(7)]) expect(await write(sink, slice)).toEqual(slice.map(() => ({ status: 'ok' })));
     expect(requests.length).toBe(4); // 7 -> 4 + 3, 8 -> 4 + 4
     expect(requests.every((r) => r.verified)).toBe(true);
+    // the signature computed here with node:crypto, not by the sink's own helper
+    for (const r of requests) expect(r.headers['x-tunnel-signature']).toBe(expectedSignature(SECRET, r.headers, r.raw));
     expect(requests[0]?.headers['content-type']).toBe('application/json');
     const got = accepted();
-    // byte-exact canonical JSON, in order
-    expect(got.map((e) => JSON.stringify(e))).toEqual(events.map((e) => toCanonicalJson(e)));
+    // byte-exact canonical JSON, in order: each body is the JSON array of the events
+    expect(requests.map((r) => r.raw.toString('utf8')).join('|')).toBe(
+      [events.slice(0, 4), events.slice(4, 7), events.slice(7, 11), events.slice(11)].map((b) => `[${b.map(canonical).join(',')}]`).join('|'),
+    );
+    expect(got.map((e) => JSON.stringify(e))).toEqual(events.map(canonical));
     const state = expectedTables(got);
     const expected = expectedTables(events);
     for (const table of ['items', 'order_lines']) {
@@ -149,8 +191,7 @@ describe('webhook sink (real local HTTP receiver)', () => {
     // one POST per event, each signed, in order
     expect(requests.length).toBe(3 + events.length);
     expect(requests.every((r) => r.verified)).toBe(true);
-    const got = accepted('json', true);
-    expect(got.map((e) => JSON.stringify(e))).toEqual(events.map((e) => toCanonicalJson(e)));
+    expect(requests.map((r) => r.raw.toString('utf8')).slice(3)).toEqual(events.map(canonical));
   });
 
   it('sends NDJSON when asked, through the worker pool for large batches', async () => {
@@ -159,7 +200,8 @@ describe('webhook sink (real local HTTP receiver)', () => {
     expect((await write(sink, events)).every((r) => r.status === 'ok')).toBe(true);
     expect(requests[0]?.headers['content-type']).toBe('application/x-ndjson');
     expect(requests[0]?.verified).toBe(true);
-    expect(accepted('ndjson').map((e) => JSON.stringify(e))).toEqual(events.map((e) => toCanonicalJson(e)));
+    expect(requests[0]?.headers['x-tunnel-signature']).toBe(expectedSignature(SECRET, requests[0]!.headers, requests[0]!.raw));
+    expect(requests[0]!.raw.toString('utf8')).toBe(events.map((e) => `${canonical(e)}\n`).join(''));
   });
 
   it('rejects on 4xx (dead-letter) with the status and a body excerpt, without retrying', async () => {
@@ -212,9 +254,29 @@ describe('webhook signature and options', () => {
     expect(verifyWebhookSignature(SECRET, {}, raw)).toBe(false);
   });
 
-  it('keeps the canonical shape and backs off exponentially with jitter', () => {
-    const event = insert('shop', 'items', ITEM_KEY, [itemRow(1)]);
-    expect(JSON.stringify(canonicalObject(event))).toBe(toCanonicalJson(event));
+  it('sends the canonical JSON written out here, and backs off exponentially with jitter', async () => {
+    const event: RowEvent = {
+      schema: 'shop',
+      table: 'items',
+      action: 'update',
+      rows: [
+        [
+          { column: 'id', before: 7, after: 7 },
+          { column: 'note', before: null, after: 'é 😀 "q"' },
+        ],
+      ],
+      position: { file: 'mariadb-bin.000003', offset: 1234, gtid: '0-1-99' },
+      timestamp: 1700000000000,
+      primaryKey: ['id'],
+    };
+    const sink = makeSink();
+    expect(await write(sink, [event])).toEqual([{ status: 'ok' }]);
+    expect(requests[0]!.raw.toString('utf8')).toBe(
+      '[{"schema":"shop","table":"items","action":"update","rows":[[{"column":"id","before":7,"after":7},{"column":"note","before":null,"after":"é 😀 \\"q\\""}]],' +
+        '"position":{"file":"mariadb-bin.000003","offset":1234,"gtid":"0-1-99"},"timestamp":1700000000000,"primaryKey":["id"]}]',
+    );
+    expect(requests[0]!.headers['x-tunnel-signature']).toBe(expectedSignature(SECRET, requests[0]!.headers, requests[0]!.raw));
+    expect(requests[0]!.headers['x-tunnel-events']).toBe('1');
     const retryDelays = { initialDelayMs: 100, maxDelayMs: 10_000 };
     expect(backoffDelay(1, retryDelays, () => 1)).toBe(100);
     expect(backoffDelay(4, retryDelays, () => 1)).toBe(800);

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Client as EsClient } from '@elastic/elasticsearch';
 import type { Redis } from 'ioredis';
 import type { ExpectedTable, Row, TableShape, Value } from './expected.ts';
-import { rowId } from './expected.ts';
+import { appliedRows } from '../row-applier.ts';
 
 export type SinkName = 'elasticsearch' | 'redis' | 'webhook';
 
@@ -101,60 +101,14 @@ export async function redisHashes(redis: Redis, table: { schema: string; name: s
   return out;
 }
 
-interface WebhookCell {
-  column: string;
-  value?: unknown;
-  before?: unknown;
-  after?: unknown;
-}
-
-/** The rows a receiver holds after applying the table's events in arrival order, keyed as the sinks key them. */
+/**
+ * The rows a receiver holds after applying the events in arrival order (schema changes included),
+ * keyed as the sinks key them: by the key, or every column of the table without one.
+ */
 export function webhookRows(events: readonly unknown[], shape: TableShape): Map<string, Record<string, unknown>> {
-  // every table's rows, in order, with schema changes applied as docs/schema-changes.md says a
-  // receiver should: truncate and drop empty a table, drop-database every table of the schema,
-  // rename moves the rows to the new name
-  const tables = new Map<string, Map<string, Record<string, unknown>>>();
-  const stateOf = (schema: string, table: string) => {
-    const key = `${schema}.${table}`;
-    let state = tables.get(key);
-    if (!state) tables.set(key, (state = new Map()));
-    return state;
-  };
-  const idOf = (row: Record<string, unknown>) => rowId(shape, row as Row);
-  for (const raw of events) {
-    const event = raw as {
-      kind?: string;
-      change?: string;
-      schema?: string;
-      table?: string;
-      to?: { schema: string; table: string };
-      action?: string;
-      rows?: WebhookCell[][];
-    };
-    if (event.kind === 'schema') {
-      if (event.change === 'truncate' || event.change === 'drop') tables.delete(`${event.schema}.${event.table}`);
-      else if (event.change === 'drop-database') {
-        for (const key of [...tables.keys()]) if (key.startsWith(`${event.schema}.`)) tables.delete(key);
-      } else if (event.change === 'rename' && event.to) {
-        const moved = tables.get(`${event.schema}.${event.table}`) ?? new Map();
-        tables.delete(`${event.schema}.${event.table}`);
-        tables.set(`${event.to.schema}.${event.to.table}`, moved);
-      }
-      continue;
-    }
-    if (!event.schema || !event.table || !Array.isArray(event.rows)) continue;
-    const state = stateOf(event.schema, event.table);
-    for (const cells of event.rows) {
-      const image = (side: 'value' | 'before' | 'after') => Object.fromEntries(cells.map((c) => [c.column, c[side]]));
-      if (event.action === 'insert') state.set(idOf(image('value')), image('value'));
-      else if (event.action === 'delete') state.delete(idOf(image('value')));
-      else if (event.action === 'update') {
-        state.delete(idOf(image('before')));
-        state.set(idOf(image('after')), image('after'));
-      }
-    }
-  }
-  return tables.get(`${shape.schema}.${shape.name}`) ?? new Map();
+  const table = `${shape.schema}.${shape.name}`;
+  const key = shape.key.length > 0 ? shape.key : shape.columns.map((c) => c.name);
+  return appliedRows(events, table, (name) => (name === table ? key : undefined));
 }
 
 /** Differences between the expected rows and documents whose fields hold canonical values (ES, webhook). */
