@@ -1,5 +1,6 @@
 // Helpers for the binlog source's integration tests: options for a test source server (MariaDB
 // unless given), a recording handler, and the server's current binlog end.
+import type { Connection } from 'mysql2/promise';
 import type { BinlogPosition, RowEvent } from '../../core/event/index.ts';
 import { silentLogger } from '../../core/log/index.ts';
 import type { SourceHandler, SourceOptions } from '../../core/source/index.ts';
@@ -76,6 +77,40 @@ export class Recorder implements SourceHandler {
       { timeoutMs, what: `a commit at ${position.file}:${position.offset}` },
     );
   }
+
+  /** Waits until the commit of the transaction with this GTID (server.gtidPattern's form) arrived. */
+  async waitForCommitOf(gtid: string, timeoutMs = 30_000): Promise<void> {
+    await waitFor(
+      () => {
+        if (this.errors.length > 0) throw this.errors[0];
+        return this.commits.some((c) => c.position.gtid === gtid);
+      },
+      { timeoutMs, what: `the commit of transaction ${gtid} (last commit seen: ${JSON.stringify(this.lastCommit ?? null)})` },
+    );
+  }
+}
+
+/**
+ * The GTID of the last transaction `conn` committed, in the form the source gives positions. A
+ * binlog's end is no target to wait for: after a rotation MariaDB writes a Binlog checkpoint event
+ * past the last transaction, so no commit ever lands at the end of the file. MariaDB tells the
+ * session its own GTID (@@last_gtid); on MySQL it is the newest of the server's own executed GTIDs
+ * (the tests write from one session at a time).
+ */
+export async function lastWrittenGtid(conn: Connection, server: SourceServer): Promise<string> {
+  if (server.flavor === 'mariadb') {
+    const [[row]] = (await conn.query('SELECT @@last_gtid AS gtid')) as unknown as [[{ gtid: string }]];
+    if (!row.gtid) throw new Error('this session has committed no transaction yet');
+    return row.gtid;
+  }
+  const [[row]] = (await conn.query('SELECT @@server_uuid AS uuid, @@global.gtid_executed AS executed')) as unknown as [[{ uuid: string; executed: string }]];
+  const own = row.executed
+    .replace(/\s+/g, '')
+    .split(',')
+    .find((set) => set.toLowerCase().startsWith(`${row.uuid.toLowerCase()}:`));
+  const last = own?.split(':').at(-1)?.split('-').at(-1);
+  if (!last) throw new Error(`no executed GTID of ${row.uuid} in ${row.executed}`);
+  return `${row.uuid}:${last}`;
 }
 
 /** Orders positions: binlog file names sort by their numeric suffix. */
