@@ -9,6 +9,7 @@ import { tableRows } from '../helpers/compare-rows.ts';
 import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 import { PrivateRedis, RedisSetCounter } from '../helpers/chaos-servers.ts';
 import {
+  CHAOS_BATCH_ROWS,
   describeComparison,
   masterPosition,
   redisRows,
@@ -115,7 +116,10 @@ describe('chaos: kill -9 of a standalone worker', () => {
     });
     if (comparison.lost > 0) console.log(describeComparison(comparison));
     expect(writer.statements).toBeGreaterThan(1000);
-    expect(comparison.lost).toBe(0);
+    expect(comparison.lost, describeComparison(comparison)).toBe(0);
+    // at most the batch in flight per sink per kill
+    expect(receiver.duplicates).toBeLessThanOrEqual(KILLS * CHAOS_BATCH_ROWS);
+    expect(redisCounter.duplicates).toBeLessThanOrEqual(KILLS * CHAOS_BATCH_ROWS);
     expect(receiver.badSignatures).toBe(0);
     expect(exitCode).toBe(0);
   });

@@ -13,6 +13,13 @@ import { diffRows, type Row, type RowDiff } from './compare-rows.ts';
 
 export type { Row, RowDiff };
 
+/**
+ * batch.maxRows of every chaos task: a crash delivers again what was sent after the last commit, at
+ * most the batch in flight per sink (docs/architecture.md, the commit rule), so a kill costs a sink at
+ * most this many duplicates (one row per event under RowWriter's load).
+ */
+export const CHAOS_BATCH_ROWS = 500;
+
 // ---------------------------------------------------------------------------------------------
 // folders, configs, processes
 
@@ -81,7 +88,7 @@ export default defineConfig({
     name: '${task.name}',
     source: ${sourceText(task)},
     commitIntervalMs: 50,
-    batch: { maxRows: 500, maxWaitMs: 20 },
+    batch: { maxRows: ${CHAOS_BATCH_ROWS}, maxWaitMs: 20 },
     retry: { initialDelayMs: 100, maxDelayMs: 2000 },
     ${task.extra ?? ''}
     plugins: [
