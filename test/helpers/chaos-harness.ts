@@ -56,6 +56,8 @@ export interface ConfigText {
   /** Extra top-level fields as TS text. */
   extra?: string;
   status?: string;
+  /** Default 10000. */
+  shutdownTimeoutMs?: number;
 }
 
 export function sourceText(task: TaskText): string {
@@ -80,7 +82,7 @@ export default defineConfig({
   positions: { dir: '${config.dir}/positions' },
   deadLetters: { dir: '${config.dir}/dead-letters' },
   status: ${config.status ?? '{ port: 0 }'},
-  shutdownTimeoutMs: 10000,
+  shutdownTimeoutMs: ${config.shutdownTimeoutMs ?? 10000},
   ${config.extra ?? ''}
   tasks: [${config.tasks
     .map(

@@ -2,7 +2,7 @@
 // process by test/integration/snapshot-*.test.ts so that a test can kill it mid-snapshot:
 //   npx tsx test/helpers/snapshot-task.ts
 // Settings from the environment: SNAP_DB (schema to sync), SNAP_DIR (positions and dead letters),
-// SNAP_COUNT_FILE (one line per batch written while snapshotting: its event count), SNAP_CHUNK_ROWS,
+// SNAP_COUNT_FILE (one line per batch written while snapshotting: its event count and its lowest id), SNAP_CHUNK_ROWS,
 // SNAP_SERVER (the source server's scripts/services name, default mariadb).
 // Logs JSON lines on stdout; SIGTERM stops it gracefully (exit 0).
 import { appendFileSync } from 'node:fs';
@@ -46,7 +46,9 @@ const worker = new Worker(config, {
 if (countFile) {
   worker.on('taskCreated', (_name, runner) => {
     runner.hooks.batchWritten.tap('test:count', (info) => {
-      if (runner.stats.state === 'snapshotting') appendFileSync(countFile, `${info.events.length}\n`);
+      if (runner.stats.state !== 'snapshotting') return;
+      const ids = info.events.flatMap((e) => e.rows.map((cells) => Number((cells.find((c) => c.column === 'id') as { value?: unknown } | undefined)?.value)));
+      appendFileSync(countFile, `${info.events.length} ${Math.min(...ids)}\n`);
     });
   });
 }

@@ -40,6 +40,10 @@ export class WebhookReceiver {
   requests = 0;
   /** Answer 500 to everything (an outage). */
   failing = false;
+  /** Answer nothing: keep each request open (a receiver that hangs) until `close()`. */
+  holding = false;
+  /** Requests held open so far. */
+  held = 0;
   /** Answer 4xx to a body holding an event this returns a rejection for. */
   reject: ((event: RowEvent) => Rejection | undefined) | undefined;
   /** Every request's headers and body text, with `recordRequests` (the secrets test greps them). */
@@ -75,6 +79,7 @@ export class WebhookReceiver {
         const raw = Buffer.concat(chunks);
         if (this.recordRequests) this.recorded.push(`${JSON.stringify(req.headers)}\n${raw.toString('utf8')}`);
         if (this.failing) return void res.writeHead(500).end('receiver down');
+        if (this.holding) return void this.held++;
         if (!verifyWebhookSignature(this.secret, req.headers, raw, 300)) {
           this.badSignatures++;
           return void res.writeHead(401).end('bad signature');
