@@ -11,7 +11,7 @@ import { Worker } from '../../core/runtime/worker.ts';
 import { createSnapshotter, snapshotStatus, type SnapshotterOptions } from '../../core/snapshot/index.ts';
 import { FakeSource } from '../helpers/fake-source.ts';
 import { MemorySink, memorySinkPlugin } from '../helpers/memory-sink.ts';
-import { createTestDatabase, masterPosition, sourceConnection, sourceServers, type SourceServer } from '../helpers/servers.ts';
+import { createTestDatabase, masterPosition, sourceConnection, sourceServers, waitFor, type SourceServer } from '../helpers/servers.ts';
 
 // The snapshot's reading against the real server: keyset chunks over every kind of key, tables
 // without a key, the recorded position, values in the canonical form, and resuming from stored
@@ -205,7 +205,7 @@ describe.each(sourceServers)('snapshot chunks against $label', (server) => {
       chunkRows: 1000,
       slowMs: 30,
       during: async (_worker, sink) => {
-        while (sink.events.length < 3000) await new Promise((r) => setTimeout(r, 5));
+        await waitFor(() => sink.events.length >= 3000, { timeoutMs: 60_000, intervalMs: 5, what: '3,000 snapshot rows at the sink' });
       },
     });
     expect(source.from).toBeUndefined();
@@ -229,7 +229,7 @@ describe.each(sourceServers)('snapshot chunks against $label', (server) => {
       chunkRows: 1000,
       slowMs: 30,
       during: async (_worker, sink) => {
-        while (sink.events.length < 3000) await new Promise((r) => setTimeout(r, 5));
+        await waitFor(() => sink.events.length >= 3000, { timeoutMs: 60_000, intervalMs: 5, what: '3,000 snapshot rows at the sink' });
       },
     });
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -255,13 +255,13 @@ describe.each(sourceServers)('snapshot chunks against $label', (server) => {
         chunkRows: 1000,
         slowMs: 20,
         during: async (worker, sink) => {
-          while (sink.events.length < 4000) await new Promise((r) => setTimeout(r, 5));
+          await waitFor(() => sink.events.length >= 4000, { timeoutMs: 60_000, intervalMs: 5, what: '4,000 snapshot rows at the sink' });
           const id = snapshotStatus(worker.tasks.get('chunks')!)!.connectionId!;
           expect(id).toBeGreaterThan(0);
           await killer.query(`KILL ${Number(id)}`);
           killed++;
-          while (snapshotStatus(worker.tasks.get('chunks')!)!.connectionId === id) await new Promise((r) => setTimeout(r, 5));
-          while (worker.tasks.get('chunks')?.stats.state === 'snapshotting') await new Promise((r) => setTimeout(r, 10));
+          await waitFor(() => snapshotStatus(worker.tasks.get('chunks')!)!.connectionId !== id, { timeoutMs: 60_000, intervalMs: 5, what: 'the snapshot on a new connection' });
+          await waitFor(() => worker.tasks.get('chunks')?.stats.state !== 'snapshotting', { timeoutMs: 120_000, intervalMs: 10, what: 'the snapshot finished' });
         },
       });
       expect(killed).toBeGreaterThan(0);
@@ -309,7 +309,7 @@ describe.each(sourceServers)('snapshot chunks against $label', (server) => {
       chunkRows: 1000,
       during: async (worker) => {
         const task = worker.tasks.get('chunks')!;
-        while (snapshotStatus(task)?.state !== 'done') await new Promise((r) => setTimeout(r, 10));
+        await waitFor(() => snapshotStatus(task)?.state === 'done', { timeoutMs: 120_000, intervalMs: 10, what: 'the snapshot done' });
         total = snapshotStatus(task)!.rowsTotal;
       },
     });
