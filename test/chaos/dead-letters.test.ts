@@ -14,7 +14,7 @@ import { RowWriter } from '../helpers/row-writer.ts';
 import { tableRows } from '../helpers/compare-rows.ts';
 import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 import { PrivateRedis } from '../helpers/chaos-servers.ts';
-import { documentId, keyValues, type RowEvent } from '../../core/index.ts';
+import type { RowEvent } from '../../core/index.ts';
 import {
   describeComparison,
   esRows,
@@ -62,7 +62,10 @@ describe('bad input: rows a sink rejects permanently are dead-lettered where the
     redis = redisServer.client();
     receiver.reject = (event) => {
       if (event.table !== 'items') return undefined;
-      const ids = event.rows.map((_, i) => documentId(keyValues(event, i)));
+      const ids = event.rows.map((cells) => {
+        const id = cells.find((c) => c.column === 'id');
+        return String(id && ('value' in id ? id.value : id.after));
+      });
       return ids.includes(HOOK_POISON) ? { status: 422, body: `unknown item ${HOOK_POISON}` } : undefined;
     };
     await receiver.start();

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, mysqlConnection, servers, waitFor } from '../helpers/servers.ts';
 import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 import { PrivateRedis } from '../helpers/chaos-servers.ts';
-import { documentId } from '../../core/index.ts';
+import { documentIdOf } from '../helpers/differential/expected.ts';
 import {
   apiStatus,
   canonicalRow,
@@ -131,7 +131,7 @@ describe('bad input: oversized rows, a huge transaction, a table without a prima
       await conn.query(`UPDATE ${DB}.nopk SET c = c + 1 WHERE a % 3 = 0`);
       await conn.query(`DELETE FROM ${DB}.nopk WHERE a % 5 = 0`);
       const [rows] = (await conn.query(`SELECT a, b, c FROM ${DB}.nopk`)) as unknown as [Array<{ a: number; b: string; c: number }>];
-      const expected = new Map<string, Row>(rows.map((r) => [documentId([r.a, r.b, r.c]), { a: r.a, b: r.b, c: r.c }]));
+      const expected = new Map<string, Row>(rows.map((r) => [documentIdOf([r.a, r.b, r.c]), { a: r.a, b: r.b, c: r.c }]));
       const comparison = await waitUntilEqual(expected, {
         redis: () => redisRows(redis, `${DB}:nopk:`),
         webhook: async () => receiver.rows(`${DB}.nopk`),

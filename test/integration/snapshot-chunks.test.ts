@@ -260,8 +260,16 @@ describe.each(sourceServers)('snapshot chunks against $label', (server) => {
           expect(id).toBeGreaterThan(0);
           await killer.query(`KILL ${Number(id)}`);
           killed++;
-          await waitFor(() => snapshotStatus(worker.tasks.get('chunks')!)!.connectionId !== id, { timeoutMs: 60_000, intervalMs: 5, what: 'the snapshot on a new connection' });
-          await waitFor(() => worker.tasks.get('chunks')?.stats.state !== 'snapshotting', { timeoutMs: 120_000, intervalMs: 10, what: 'the snapshot finished' });
+          await waitFor(() => snapshotStatus(worker.tasks.get('chunks')!)!.connectionId !== id, {
+            timeoutMs: 60_000,
+            intervalMs: 5,
+            what: 'the snapshot on a new connection',
+          });
+          await waitFor(() => worker.tasks.get('chunks')?.stats.state !== 'snapshotting', {
+            timeoutMs: 120_000,
+            intervalMs: 10,
+            what: 'the snapshot finished',
+          });
         },
       });
       expect(killed).toBeGreaterThan(0);
