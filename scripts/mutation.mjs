@@ -97,24 +97,32 @@ function loadServerEnv() {
 
 const env = { ...loadServerEnv(), ...process.env };
 
+/**
+ * Runs vitest on `args`; the outcome is read from its JSON results (the exit code alone also fails on
+ * a reporter's own error). `failed` names the failing tests; `passed` is undefined without results.
+ */
 function runTests(args) {
   const started = Date.now();
   const dir = mkdtempSync(resolve(tmpdir(), 'tunnel-mutation-'));
   const json = resolve(dir, 'results.json');
-  const res = spawnSync('npx', ['vitest', 'run', '--reporter=dot', '--reporter=json', `--outputFile.json=${json}`, ...args], {
+  const res = spawnSync('npx', ['vitest', 'run', '--reporter=json', `--outputFile.json=${json}`, ...args], {
     cwd: root,
     env,
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
   });
   const out = `${res.stdout ?? ''}${res.stderr ?? ''}`;
+  let passed;
   let failed = [];
   if (existsSync(json)) {
     const results = JSON.parse(readFileSync(json, 'utf8'));
     failed = results.testResults.flatMap((f) => f.assertionResults.filter((a) => a.status === 'failed').map((a) => `"${a.title}"`));
+    const fileErrors = results.testResults.filter((f) => f.status === 'failed' && f.assertionResults.every((a) => a.status !== 'failed'));
+    failed.push(...fileErrors.map((f) => `${f.name.replace(`${root}/`, '')} (${(f.message || 'failed').split('\n')[0].slice(0, 120)})`));
+    passed = results.numFailedTests === 0 && results.numFailedTestSuites === 0 && results.numTotalTests > 0 && res.status === 0;
   }
   rmSync(dir, { recursive: true, force: true });
-  return { passed: res.status === 0, seconds: (Date.now() - started) / 1000, failed, tail: out.split('\n').slice(-25).join('\n') };
+  return { passed, seconds: (Date.now() - started) / 1000, failed, tail: out.split('\n').slice(-25).join('\n') };
 }
 
 let restore;
@@ -161,7 +169,12 @@ for (const m of chosen) {
     restore();
     restore = undefined;
   }
-  const result = run.passed ? 'SURVIVED' : `killed by ${run.failed.slice(0, 3).join('; ') || 'a failing test'}`;
+  const result =
+    run.passed === undefined
+      ? `NO RESULT (vitest wrote no results: ${run.tail.slice(-300)})`
+      : run.passed
+        ? 'SURVIVED'
+        : `killed by ${run.failed.slice(0, 3).join('; ') || 'a failing run'}`;
   rows.push({ ...m, result, seconds: run.seconds });
   console.log(`${m.name}: ${result} (${run.seconds.toFixed(1)} s)`);
 }
