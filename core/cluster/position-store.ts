@@ -8,12 +8,13 @@
  * so a worker that lost its ownership — its session expired, the task moved, it was frozen — can never
  * move a position forwards or backwards; it gets FencedError and the node is unchanged.
  */
-import type { PositionStore, SaveAvailability, StoredPosition } from '../checkpoint/position-store.ts';
+import type { PositionStore, StoredPosition } from '../checkpoint/position-store.ts';
 import { ClusterError, FencedError } from '../errors/index.ts';
 import type { TaskLease } from './member-events.ts';
 import type { ClusterMember } from './member.ts';
 import { decodePosition, encodePosition, storedOnly } from './position-codec.ts';
-import { ZkCode, isRetryable, isZkCode, type SessionState, type ZkOp } from './zk-protocol.ts';
+import { ZkCode, isRetryable, isZkCode, type ZkOp } from './zk-protocol.ts';
+import { ZooKeeperSaveAvailability } from './save-availability.ts';
 
 interface Known {
   /** The lease epoch the version was learnt under. */
@@ -26,29 +27,14 @@ export class ZooKeeperPositionStore implements PositionStore {
   private readonly known = new Map<string, Known>();
   private readonly queues = new Map<string, Promise<void>>();
 
-  /**
-   * Saves succeed only while the session is connected: disconnected (within the session, or while the
-   * ensemble elects a leader) a save waits and fails, and an expired session fences this worker out.
-   */
-  readonly availability: SaveAvailability;
+  /** Not while the session is disconnected, nor while a save goes unanswered (save-availability.ts). */
+  readonly availability: ZooKeeperSaveAvailability;
 
-  constructor(private readonly member: ClusterMember) {
-    const zk = member.zk;
-    this.availability = {
-      get canSave() {
-        return zk.state === 'connected';
-      },
-      onChange(listener) {
-        let last = zk.state === 'connected';
-        const onState = (state: SessionState) => {
-          if ((state === 'connected') === last) return;
-          last = state === 'connected';
-          listener(last);
-        };
-        zk.on('state', onState);
-        return () => void zk.off('state', onState);
-      },
-    };
+  constructor(
+    private readonly member: ClusterMember,
+    options: { stalledSaveMs?: number } = {},
+  ) {
+    this.availability = new ZooKeeperSaveAvailability(member.zk, options.stalledSaveMs);
   }
 
   /** The stored position, or undefined when the task has none. Remembers the node's version. */
@@ -67,7 +53,7 @@ export class ZooKeeperPositionStore implements PositionStore {
    */
   save(task: string, stored: StoredPosition): Promise<void> {
     const previous = this.queues.get(task) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.saveNow(task, stored));
+    const next = this.availability.track(previous.catch(() => undefined).then(() => this.saveNow(task, stored)));
     const tail = next.catch(() => undefined);
     this.queues.set(task, tail);
     void tail.then(() => {

@@ -59,6 +59,9 @@ export function sourceText(task: TaskText): string {
   );
 }
 
+/** The rows of one sink batch in the configs writeConfig writes (`batch.maxRows`). */
+export const BATCH_MAX_ROWS = 500;
+
 /** Writes `tunnel.config.ts` in `dir` and returns its path. */
 export function writeConfig(config: ConfigText, file = 'tunnel.config.ts'): string {
   const text = `
@@ -81,7 +84,7 @@ export default defineConfig({
     name: '${task.name}',
     source: ${sourceText(task)},
     commitIntervalMs: 50,
-    batch: { maxRows: 500, maxWaitMs: 20 },
+    batch: { maxRows: ${BATCH_MAX_ROWS}, maxWaitMs: 20 },
     retry: { initialDelayMs: 100, maxDelayMs: 2000 },
     ${task.extra ?? ''}
     plugins: [
