@@ -31,12 +31,25 @@ export interface StoredPosition {
 }
 
 /**
+ * Whether a store can save positions now. What reaches a sink while positions cannot be stored is
+ * delivered again by whoever runs the task next, so the task stops handing batches to its sinks
+ * (and holds its source) until saves can succeed again.
+ */
+export interface SaveAvailability {
+  readonly canSave: boolean;
+  /** Calls `listener` on every change of `canSave`; returns the function that unsubscribes it. */
+  onChange(listener: (canSave: boolean) => void): () => void;
+}
+
+/**
  * Where committed positions live: a local file standalone, ZooKeeper in a cluster. `save` of a
  * store that lost the task's ownership must fail with FencedError and change nothing.
  */
 export interface PositionStore {
   load(task: string): Promise<StoredPosition | undefined>;
   save(task: string, stored: StoredPosition): Promise<void>;
+  /** Left out by a store that can always save (the local file). */
+  readonly availability?: SaveAvailability;
   /** Remove a task's position (reset-position to a fresh start). */
   clear?(task: string): Promise<void>;
   close(): Promise<void>;

@@ -21,7 +21,9 @@ export async function runWorker(config: ResolvedConfig, snapshotter = createSnap
     resync: resyncTable,
     logger,
     // canWrite: checkAlive() declares the session lost when this process was frozen past it, so a
-    // worker that wakes up after SIGSTOP sends none of its queued batches to the sinks
+    // worker that wakes up after SIGSTOP sends none of its queued batches to the sinks. Before it, the
+    // store's availability holds every batch while positions cannot be stored (the session
+    // disconnected, a save unanswered: core/cluster/save-availability.ts)
     ...(member ? { positionStore: new ZooKeeperPositionStore(member), nodeId: member.nodeId, canWrite: () => member.zk.checkAlive() } : {}),
   });
   let status: StatusServer | undefined;

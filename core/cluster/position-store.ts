@@ -14,6 +14,7 @@ import type { TaskLease } from './member-events.ts';
 import type { ClusterMember } from './member.ts';
 import { decodePosition, encodePosition, storedOnly } from './position-codec.ts';
 import { ZkCode, isRetryable, isZkCode, type ZkOp } from './zk-protocol.ts';
+import { ZooKeeperSaveAvailability } from './save-availability.ts';
 
 interface Known {
   /** The lease epoch the version was learnt under. */
@@ -26,7 +27,15 @@ export class ZooKeeperPositionStore implements PositionStore {
   private readonly known = new Map<string, Known>();
   private readonly queues = new Map<string, Promise<void>>();
 
-  constructor(private readonly member: ClusterMember) {}
+  /** Not while the session is disconnected, nor while a save goes unanswered (save-availability.ts). */
+  readonly availability: ZooKeeperSaveAvailability;
+
+  constructor(
+    private readonly member: ClusterMember,
+    options: { stalledSaveMs?: number } = {},
+  ) {
+    this.availability = new ZooKeeperSaveAvailability(member.zk, options.stalledSaveMs);
+  }
 
   /** The stored position, or undefined when the task has none. Remembers the node's version. */
   async load(task: string): Promise<StoredPosition | undefined> {
@@ -44,7 +53,7 @@ export class ZooKeeperPositionStore implements PositionStore {
    */
   save(task: string, stored: StoredPosition): Promise<void> {
     const previous = this.queues.get(task) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.saveNow(task, stored));
+    const next = this.availability.track(previous.catch(() => undefined).then(() => this.saveNow(task, stored)));
     const tail = next.catch(() => undefined);
     this.queues.set(task, tail);
     void tail.then(() => {

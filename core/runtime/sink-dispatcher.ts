@@ -6,6 +6,7 @@ import type { TunnelHooks } from '../pipeline/index.ts';
 import type { Segment } from '../checkpoint/index.ts';
 import { AbortedError, SinkError } from '../errors/index.ts';
 import { backoffDelay, sleep, type BackoffOptions } from './backoff.ts';
+import type { WriteGate } from './write-gate.ts';
 
 /** One event on its way to one sink, with what the checkpoint needs to count it. */
 export interface Delivery {
@@ -53,6 +54,11 @@ export interface SinkDispatcherOptions {
    * means ownership may be gone: nothing is written; the batch waits until the task is abandoned.
    */
   canWrite?: () => boolean;
+  /**
+   * Closed while the task's positions cannot be stored: every write (rows and schema changes) waits
+   * at it before the `canWrite` check, so nothing reaches the sink that could not be committed.
+   */
+  gate?: WriteGate;
 }
 
 /**
@@ -152,6 +158,10 @@ export class SinkDispatcher {
     let firstResults: DeliveryResult[] | undefined;
     while (pending.length > 0) {
       if (signal.aborted) throw new AbortedError(`sink "${name}" aborted`);
+      if (this.options.gate && !this.options.gate.isOpen) {
+        await this.options.gate.wait(signal);
+        continue;
+      }
       // A worker frozen past its session wakes up with batches queued: they must not reach the sink
       // once another worker may own the task. The check itself declares the session lost when the
       // process was paused too long, which abandons the task (the signal aborts); until then, wait.
@@ -236,6 +246,10 @@ export class SinkDispatcher {
     }
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw new AbortedError(`sink "${name}" aborted`);
+      if (this.options.gate && !this.options.gate.isOpen) {
+        await this.options.gate.wait(signal);
+        continue;
+      }
       if (this.options.canWrite && !this.options.canWrite()) {
         this.stats.lastError = `sink "${name}": ownership of task "${task}" is not certain; nothing is written`;
         await sleep(backoffDelay(attempt, retry), signal);

@@ -13,6 +13,7 @@ import { SinkDispatcher, type Delivery, type SinkStats } from './sink-dispatcher
 import { estimateEventBytes } from './event-size.ts';
 import { batchLimitsFor } from './batch-limits.ts';
 import { SchemaChanges, type SchemaChangeStats } from './schema-changes.ts';
+import { WriteGate } from './write-gate.ts';
 
 export type TaskState = 'idle' | 'starting' | 'snapshotting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -30,6 +31,11 @@ export interface TaskStats {
   /** Server time of the last transaction read, ms. */
   readTimestamp?: number;
   sourcePaused: boolean;
+  /**
+   * Positions cannot be stored now (cluster: the ZooKeeper session is disconnected): no batch goes to
+   * the sinks and the source waits, until they can.
+   */
+  positionStoreUnavailable?: boolean;
   /** Schema changes applied to the sinks, ignored by policy, and tables read again. */
   schemaChanges?: SchemaChangeStats;
   lastError?: string;
@@ -90,8 +96,11 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
    * binlog rows-event, which holds up to ~100 rows of a narrow table.
    */
   private inFlightRows = 0;
-  /** Reasons besides back-pressure to keep the source paused (a table being read again). */
+  /** Reasons besides back-pressure to keep the source paused (a table being read again, positions that cannot be stored). */
   private sourceHolds = 0;
+  /** Closed while positions cannot be stored: sink writes wait at it. */
+  private readonly gate = new WriteGate();
+  private unwatchPositionStore: (() => void) | undefined;
   private schemaChanges!: SchemaChanges;
 
   constructor(
@@ -147,12 +156,14 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
         onSettled: (delivery) => this.settle(delivery),
         onSchemaSettled: (delivery, result) => this.schemaChanges.settled(name, delivery, result),
         signal: this.abort.signal,
+        gate: this.gate,
         ...(deps.canWrite ? { canWrite: deps.canWrite } : {}),
       });
       this.dispatchers.set(name, dispatcher);
       this.stats.sinks[name] = dispatcher.stats;
     }
     await this.hooks.taskStart.promise({ task: this.name });
+    this.watchPositionStore();
 
     let stored = await deps.positionStore.load(this.name);
     // An unfinished snapshot is always finished first, whatever `snapshot` says now: streaming from
@@ -177,14 +188,8 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
         hooks: this.hooks,
         dispatchers: this.dispatchers,
         fail: (error) => this.fail(error),
-        holdSource: () => {
-          this.sourceHolds++;
-          this.source?.pause();
-        },
-        releaseSource: () => {
-          this.sourceHolds = Math.max(0, this.sourceHolds - 1);
-          if (this.sourceHolds === 0 && !this.stats.sourcePaused) this.source?.resume();
-        },
+        holdSource: () => this.holdSource(),
+        releaseSource: () => this.releaseSource(),
         acknowledge: (segment) => this.tracker.acknowledge(segment),
         saveProgress: (progress) => this.saveSchemaProgress(progress),
         ...(deps.resync ? { resync: (table, position) => deps.resync!(this, table, position) } : {}),
@@ -208,6 +213,8 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       },
       this.logger,
     );
+    // held already (positions cannot be stored): the source starts paused
+    if (this.sourceHolds > 0) this.source.pause();
     this.commitTimer = setInterval(() => void this.commit(), config.commitIntervalMs);
     this.logger.info({ from: from.kind === 'position' ? formatPosition(from.position) : from.kind }, 'task starting to read the binlog');
     await this.source.start(from, {
@@ -233,6 +240,39 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       onError: (error) => this.fail(error),
     });
     if (!this.fatal) this.setState('running');
+  }
+
+  private holdSource(): void {
+    this.sourceHolds++;
+    this.source?.pause();
+  }
+
+  private releaseSource(): void {
+    this.sourceHolds = Math.max(0, this.sourceHolds - 1);
+    if (this.sourceHolds === 0 && !this.stats.sourcePaused) this.source?.resume();
+  }
+
+  /**
+   * What reaches a sink while positions cannot be stored is delivered again by the next owner if the
+   * session does not come back: hand the sinks nothing new and hold the source (one hold, beside
+   * back-pressure and resyncs) until saves succeed again, then store what was acknowledged meanwhile.
+   */
+  private watchPositionStore(): void {
+    const availability = this.deps.positionStore.availability;
+    if (!availability) return;
+    this.unwatchPositionStore = this.gate.follow(availability, {
+      closed: () => {
+        this.stats.positionStoreUnavailable = true;
+        this.holdSource();
+        this.logger.warn('positions cannot be stored: no new batch goes to the sinks and the source waits until they can');
+      },
+      opened: (waitedMs) => {
+        this.stats.positionStoreUnavailable = false;
+        this.releaseSource();
+        this.logger.info({ waitedMs }, 'positions can be stored again: the sinks and the source go on');
+        if (this.commitTimer) void this.commit();
+      },
+    });
   }
 
   private resolveDeadLetters(): DeadLetterStore {
@@ -401,7 +441,10 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   private shutdown(deadlineMs: number, immediate: boolean): Promise<void> {
     this.stopping ??= (async () => {
       if (this.stats.state !== 'failed') this.setState('stopping');
-      if (!immediate && this.insideTransaction && this.source) {
+      this.unwatchPositionStore?.();
+      // Nothing can be written or committed while positions cannot be stored: no drain to wait for.
+      const drainable = !immediate && this.gate.isOpen;
+      if (drainable && this.insideTransaction && this.source) {
         // Read on to the end of the transaction in progress, so that everything sent is covered by
         // the position committed below and a restart delivers nothing twice (bounded by the deadline).
         await new Promise<void>((resolve) => {
@@ -415,7 +458,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       }
       this.closedToBinlog = true;
       await this.source?.stop().catch((error: unknown) => this.logger.warn({ err: error }, 'source stop failed'));
-      if (!immediate) {
+      if (drainable) {
         const drained = Promise.all([...this.dispatchers.values()].map((d) => d.drain()));
         const timedOut = await Promise.race([drained.then(() => false), new Promise<boolean>((resolve) => setTimeout(resolve, deadlineMs, true).unref())]);
         if (timedOut) this.logger.warn({ deadlineMs }, 'shutdown deadline passed with batches in flight; they are retried after restart');
