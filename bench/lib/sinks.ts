@@ -6,7 +6,17 @@ import { esClient, redisClient, servers } from '../../test/helpers/servers.ts';
 import { BENCH, benchRoot } from './common.ts';
 
 export type SinkKind = 'elasticsearch' | 'redis' | 'webhook';
-export const SINKS: SinkKind[] = ['elasticsearch', 'redis', 'webhook'];
+const ALL_SINKS: SinkKind[] = ['elasticsearch', 'redis', 'webhook'];
+/** The sinks the catch-up, memory and latency phases run: all three, or those BENCH_SINKS names (e.g. `redis`). */
+export const SINKS: SinkKind[] = sinksFromEnv(process.env.BENCH_SINKS);
+
+function sinksFromEnv(value: string | undefined): SinkKind[] {
+  const named = (value ?? '').split(',').filter(Boolean);
+  if (named.length === 0) return ALL_SINKS;
+  const unknown = named.filter((name) => !ALL_SINKS.includes(name as SinkKind));
+  if (unknown.length > 0) throw new Error(`BENCH_SINKS: unknown sink ${unknown.join(', ')}; the sinks are ${ALL_SINKS.join(', ')}`);
+  return ALL_SINKS.filter((kind) => named.includes(kind));
+}
 
 export const esIndex = (table: string) => `${BENCH.esIndexPrefix}${table}`;
 
