@@ -22,7 +22,16 @@ export async function runWorker(config: ResolvedConfig, snapshotter = createSnap
     logger,
     // canWrite: checkAlive() declares the session lost when this process was frozen past it, so a
     // worker that wakes up after SIGSTOP sends none of its queued batches to the sinks
-    ...(member ? { positionStore: new ZooKeeperPositionStore(member), nodeId: member.nodeId, canWrite: () => member.zk.checkAlive() } : {}),
+    // epochOf: every sink write carries the lease's epoch, so sinks refuse an owner older than one
+    // they have seen write (docs/architecture.md, "Fencing at the sink")
+    ...(member
+      ? {
+          positionStore: new ZooKeeperPositionStore(member),
+          nodeId: member.nodeId,
+          canWrite: () => member.zk.checkAlive(),
+          epochOf: (task: string) => member.lease(task)?.epoch,
+        }
+      : {}),
   });
   let status: StatusServer | undefined;
   let clusterView: ClusterViewWatch | undefined;
