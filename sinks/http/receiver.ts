@@ -77,6 +77,8 @@ export interface WebhookReceiverOptions {
   onDelivery?(delivery: WebhookDelivery): void | Promise<void>;
   /** Largest body read, bytes. Default 64 MiB. */
   maxBodyBytes?: number;
+  /** Told every verdict the handler reaches, before it answers (metrics, logs). */
+  onVerdict?(verdict: WebhookVerdict): void;
 }
 
 export interface WebhookReceiver {
@@ -193,6 +195,7 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
       const task = header(req.headers as Record<string, string | string[] | undefined>, 'x-tunnel-task') ?? '';
       void inOrder(task, async () => {
         const verdict = await verifyAndDedupe(req.headers as Record<string, string | string[] | undefined>, body);
+        options.onVerdict?.(verdict);
         if (verdict.status === 'invalid') return void res.writeHead(verdict.reason.includes('signature') ? 401 : 400).end(verdict.reason);
         if (verdict.status === 'stale') {
           return void res
