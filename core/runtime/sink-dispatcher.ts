@@ -284,6 +284,7 @@ export class SinkDispatcher {
     if (!(error instanceof FencedError)) return;
     this.stats.lastError = error.message;
     this.fenced = true;
+    this.options.logger.warn({ sink: this.options.name, err: error, code: error.code }, 'the sink refused the write: a newer owner of the task wrote there');
     this.options.onFenced(error);
     throw new AbortedError(`sink "${this.options.name}" was fenced off: ${error.message}`);
   }

@@ -423,7 +423,7 @@ describe('webhook: fence headers, signed, and the receiver helper', () => {
       [2, 'fresh', 2, 1],
       [1, 'stale', 0, 0],
     ]);
-    expect(applied.map((x) => (x as RowEvent).rows[0]![1]!.value)).toEqual(['c', 'd', 'd', 'e']);
+    expect(applied.map((x) => ((x as RowEvent).rows[0]![1] as { value: unknown }).value)).toEqual(['c', 'd', 'd', 'e']);
     await first.close();
     await second.close();
   });
