@@ -111,6 +111,18 @@ describe('elasticsearch: external versions from binlog positions', () => {
     expect(Object.values(settings)[0]!.settings).toEqual({ index: { gc_deletes: '5m' } });
   });
 
+  it('indices of the `indices` option get gcDeletes too, unless their settings name gc_deletes', async () => {
+    const s = sink({
+      node: servers.elasticsearch.url,
+      indices: { [`${RUN}_plain`]: { settings: { number_of_replicas: 0 } }, [`${RUN}_own`]: { settings: { index: { gc_deletes: '30s' } } } },
+    });
+    await s.start(signal);
+    const gc = async (index: string) =>
+      Object.values(await es.indices.getSettings({ index, name: 'index.gc_deletes' }))[0]!.settings as Record<string, unknown>;
+    expect(await gc(`${RUN}_plain`)).toEqual({ index: { gc_deletes: '5m' } });
+    expect(await gc(`${RUN}_own`)).toEqual({ index: { gc_deletes: '30s' } });
+  });
+
   it('the rows of one rows event share its version: a chain of key changes in one UPDATE lands (external_gte)', async () => {
     const s = sink();
     await s.write(
