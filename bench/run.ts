@@ -10,7 +10,8 @@
 // Environment: BENCH_ROWS (500000 inserts; updates and deletes are a fifth and a tenth of it),
 // BENCH_RUNS (3), BENCH_SERVERS (mariadb,mysql: MySQL when it answers), BENCH_PEERS=0 (decode with
 // Tunnel's source and zongji only), BENCH_LATENCY_SECONDS (60 per sink), BENCH_LATENCY_RATE (2000
-// rows/s), BENCH_ONLY (comma list of phases: decode, catchup, memory, baselines, latency, serialize,
+// rows/s), BENCH_SINKS (comma list of sinks for catch-up, memory and latency: elasticsearch, redis,
+// webhook), BENCH_ONLY (comma list of phases: decode, catchup, memory, baselines, latency, serialize,
 // failover), BENCH_PROFILE=1 (node --cpu-prof for the catch-up workers, summarised into the JSON;
 // files in bench/.tmp/prof).
 import { execFileSync, spawnSync } from 'node:child_process';

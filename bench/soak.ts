@@ -16,7 +16,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { esClient, mysqlConnection, servers } from '../test/helpers/servers.ts';
-import { ChaosReceiver } from '../test/helpers/chaos-receiver.ts';
+import { WebhookReceiver } from '../test/helpers/webhook-receiver.ts';
 import { EsCountingProxy, PrivateRedis, RedisSetCounter } from '../test/helpers/chaos-servers.ts';
 import { esRows, redisRows, waitUntilAllEqual, writeConfig, type Row } from '../test/helpers/chaos-harness.ts';
 import { tableRows } from '../test/helpers/compare-rows.ts';
@@ -64,7 +64,7 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 const outDir = join(tmpRoot, 'soak', stamp);
 mkdirSync(outDir, { recursive: true });
 
-const receiver = new ChaosReceiver(SECRET);
+const receiver = new WebhookReceiver(SECRET, { keepEvents: false });
 const redisServer = new PrivateRedis(join(outDir, 'redis'));
 const esProxy = new EsCountingProxy(servers.elasticsearch.url, `${DB}_`);
 const es = esClient();

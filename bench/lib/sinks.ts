@@ -6,7 +6,17 @@ import { esClient, redisClient, servers } from '../../test/helpers/servers.ts';
 import { BENCH, benchRoot } from './common.ts';
 
 export type SinkKind = 'elasticsearch' | 'redis' | 'webhook';
-export const SINKS: SinkKind[] = ['elasticsearch', 'redis', 'webhook'];
+const ALL_SINKS: SinkKind[] = ['elasticsearch', 'redis', 'webhook'];
+/** The sinks the catch-up, memory and latency phases run: all three, or those BENCH_SINKS names (e.g. `redis`). */
+export const SINKS: SinkKind[] = sinksFromEnv(process.env.BENCH_SINKS);
+
+function sinksFromEnv(value: string | undefined): SinkKind[] {
+  const named = (value ?? '').split(',').filter(Boolean);
+  if (named.length === 0) return ALL_SINKS;
+  const unknown = named.filter((name) => !ALL_SINKS.includes(name as SinkKind));
+  if (unknown.length > 0) throw new Error(`BENCH_SINKS: unknown sink ${unknown.join(', ')}; the sinks are ${ALL_SINKS.join(', ')}`);
+  return ALL_SINKS.filter((kind) => named.includes(kind));
+}
 
 export const esIndex = (table: string) => `${BENCH.esIndexPrefix}${table}`;
 
@@ -125,9 +135,17 @@ export async function countSink(kind: SinkKind, table: string, receiver?: Receiv
     }
   }
   if (kind === 'redis') {
+    // the rows' keys only: the sink keeps keys of its own beside them (the table registry)
     const r = redisClient({ db: BENCH.redisDb });
     try {
-      return { count: await r.dbsize() };
+      let count = 0;
+      let cursor = '0';
+      do {
+        const [next, keys] = await r.scan(cursor, 'MATCH', 'bench:*', 'COUNT', 10_000);
+        cursor = next;
+        count += keys.length;
+      } while (cursor !== '0');
+      return { count };
     } finally {
       r.disconnect();
     }

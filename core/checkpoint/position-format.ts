@@ -1,5 +1,5 @@
 import { PositionFormatError } from '../errors/index.ts';
-import type { BinlogPosition } from '../event/index.ts';
+import { MAX_GENERATION, type BinlogPosition } from '../event/index.ts';
 import type { StoredPosition } from './position-store.ts';
 
 /**
@@ -30,7 +30,7 @@ export function checkPosition(value: unknown, what: string): BinlogPosition {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new PositionFormatError(`${what} must be an object {file, offset}, got ${preview(JSON.stringify(value) ?? String(value))}`);
   }
-  const { file, offset, gtid } = value as Record<string, unknown>;
+  const { file, offset, gtid, generation } = value as Record<string, unknown>;
   if (typeof file !== 'string' || file.length === 0 || /[\s/\\]/.test(file)) {
     throw new PositionFormatError(`${what}.file must be a binlog file name, got ${preview(JSON.stringify(file) ?? 'nothing')}`);
   }
@@ -40,7 +40,13 @@ export function checkPosition(value: unknown, what: string): BinlogPosition {
   if (gtid !== undefined && typeof gtid !== 'string') {
     throw new PositionFormatError(`${what}.gtid must be a string, got ${preview(JSON.stringify(gtid))}`);
   }
-  return gtid === undefined ? { file, offset } : { file, offset, gtid };
+  if (generation !== undefined && (typeof generation !== 'number' || !Number.isInteger(generation) || generation < 0 || generation > MAX_GENERATION)) {
+    throw new PositionFormatError(`${what}.generation must be an integer from 0 to ${MAX_GENERATION}, got ${preview(JSON.stringify(generation))}`);
+  }
+  const position: BinlogPosition = { file, offset };
+  if (gtid !== undefined) position.gtid = gtid;
+  if (generation) position.generation = generation;
+  return position;
 }
 
 /** Decode the bytes a position store holds; a damaged record is an error naming its origin. */

@@ -23,8 +23,17 @@ export async function runWorker(config: ResolvedConfig, snapshotter = createSnap
     // canWrite: checkAlive() declares the session lost when this process was frozen past it, so a
     // worker that wakes up after SIGSTOP sends none of its queued batches to the sinks. Before it, the
     // store's availability holds every batch while positions cannot be stored (the session
-    // disconnected, a save unanswered: core/cluster/save-availability.ts)
-    ...(member ? { positionStore: new ZooKeeperPositionStore(member), nodeId: member.nodeId, canWrite: () => member.zk.checkAlive() } : {}),
+    // disconnected, a save unanswered: core/cluster/save-availability.ts).
+    // epochOf: every sink write carries the lease's epoch, so sinks refuse an owner older than one
+    // they have seen write (docs/architecture.md, "Fencing at the sink")
+    ...(member
+      ? {
+          positionStore: new ZooKeeperPositionStore(member),
+          nodeId: member.nodeId,
+          canWrite: () => member.zk.checkAlive(),
+          epochOf: (task: string) => member.lease(task)?.epoch,
+        }
+      : {}),
   });
   let status: StatusServer | undefined;
   let clusterView: ClusterViewWatch | undefined;

@@ -8,6 +8,7 @@ import type { BinlogPosition } from '../event/index.ts';
 import { FileDeadLetterStore, type DeadLetterStore } from '../dead-letter/index.ts';
 import { printable, table } from './output.ts';
 import { openPositionAdmin } from './position-admin.ts';
+import { resetTarget, type ResetChoice } from './reset-generation.ts';
 import { batchLimitsFor } from '../runtime/batch-limits.ts';
 
 // The commands that read or change state without running a task: validate, positions,
@@ -63,7 +64,7 @@ export async function positions(file: string | undefined, json: boolean): Promis
 }
 
 /** `position` null clears the task's position. */
-export async function resetPosition(file: string | undefined, task: string, position: BinlogPosition | null): Promise<number> {
+export async function resetPosition(file: string | undefined, task: string, requested: BinlogPosition | null, choice: ResetChoice = {}): Promise<number> {
   const { config } = await loadConfig(file);
   if (!config.tasks.some((t) => t.name === task)) {
     throw new ConfigError(`unknown task "${task}"; the tasks are ${config.tasks.map((t) => t.name).join(', ')}`);
@@ -73,8 +74,17 @@ export async function resetPosition(file: string | undefined, task: string, posi
     if (await admin.isRunning(task)) {
       throw new ConfigError(`task "${task}" is running; stop it (or its worker) before resetting its position`);
     }
+    const stored = (await admin.read(task))?.position;
+    const position = requested && resetTarget(stored, requested, choice);
     await admin.reset(task, position);
-    process.stdout.write(position ? `task "${task}" will resume after ${formatPosition(position)}\n` : `task "${task}" has no position now\n`);
+    const generation = position?.generation ? ` (generation ${position.generation})` : '';
+    process.stdout.write(position ? `task "${task}" will resume after ${formatPosition(position)}${generation}\n` : `task "${task}" has no position now\n`);
+    if (!position && stored?.generation) {
+      process.stderr.write(
+        `tunnel: the removed position was of generation ${stored.generation}; a fresh start reads generation 0, whose changes Elasticsearch takes as older ` +
+          'than the documents it holds: clear the sinks first, or set a position with --new-history\n',
+      );
+    }
     return 0;
   } finally {
     await admin.close();

@@ -134,16 +134,20 @@ position, lag (seconds and bytes), events/s and last error.`,
     .description("set or clear a task's position (refused while the task runs)")
     .argument('<task>', 'task name')
     .requiredOption('--to <position>', 'binlog position <file>:<offset>, or "none" to clear it', positionOrNone)
+    .option('--rewind', "a position before the stored one: replay the same server's binlog from there", false)
+    .option('--new-history', "another server's position, or this one's after RESET MASTER: the next generation", false)
     .addOption(configOption())
     .addHelpText(
       'after',
       `
 Sets the task's committed position, or with --to none removes it (the task then starts from
-source.startFrom, or re-snapshots with snapshot: 'initial'). Refused while the task runs.`,
+source.startFrom, or re-snapshots with snapshot: 'initial'). Refused while the task runs.
+A position before the stored one needs --rewind or --new-history: the sinks order changes by
+position, and --new-history makes every change from there newer than what they hold.`,
     )
-    .action(async (task: string, options: { config?: string; to: BinlogPosition | null }) => {
+    .action(async (task: string, options: { config?: string; to: BinlogPosition | null; rewind: boolean; newHistory: boolean }) => {
       const { resetPosition } = await import('./inspect-commands.ts');
-      setExitCode(await resetPosition(options.config, task, options.to));
+      setExitCode(await resetPosition(options.config, task, options.to, { rewind: options.rewind, newHistory: options.newHistory }));
     });
 
   program

@@ -3,7 +3,7 @@
  * ZooKeeper position store and the position admin API.
  */
 import type { StoredPosition } from '../checkpoint/position-store.ts';
-import { isBinlogPosition } from '../event/index.ts';
+import { copyPosition, isBinlogPosition } from '../event/index.ts';
 import { PositionFormatError } from '../errors/index.ts';
 
 /** What the position node holds: a StoredPosition and, beside it, where the write came from. */
@@ -36,7 +36,7 @@ export function decodePosition(data: Buffer, where: string): PositionRecord {
     throw new PositionFormatError(`the position at ${where} has no valid "position" {file, offset[, gtid]}`, { path: where });
   }
   const record: PositionRecord = {
-    position: { file: v.position.file, offset: v.position.offset, ...(v.position.gtid !== undefined ? { gtid: v.position.gtid } : {}) },
+    position: copyPosition(v.position),
     updatedAt: typeof v.updatedAt === 'number' ? v.updatedAt : 0,
   };
   if (v.snapshot !== undefined) record.snapshot = v.snapshot as StoredPosition['snapshot'];

@@ -46,6 +46,12 @@ export interface BinlogPosition {
   offset: number;
   /** MariaDB GTID (domain-server-seq) or MySQL GTID of the transaction, when the server has one. */
   gtid?: string;
+  /**
+   * Which source history the position belongs to (absent: 0). A task that moves to another server,
+   * or whose server numbers its binlogs from the start again, reads the next generation, so that its
+   * positions there order after every earlier one (core/event/position-version.ts).
+   */
+  generation?: number;
 }
 
 interface EventBase {

@@ -1,5 +1,6 @@
 export * from './event.ts';
 export * from './position.ts';
+export * from './position-version.ts';
 export * from './row-access.ts';
 export * from './template.ts';
 export * from './table-pattern.ts';

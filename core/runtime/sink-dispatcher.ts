@@ -4,9 +4,10 @@ import type { BatchLimits, DeliveryResult, Sink } from '../sink/index.ts';
 import type { DeadLetter, DeadLetterStore } from '../dead-letter/index.ts';
 import type { TunnelHooks } from '../pipeline/index.ts';
 import type { Segment } from '../checkpoint/index.ts';
-import { AbortedError, SinkError } from '../errors/index.ts';
+import { AbortedError, FencedError, SinkError } from '../errors/index.ts';
 import { backoffDelay, sleep, type BackoffOptions } from './backoff.ts';
 import type { WriteGate } from './write-gate.ts';
+import type { BeforeWrite } from './write-pause.ts';
 
 /** One event on its way to one sink, with what the checkpoint needs to count it. */
 export interface Delivery {
@@ -36,6 +37,8 @@ export interface SinkStats {
 
 export interface SinkDispatcherOptions {
   task: string;
+  /** The epoch of this task's ownership, carried by every write (core/sink/sink.ts WriteFence). */
+  epoch: number;
   name: string;
   sink: Sink;
   limits: BatchLimits;
@@ -59,6 +62,10 @@ export interface SinkDispatcherOptions {
    * at it before the `canWrite` check, so nothing reaches the sink that could not be committed.
    */
   gate?: WriteGate;
+  /** The sink refused a write because a newer owner wrote there (FencedError): the task must stop. */
+  onFenced(error: FencedError): void;
+  /** The test seam between the session check and the write (core/runtime/write-pause.ts); unset in production. */
+  beforeWrite?: BeforeWrite;
 }
 
 /**
@@ -75,6 +82,8 @@ export class SinkDispatcher {
   private writing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
+  /** The sink refused a write to a newer owner: nothing more is written. */
+  private fenced = false;
 
   constructor(private readonly options: SinkDispatcherOptions) {}
 
@@ -100,7 +109,7 @@ export class SinkDispatcher {
 
   /** Resolves once the queue is empty and no batch is in flight. */
   drain(): Promise<void> {
-    if (!this.writing && this.queue.length === 0) return Promise.resolve();
+    if (!this.writing && (this.queue.length === 0 || this.fenced)) return Promise.resolve();
     if (!this.writing) this.flush();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
@@ -110,7 +119,7 @@ export class SinkDispatcher {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.writing || this.queue.length === 0) return;
+    if (this.writing || this.queue.length === 0 || this.fenced) return;
     const head = this.queue[0]!;
     const work = isSchema(head) ? (this.queue.shift(), this.applySchemaChange(head)) : this.deliver(this.takeBatch());
     this.writing = work
@@ -119,7 +128,7 @@ export class SinkDispatcher {
       })
       .finally(() => {
         this.writing = undefined;
-        if (this.options.signal.aborted) {
+        if (this.options.signal.aborted || this.fenced) {
           this.queue = [];
           this.queuedBytes = 0;
           this.queuedRows = 0;
@@ -172,11 +181,14 @@ export class SinkDispatcher {
       }
       let results: DeliveryResult[];
       try {
-        results = await sink.write({ events: pending.map((d) => d.event), attempt, signal });
+        const held = this.options.beforeWrite?.(name);
+        const writeSignal = held ? (await held, new AbortController().signal) : signal;
+        results = await sink.write({ events: pending.map((d) => d.event), attempt, signal: writeSignal, task, epoch: this.options.epoch });
         if (results.length !== pending.length) {
           throw new SinkError(`sink "${name}" answered ${results.length} results for ${pending.length} events`);
         }
       } catch (error) {
+        this.throwIfFenced(error);
         if (signal.aborted) throw new AbortedError(`sink "${name}" aborted`);
         const reason = error instanceof Error ? error.message : String(error);
         results = pending.map(() => ({ status: 'retry', reason }) as const);
@@ -257,8 +269,11 @@ export class SinkDispatcher {
       }
       let result: DeliveryResult;
       try {
-        result = await sink.applySchemaChange(change, { attempt, signal });
+        const held = this.options.beforeWrite?.(name);
+        const writeSignal = held ? (await held, new AbortController().signal) : signal;
+        result = await sink.applySchemaChange(change, { attempt, signal: writeSignal, task, epoch: this.options.epoch });
       } catch (error) {
+        this.throwIfFenced(error);
         if (signal.aborted) throw new AbortedError(`sink "${name}" aborted`);
         result = { status: 'retry', reason: error instanceof Error ? error.message : String(error) };
       }
@@ -276,6 +291,16 @@ export class SinkDispatcher {
       hooks.error.call(new SinkError(`sink "${name}" of task "${task}": ${result.reason} (retry ${attempt} in ${delay} ms)`, { sink: name, attempt }));
       await sleep(delay, signal);
     }
+  }
+
+  /** A sink that refused the write to a newer owner: the task stops, this dispatcher writes nothing more. */
+  private throwIfFenced(error: unknown): void {
+    if (!(error instanceof FencedError)) return;
+    this.stats.lastError = error.message;
+    this.fenced = true;
+    this.options.logger.warn({ sink: this.options.name, err: error, code: error.code }, 'the sink refused the write: a newer owner of the task wrote there');
+    this.options.onFenced(error);
+    throw new AbortedError(`sink "${this.options.name}" was fenced off: ${error.message}`);
   }
 
   private async putDeadLetters(letters: DeadLetter[]): Promise<void> {

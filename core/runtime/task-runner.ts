@@ -14,6 +14,8 @@ import { estimateEventBytes } from './event-size.ts';
 import { batchLimitsFor } from './batch-limits.ts';
 import { SchemaChanges, type SchemaChangeStats } from './schema-changes.ts';
 import { WriteGate } from './write-gate.ts';
+import { writePauseFromEnv } from './write-pause.ts';
+import { STANDALONE_EPOCH, type Sink } from '../sink/index.ts';
 
 export type TaskState = 'idle' | 'starting' | 'snapshotting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -60,6 +62,11 @@ export interface TaskRunnerDeps {
   logger: Logger;
   /** Cluster mode: whether this worker may still write to sinks (asked before every write). */
   canWrite?: () => boolean;
+  /**
+   * The epoch of this run's ownership of the task, carried by every sink write so that sinks refuse
+   * older owners (cluster: the lease's ZooKeeper epoch; default STANDALONE_EPOCH).
+   */
+  epoch?: number;
   /** Reads one table again in the middle of the stream (core/snapshot/table-resync.ts), for schema changes. */
   resync?: (runner: TaskRunner, table: TableName, position: BinlogPosition) => Promise<number>;
 }
@@ -102,6 +109,8 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   private readonly gate = new WriteGate();
   private unwatchPositionStore: (() => void) | undefined;
   private schemaChanges!: SchemaChanges;
+  /** The epoch every sink write of this run carries. */
+  readonly epoch: number;
 
   constructor(
     readonly config: ResolvedTask,
@@ -109,6 +118,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   ) {
     super();
     this.name = config.name;
+    this.epoch = deps.epoch ?? STANDALONE_EPOCH;
     this.logger = deps.logger.child({ task: config.name });
     this.stats = { state: 'idle', eventsIn: 0, eventsFiltered: 0, inFlight: 0, sourcePaused: false, sinks: {} };
     this.pipeline = applyPlugins(config.name, config.plugins, this.logger);
@@ -141,11 +151,13 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     this.stats.startedAt = Date.now();
     this.setState('starting');
     this.deadLetters = this.resolveDeadLetters();
+    const beforeWrite = writePauseFromEnv();
     for (const [name, sink] of this.pipeline.sinks) {
       await sink.start?.(this.abort.signal);
       const limits = batchLimitsFor(config.batch, sink);
       const dispatcher = new SinkDispatcher({
         task: this.name,
+        epoch: this.epoch,
         name,
         sink,
         limits,
@@ -157,7 +169,9 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
         onSchemaSettled: (delivery, result) => this.schemaChanges.settled(name, delivery, result),
         signal: this.abort.signal,
         gate: this.gate,
+        onFenced: (error) => this.fail(error),
         ...(deps.canWrite ? { canWrite: deps.canWrite } : {}),
+        ...(beforeWrite ? { beforeWrite } : {}),
       });
       this.dispatchers.set(name, dispatcher);
       this.stats.sinks[name] = dispatcher.stats;
@@ -286,7 +300,12 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     if (choice?.type === 'sink') {
       const sink = this.pipeline.sinks.get(choice.sink);
       if (!sink) throw new ConfigError(`task "${this.name}": deadLetter.sink names "${choice.sink}", but the sinks are ${this.allSinkNames.join(', ')}`);
-      return sinkDeadLetterStore(choice.sink, sink, new FileDeadLetterStore(join(this.deps.deadLetterDir, `${this.name}.jsonl`)));
+      return sinkDeadLetterStore(
+        choice.sink,
+        sink,
+        { task: this.name, epoch: this.epoch },
+        new FileDeadLetterStore(join(this.deps.deadLetterDir, `${this.name}.jsonl`)),
+      );
     }
     return new FileDeadLetterStore(choice?.type === 'file' ? choice.path : join(this.deps.deadLetterDir, `${this.name}.jsonl`));
   }
@@ -486,11 +505,11 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
  * `deadLetter: {origin, reason, at}` beside its canonical fields; a record of them also goes to the
  * task's file so `tunnel dead-letters` lists them.
  */
-function sinkDeadLetterStore(name: string, sink: import('../sink/index.ts').Sink, record: DeadLetterStore): DeadLetterStore {
+function sinkDeadLetterStore(name: string, sink: Sink, fence: { task: string; epoch: number }, record: DeadLetterStore): DeadLetterStore {
   return {
     async put(letters) {
       const events: RowEvent[] = letters.map((l) => Object.assign({}, l.event, { deadLetter: { origin: l.origin, reason: l.reason, at: l.at } }));
-      const results = await sink.write({ events, attempt: 1, signal: new AbortController().signal });
+      const results = await sink.write({ events, attempt: 1, signal: new AbortController().signal, ...fence });
       const failed = results.find((r) => r.status !== 'ok');
       if (failed) throw new SinkError(`dead-letter sink "${name}" refused: ${(failed as { reason: string }).reason}`);
       await record.put(letters);

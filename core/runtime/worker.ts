@@ -6,6 +6,7 @@ import { ConfigError } from '../errors/index.ts';
 import type { BinlogSource, SourceOptions } from '../source/source.ts';
 import { defaultNodeId } from './node-id.ts';
 import { TaskRunner, type TaskRunnerDeps, type TaskStats } from './task-runner.ts';
+import { STANDALONE_EPOCH } from '../sink/index.ts';
 
 export interface WorkerDeps {
   createSource(options: SourceOptions, logger: Logger): BinlogSource;
@@ -19,6 +20,11 @@ export interface WorkerDeps {
   logger: Logger;
   /** Cluster mode: whether this worker may still write a task's sinks (asked before every write). */
   canWrite?: (task: string) => boolean;
+  /**
+   * Cluster mode: the epoch of this worker's ownership of a task (its lease), read when the task
+   * starts; undefined when it does not own it. Standalone: every task runs with STANDALONE_EPOCH.
+   */
+  epochOf?: (task: string) => number | undefined;
 }
 
 export interface WorkerEvents {
@@ -71,7 +77,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.tasks.has(name) || this.closing) return;
     const config = this.taskConfig(name);
     if (!config) throw new ConfigError(`unknown task "${name}"; the tasks are ${this.config.tasks.map((t) => t.name).join(', ')}`);
+    const epoch = this.deps.epochOf ? this.deps.epochOf(name) : STANDALONE_EPOCH;
+    if (epoch === undefined) {
+      this.deps.logger.warn({ task: name }, 'task not started: this worker no longer owns it');
+      return;
+    }
     const runner = new TaskRunner(config, {
+      epoch,
       positionStore: this.positionStore,
       createSource: this.deps.createSource,
       deadLetterDir: this.config.deadLetters.dir,

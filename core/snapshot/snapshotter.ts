@@ -137,7 +137,9 @@ class Snapshot {
     const only = options.tables && options.tables.length > 0 ? tableMatcher(options.tables) : undefined;
     const tables = await this.session.query('list tables', (conn) => listTables(conn, (s, t) => include(s, t) && (!only || only(s, t))));
     // A subset of the tables, for a task that already streams: keep its position (nothing is skipped).
-    const start = only && stored ? stored.position : position;
+    // The task's generation goes on (core/event/position-version.ts): the same history, read anew.
+    const generation = stored?.position.generation;
+    const start = only && stored ? stored.position : generation ? { ...position, generation } : position;
     const progress: SnapshotProgress = { startPosition: start, pendingTables: tables.map((t) => `${t.schema}.${t.table}`), rowsDone: 0 };
     this.log.info(
       { startPosition: formatPosition(start), method, tables: progress.pendingTables.length },

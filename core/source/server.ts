@@ -6,7 +6,7 @@
  * connection.
  */
 import mysql from 'mysql2/promise';
-import type { BinlogPosition } from '../event/index.ts';
+import { copyPosition, type BinlogPosition } from '../event/index.ts';
 import { PositionUnavailableError, SourceError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { describeError, mysqlConnectionOptions } from './mysql-connection.ts';
@@ -133,7 +133,7 @@ export class SourceServer {
     }
     if (from.kind === 'earliest') return { file: logs[0]!.file, offset: 4 };
     this.checkPosition(from.position, logs);
-    return from.position.gtid ? { ...from.position } : { file: from.position.file, offset: from.position.offset };
+    return copyPosition(from.position);
   }
 
   /** Rejects with PositionUnavailableError unless the server still has the binlog at `position`. */

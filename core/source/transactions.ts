@@ -34,6 +34,12 @@ export class TransactionTracker {
   cursor = 0;
   /** The last boundary reported: where a reconnect resumes. */
   lastCommit: BinlogPosition | undefined;
+  /**
+   * The generation of the history being read (BinlogPosition.generation), taken from the position a
+   * connection starts at and put on every position reported. A source that moves to another server
+   * starts there at a position of the next generation.
+   */
+  generation = 0;
   private inTransaction = false;
   private gtid: string | undefined;
   /** Rows events of the open transaction delivered to the handler (or skipped as delivered before). */
@@ -48,6 +54,7 @@ export class TransactionTracker {
 
   /** A connection starts reading at `position`, a transaction boundary. */
   startAt(position: BinlogPosition): void {
+    if (position.generation !== undefined) this.generation = position.generation;
     this.file = position.file;
     this.cursor = position.offset;
     this.inTransaction = false;
@@ -71,8 +78,14 @@ export class TransactionTracker {
 
   /** Where a rows event ending at `nextPosition` (0: unknown) sits, with its transaction's GTID. */
   rowsEventPosition(nextPosition: number): BinlogPosition {
-    const offset = nextPosition || this.cursor;
-    return this.gtid === undefined ? { file: this.file, offset } : { file: this.file, offset, gtid: this.gtid };
+    return this.at(nextPosition || this.cursor, this.gtid);
+  }
+
+  /** A position of the file being read, with the generation being read. */
+  private at(offset: number, gtid: string | undefined): BinlogPosition {
+    const position: BinlogPosition = gtid === undefined ? { file: this.file, offset } : { file: this.file, offset, gtid };
+    if (this.generation) position.generation = this.generation;
+    return position;
   }
 
   /** For each rows event of an included table: true when the handler had it before the connection dropped. */
@@ -109,7 +122,7 @@ export class TransactionTracker {
         this.cursor = Number(event.position);
         if (real && !this.inTransaction) {
           // a boundary too: the new file's start, so an idle task's position leaves purgeable files
-          this.commit({ file: binlogName, offset: this.cursor }, event.timestamp, this.lastCommit?.gtid);
+          this.commit(this.cursor, event.timestamp, this.lastCommit?.gtid);
         }
         return;
       }
@@ -154,18 +167,17 @@ export class TransactionTracker {
     if (head.startsWith('SAVEPOINT') || head.startsWith('RELEASE') || head.startsWith('XA END') || head.startsWith('XA PREPARE')) return;
     // DDL (or a statement logged as such): column lists may change, so table metadata is re-read.
     const offset = event.nextPosition > 0 ? event.nextPosition : this.cursor;
-    const at: BinlogPosition = this.gtid === undefined ? { file: this.file, offset } : { file: this.file, offset, gtid: this.gtid };
-    this.events.schemaChange(query, String(event.schema ?? ''), at, event.timestamp);
+    this.events.schemaChange(query, String(event.schema ?? ''), this.at(offset, this.gtid), event.timestamp);
     if (!this.inTransaction) this.commitEvent(event);
   }
 
   private commitEvent(event: ZEvent): void {
     const offset = event.nextPosition > 0 ? event.nextPosition : this.cursor;
-    this.commit({ file: this.file, offset }, event.timestamp, this.gtid);
+    this.commit(offset, event.timestamp, this.gtid);
   }
 
-  private commit(at: { file: string; offset: number }, timestamp: number, gtid: string | undefined): void {
-    const position: BinlogPosition = gtid === undefined ? at : { ...at, gtid };
+  private commit(offset: number, timestamp: number, gtid: string | undefined): void {
+    const position = this.at(offset, gtid);
     if (this.skip > 0) {
       this.logger.warn({ position, skip: this.skip }, 'transaction re-read after a reconnect had fewer rows events than delivered');
     }

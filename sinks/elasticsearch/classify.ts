@@ -39,13 +39,25 @@ export function errorText(error: BulkResponseItem['error']): string {
 }
 
 /**
- * One bulk item's outcome. 2xx is written; a delete of a missing document is written too (the
- * end state is the same); 429, 5xx, 408 and version conflicts (409: a concurrent writer, or our own
- * earlier attempt) are retried; other 4xx (a mapping conflict, a bad id) are rejected with ES's reason.
+ * A write with an external version that Elasticsearch refused because the document, or the
+ * tombstone of its delete, holds a newer version: a newer change is there already, which is what
+ * an older write must leave in place (docs/architecture.md, "Fencing at the sink").
  */
-export function classifyBulkItem(action: BulkAction, item: BulkResponseItem): DeliveryResult {
+export function isOlderWrite(item: BulkResponseItem): boolean {
+  return item.status === 409 && typeof item.error === 'object' && item.error?.type === 'version_conflict_engine_exception';
+}
+
+/**
+ * One bulk item's outcome. 2xx is written; a delete of a missing document is written too (the
+ * end state is the same); a `versioned` write (external version) refused as older than the
+ * document is done (isOlderWrite); 429, 5xx, 408 and other version conflicts (409 of an unversioned
+ * `update`: a concurrent writer) are retried; other 4xx (a mapping conflict, a bad id) are rejected
+ * with ES's reason.
+ */
+export function classifyBulkItem(action: BulkAction, item: BulkResponseItem, versioned = false): DeliveryResult {
   const status = item.status ?? 0;
   if (status >= 200 && status < 300) return { status: 'ok' };
+  if (versioned && isOlderWrite(item)) return { status: 'ok' };
   const type = typeof item.error === 'object' ? item.error?.type : undefined;
   // a delete of a document that is not there (nor its index) leaves the state it asked for
   if (action === 'delete' && status === 404 && (item.result === 'not_found' || item.error === undefined || type === 'index_not_found_exception')) {

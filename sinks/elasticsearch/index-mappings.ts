@@ -38,6 +38,8 @@ export class IndexMappings {
     private readonly extraFields: Record<string, FieldMapping> = {},
     /** Told when an index refuses a mapping for good (the documents then meet ES's own rules). */
     private readonly warn: (message: string, detail: Record<string, unknown>) => void = () => {},
+    /** Settings of the indices created here (the sink's `index.gc_deletes`); a template's other settings apply. */
+    private readonly creationSettings: Record<string, unknown> | undefined = undefined,
   ) {}
 
   /**
@@ -153,7 +155,7 @@ export class IndexMappings {
 
   async #create(index: string, signal: AbortSignal): Promise<void> {
     try {
-      await this.client().indices.create({ index }, { signal });
+      await this.client().indices.create({ index, ...(this.creationSettings ? { settings: this.creationSettings } : {}) }, { signal });
     } catch (error) {
       const { text } = this.describe(error);
       if (text.startsWith('resource_already_exists_exception')) return;

@@ -3,7 +3,7 @@ import { parseElasticsearchOptions, type ElasticsearchOptions } from './options.
 import { ElasticsearchSink } from './sink.ts';
 
 export { ElasticsearchSink, describeClientError } from './sink.ts';
-export { classifyBulkItem, classifyRequestStatus, foldResults, type BulkAction, type BulkResponseItem } from './classify.ts';
+export { classifyBulkItem, classifyRequestStatus, foldResults, isOlderWrite, type BulkAction, type BulkResponseItem } from './classify.ts';
 export { parseElasticsearchOptions, type ElasticsearchOptions, type IndexFunction, type ResolvedElasticsearchOptions } from './options.ts';
 
 export type ElasticsearchPlugin = SinkPlugin<ElasticsearchSink>;

@@ -64,8 +64,19 @@ export const elasticsearchOptionsSchema = z
      * a fixed name, or a function of the event and row index (used as returned).
      */
     index: z.union([z.string().min(1), indexFunction], { error: 'expected an index name template or a function' }).default('{schema}_{table}'),
-    /** `index` replaces the whole document; `update` merges the row into it (doc_as_upsert). */
+    /**
+     * `index` replaces the whole document, with the change's binlog position as its external version,
+     * so that an older write never replaces a newer one (docs/sinks.md). `update` merges the row into
+     * the document (doc_as_upsert), keeping fields other writers put there; Elasticsearch refuses
+     * versions on updates, so these writes are not fenced by version.
+     */
     operation: z.enum(['index', 'update']).default('index'),
+    /**
+     * `index.gc_deletes` of the indices this sink creates (with operation 'index'): how long ES keeps
+     * a deleted document's version, and so refuses an older write of it. ES's default is 60s; false
+     * leaves it. Each tombstone costs the heap ~127 bytes while it is kept (docs/sinks.md).
+     */
+    gcDeletes: z.union([z.literal(false), z.string().regex(/^\d+(ms|s|m|h|d)$/, 'expected an ES time value such as "5m"')]).default('5m'),
     /** ES-side retries of an `update` that met a concurrent change. */
     retryOnConflict: z.number().int().nonnegative().default(3),
     refresh: z.union([z.boolean(), z.literal('wait_for')], { error: 'expected true, false or "wait_for"' }).default(false),

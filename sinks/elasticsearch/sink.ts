@@ -6,6 +6,7 @@ import {
   documentId,
   keyChanged,
   keyValues,
+  positionVersionText,
   rowImage,
   type ColumnValue,
   type RowEvent,
@@ -17,7 +18,7 @@ import type { BatchLimits, DeliveryResult, SchemaChangeContext, Sink, SinkBatch 
 import { elasticsearchDocument, elasticsearchId } from './document.ts';
 import { moveTableDocs, removeTableDocs, type TableDocs } from './table-changes.ts';
 import type { Logger } from '../../core/log/index.ts';
-import { classifyBulkItem, classifyRequestStatus, errorText, foldResults, type BulkAction, type BulkResponseItem } from './classify.ts';
+import { classifyBulkItem, classifyRequestStatus, errorText, foldResults, isOlderWrite, type BulkAction, type BulkResponseItem } from './classify.ts';
 import type { ResolvedElasticsearchOptions } from './options.ts';
 import { IndexMappings } from './index-mappings.ts';
 
@@ -30,6 +31,8 @@ interface Op {
   index: string;
   id: string;
   doc?: Record<string, ColumnValue>;
+  /** The external version (position-version.ts) of an `index` or `delete`; none for an `update`. */
+  version?: string;
   estimate: number;
 }
 
@@ -48,6 +51,14 @@ function hash(text: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
+}
+
+/** Whether index settings (flat `index.gc_deletes`, or nested) set gc_deletes: the user's choice stands. */
+function mentionsGcDeletes(settings: Record<string, unknown> | undefined): boolean {
+  if (!settings) return false;
+  if ('index.gc_deletes' in settings || 'gc_deletes' in settings) return true;
+  const nested = settings.index;
+  return typeof nested === 'object' && nested !== null && 'gc_deletes' in nested;
 }
 
 /** A short, secret-free account of a client error (never the request, its headers or the options). */
@@ -73,9 +84,14 @@ export class ElasticsearchSink implements Sink {
   #client: Client | undefined;
   readonly #serializer: SinkSerializer;
   #logger: Logger | undefined;
+  /** Writes carry external versions (operation 'index'); an `update` cannot (ES refuses it). */
+  readonly #versioned: boolean;
+  /** Writes Elasticsearch refused as older than the document they target (isOlderWrite), for tests and metrics. */
+  olderWritesSkipped = 0;
 
   constructor(options: ResolvedElasticsearchOptions) {
     this.#options = options;
+    this.#versioned = options.operation === 'index';
     this.#serializer = new SinkSerializer(options.serialize);
     this.batchLimits = {
       maxRows: options.maxBulkActions * options.concurrency,
@@ -94,6 +110,7 @@ export class ElasticsearchSink implements Sink {
       describeClientError,
       extra,
       (message, detail) => this.#logger?.warn(detail, message),
+      this.#creationSettings(),
     );
     if (typeof index === 'function') {
       this.#indexOf = index;
@@ -112,6 +129,15 @@ export class ElasticsearchSink implements Sink {
         return name;
       };
     }
+  }
+
+  /**
+   * What the indices this sink creates are created with: versioned writes are refused as older than a
+   * deleted document only while ES keeps its tombstone (`index.gc_deletes`).
+   */
+  #creationSettings(): Record<string, unknown> | undefined {
+    const { gcDeletes } = this.#options;
+    return this.#versioned && gcDeletes !== false ? { 'index.gc_deletes': gcDeletes } : undefined;
   }
 
   /** The client, created on first use; for tests and tools that need to read what was written. */
@@ -164,9 +190,11 @@ export class ElasticsearchSink implements Sink {
         throw new SinkError(`elasticsearch: cannot put index template "${name}": ${describeClientError(error).text}`, { template: name });
       }
     }
+    const created = this.#creationSettings();
     for (const [index, body] of Object.entries(o.indices ?? {})) {
+      const settings = created && !mentionsGcDeletes(body.settings) ? { ...created, ...body.settings } : body.settings;
       try {
-        await this.client.indices.create({ index, ...body } as never, { signal });
+        await this.client.indices.create({ index, ...body, ...(settings ? { settings } : {}) } as never, { signal });
       } catch (error) {
         const { text } = describeClientError(error);
         if (text.startsWith('resource_already_exists_exception')) continue;
@@ -192,6 +220,7 @@ export class ElasticsearchSink implements Sink {
       (opsOf[op.event] as number[]).push(op.n);
     };
     events.forEach((event, e) => {
+      const version = this.#versioned ? positionVersionText(event.position) : undefined;
       for (let row = 0; row < event.rows.length; row++) {
         const index = this.#indexOf(event, row);
         const table = `${event.schema}.${event.table}`;
@@ -201,16 +230,16 @@ export class ElasticsearchSink implements Sink {
         entry.types.add(event.columnTypes);
         const id = elasticsearchId(documentId(keyValues(event, row)));
         if (event.action === 'delete') {
-          add({ event: e, action: 'delete', index, id, estimate: 40 + index.length + id.length });
+          add({ event: e, action: 'delete', index, id, version, estimate: 80 + index.length + id.length });
           continue;
         }
         if (event.action === 'update' && keyChanged(event, row)) {
           const oldId = elasticsearchId(documentId(keyValues(event, row, 'before')));
-          add({ event: e, action: 'delete', index, id: oldId, estimate: 40 + index.length + oldId.length });
+          add({ event: e, action: 'delete', index, id: oldId, version, estimate: 80 + index.length + oldId.length });
         }
         const doc = elasticsearchDocument(rowImage(event, row));
         if (this.#tableField) doc[this.#tableField] = `${event.schema}.${event.table}`;
-        add({ event: e, action: o.operation, index, id, doc, estimate: 60 + index.length + id.length + estimateJsonBytes(doc) });
+        add({ event: e, action: o.operation, index, id, doc, version, estimate: 100 + index.length + id.length + estimateJsonBytes(doc) });
       }
     });
     const mapped = await this.#ensureMappings(targets, signal);
@@ -275,9 +304,13 @@ export class ElasticsearchSink implements Sink {
     const o = this.#options;
     const lines: unknown[] = [];
     for (const op of chunk) {
-      if (op.action === 'delete') lines.push({ delete: { _index: op.index, _id: op.id } });
-      else if (op.action === 'index') lines.push({ index: { _index: op.index, _id: op.id } }, op.doc);
-      else lines.push({ update: { _index: op.index, _id: op.id, retry_on_conflict: o.retryOnConflict } }, { doc: op.doc, doc_as_upsert: true });
+      // external_gte: the rows of one rows event share its version, and a write sent again (a retry,
+      // a replay after a restart) carries the version it had; an older one is refused by ES
+      const meta =
+        op.version === undefined ? { _index: op.index, _id: op.id } : { _index: op.index, _id: op.id, version: op.version, version_type: 'external_gte' };
+      if (op.action === 'delete') lines.push({ delete: meta });
+      else if (op.action === 'index') lines.push({ index: meta }, op.doc);
+      else lines.push({ update: { ...meta, retry_on_conflict: o.retryOnConflict } }, { doc: op.doc, doc_as_upsert: true });
     }
     const set = (op: Op, result: DeliveryResult) => {
       results[op.n] = result;
@@ -306,11 +339,19 @@ export class ElasticsearchSink implements Sink {
       for (const op of chunk) set(op, { status: 'retry', reason });
       return reason;
     }
+    let older = 0;
     chunk.forEach((op, i) => {
       const entry = items[i] as Partial<Record<BulkAction, BulkResponseItem>>;
       const item = entry[op.action] ?? Object.values(entry)[0] ?? {};
-      set(op, classifyBulkItem(op.action, item));
+      const versioned = op.version !== undefined;
+      if (versioned && isOlderWrite(item)) older++;
+      set(op, classifyBulkItem(op.action, item, versioned));
     });
+    if (older > 0) {
+      this.olderWritesSkipped += older;
+      // routine after a restart (changes written again over newer ones); from another worker, fencing at work
+      this.#logger?.debug({ sink: o.name, writes: older }, 'elasticsearch: writes older than the documents they target were left out (version conflict)');
+    }
     return undefined;
   }
 
@@ -322,6 +363,8 @@ export class ElasticsearchSink implements Sink {
   async applySchemaChange(change: SchemaChangeEvent, { signal }: SchemaChangeContext): Promise<DeliveryResult> {
     const docs = this.#tableDocs();
     const name = `${change.schema}.${change.table}`;
+    // deletes and moves carry the statement's version: a document changed after it stays as it is
+    const version = this.#versioned ? positionVersionText(change.position) : undefined;
     if (!docs) {
       return {
         status: 'rejected',
@@ -332,17 +375,17 @@ export class ElasticsearchSink implements Sink {
       switch (change.change) {
         case 'truncate':
         case 'drop':
-          await removeTableDocs(docs, change, signal);
+          await removeTableDocs(docs, change, signal, version);
           break;
         case 'drop-database': {
           const pattern = this.#indexOfTable ? this.#indexOfTable({ schema: change.schema, table: '*' }) : '*';
           const tables = new Set([...(await this.#mappings.tablesOfSchema(pattern, change.schema, signal)).values()].flat());
-          for (const table of tables) await removeTableDocs(docs, { schema: change.schema, table }, signal);
+          for (const table of tables) await removeTableDocs(docs, { schema: change.schema, table }, signal, version);
           break;
         }
         case 'rename':
           if (change.to) {
-            await moveTableDocs(docs, change, change.to, signal);
+            await moveTableDocs(docs, change, change.to, signal, version);
             const target = docs.locate(change.to).index;
             if (!target.includes('*')) await this.#mappings.ensure(target, `${change.to.schema}.${change.to.table}`, undefined, signal);
           }

@@ -7,8 +7,14 @@
  *
  * Each operation is idempotent: run again after a crash, it ends in the same state (a document
  * moved but not yet deleted at the old name is moved again, identically).
+ *
+ * With a `version` (the statement's, core/event/position-version.ts) every delete and every moved
+ * document carries it as its external version: a document written after the statement (by this
+ * task, or by the next owner while this one was paused) is newer, so a TRUNCATE, DROP or RENAME
+ * applied late leaves it alone, and the tombstones left at the old name refuse older writes there.
  */
 import type { Client } from '@elastic/elasticsearch';
+import { isOlderWrite, type BulkResponseItem } from './classify.ts';
 import { SinkError } from '../../core/errors/index.ts';
 import type { TableName } from '../../core/event/index.ts';
 
@@ -56,17 +62,23 @@ async function bulk(t: TableDocs, operations: unknown[], signal: AbortSignal, wh
     const result = Object.values(item)[0];
     if (!result?.error) continue;
     if (result.status === 404) continue; // a delete of a document that is gone already
+    if (isOlderWrite(result as BulkResponseItem)) continue; // a newer change of the document is there: it stays
     throw new SinkError(`elasticsearch: ${what}: ${result.error.type}: ${result.error.reason ?? ''}`, { index: result._index, id: result._id });
   }
 }
 
+/** The external version of a write, when the statement has one. */
+function versioned(version: string | undefined): Record<string, string> {
+  return version === undefined ? {} : { version, version_type: 'external_gte' };
+}
+
 /** Deletes every document of the table; returns how many it found. */
-export async function removeTableDocs(t: TableDocs, table: TableName, signal: AbortSignal): Promise<number> {
+export async function removeTableDocs(t: TableDocs, table: TableName, signal: AbortSignal, version?: string): Promise<number> {
   let removed = 0;
   for await (const hits of pages(t, table, false, signal)) {
     await bulk(
       t,
-      hits.map((hit) => ({ delete: { _index: hit._index, _id: hit._id } })),
+      hits.map((hit) => ({ delete: { _index: hit._index, _id: hit._id, ...versioned(version) } })),
       signal,
       `removing ${table.schema}.${table.table}`,
     );
@@ -76,7 +88,7 @@ export async function removeTableDocs(t: TableDocs, table: TableName, signal: Ab
 }
 
 /** Moves every document of `from` to where `to`'s documents go, with the table field updated. */
-export async function moveTableDocs(t: TableDocs, from: TableName, to: TableName, signal: AbortSignal): Promise<number> {
+export async function moveTableDocs(t: TableDocs, from: TableName, to: TableName, signal: AbortSignal, version?: string): Promise<number> {
   const target = t.locate(to);
   let moved = 0;
   const mapped = new Set<string>();
@@ -90,8 +102,8 @@ export async function moveTableDocs(t: TableDocs, from: TableName, to: TableName
       }
       const doc = { ...hit._source };
       if (target.tableField) doc[target.tableField] = `${to.schema}.${to.table}`;
-      operations.push({ index: { _index: target.index, _id: hit._id } }, doc);
-      if (hit._index !== target.index) deletes.push({ delete: { _index: hit._index, _id: hit._id } });
+      operations.push({ index: { _index: target.index, _id: hit._id, ...versioned(version) } }, doc);
+      if (hit._index !== target.index) deletes.push({ delete: { _index: hit._index, _id: hit._id, ...versioned(version) } });
     }
     // the new name first, then the old one gone: a crash in between leaves both, and the run
     // after the restart moves them again

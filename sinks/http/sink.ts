@@ -1,11 +1,29 @@
 import { createHash } from 'node:crypto';
-import { AbortedError } from '../../core/errors/index.ts';
-import { canonicalObject, schemaChangeObject, type RowEvent, type SchemaChangeEvent } from '../../core/event/index.ts';
+import { AbortedError, FencedError } from '../../core/errors/index.ts';
+import {
+  canonicalObject,
+  formatPosition,
+  positionVersionText,
+  schemaChangeObject,
+  type BinlogPosition,
+  type RowEvent,
+  type SchemaChangeEvent,
+} from '../../core/event/index.ts';
 import { backoffDelay, sleep } from '../../core/runtime/backoff.ts';
 import { SinkSerializer, estimateJsonBytes } from '../../core/serialize/index.ts';
-import type { BatchLimits, DeliveryResult, SchemaChangeContext, Sink, SinkBatch } from '../../core/sink/index.ts';
+import type { BatchLimits, DeliveryResult, SchemaChangeContext, Sink, SinkBatch, WriteFence } from '../../core/sink/index.ts';
 import type { ResolvedWebhookOptions } from './options.ts';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signatureHeader } from './signature.ts';
+import {
+  EPOCH_HEADER,
+  POSITION_HEADER,
+  SIGNATURE_HEADER,
+  TASK_HEADER,
+  TIMESTAMP_HEADER,
+  VERSION_HEADER,
+  signatureHeader,
+  type SignedFence,
+} from './signature.ts';
+import { FENCED_HEADER } from './receiver.ts';
 
 /** The outcome of one HTTP exchange, with Retry-After when the receiver gave one. */
 interface Attempt {
@@ -32,6 +50,7 @@ export class WebhookSink implements Sink {
 
   async write(batch: SinkBatch): Promise<DeliveryResult[]> {
     const { events, signal } = batch;
+    const fence: WriteFence = { task: batch.task, epoch: batch.epoch };
     const o = this.#options;
     const results: DeliveryResult[] = new Array(events.length);
     // Groups of event indexes, one POST each, in order.
@@ -68,6 +87,7 @@ export class WebhookSink implements Sink {
         group.map((i) => events[i] as RowEvent),
         estimates[g] as number,
         signal,
+        fence,
       );
       for (const i of group) results[i] = result;
       if (result.status === 'retry') {
@@ -81,18 +101,18 @@ export class WebhookSink implements Sink {
   }
 
   /** One POST of these events, with immediate retries (exponential backoff, full jitter). */
-  async #deliver(events: RowEvent[], estimate: number, signal: AbortSignal): Promise<DeliveryResult> {
+  async #deliver(events: RowEvent[], estimate: number, signal: AbortSignal, fence: WriteFence): Promise<DeliveryResult> {
     const o = this.#options;
     const objects = events.map(canonicalObject);
     let body: Uint8Array;
     if (o.mode === 'event' && o.format === 'json') body = Buffer.from(JSON.stringify(objects[0]), 'utf8');
     else if (o.format === 'ndjson') body = await this.#serializer.get().encodeNdjson(objects, { estimatedBytes: estimate });
     else body = await this.#serializer.get().encodeJsonArray(objects, { estimatedBytes: estimate });
-    return this.#send(body, events.length, signal, 'rows');
+    return this.#send(body, events.length, signal, 'rows', signedFence(fence, events[0]!.position, events[events.length - 1]!.position));
   }
 
   /** POSTs one body with immediate retries (exponential backoff, full jitter, Retry-After honoured). */
-  async #send(body: Uint8Array, count: number, signal: AbortSignal, kind: 'rows' | 'schema'): Promise<DeliveryResult> {
+  async #send(body: Uint8Array, count: number, signal: AbortSignal, kind: 'rows' | 'schema', fence: SignedFence): Promise<DeliveryResult> {
     const o = this.#options;
     // Same body, same id on every attempt: receivers can drop duplicates by it.
     const delivery = createHash('sha256').update(body).digest('hex').slice(0, 32);
@@ -105,13 +125,13 @@ export class WebhookSink implements Sink {
           throw new AbortedError('webhook: write aborted');
         });
       }
-      last = await this.#post(body, delivery, count, signal, kind);
+      last = await this.#post(body, delivery, count, signal, kind, fence);
       if (last.result.status !== 'retry') return last.result;
     }
     return (last as Attempt).result;
   }
 
-  async #post(body: Uint8Array, delivery: string, count: number, signal: AbortSignal, kind: 'rows' | 'schema'): Promise<Attempt> {
+  async #post(body: Uint8Array, delivery: string, count: number, signal: AbortSignal, kind: 'rows' | 'schema', fence: SignedFence): Promise<Attempt> {
     const o = this.#options;
     if (signal.aborted) throw new AbortedError('webhook: write aborted');
     const timestamp = Math.floor(Date.now() / 1000);
@@ -125,7 +145,11 @@ export class WebhookSink implements Sink {
           'content-type': o.format === 'ndjson' && kind === 'rows' ? 'application/x-ndjson' : 'application/json',
           'user-agent': 'tunnel-webhook',
           [TIMESTAMP_HEADER]: String(timestamp),
-          [SIGNATURE_HEADER]: signatureHeader(this.#secrets, timestamp, body),
+          [SIGNATURE_HEADER]: signatureHeader(this.#secrets, timestamp, body, fence),
+          [TASK_HEADER]: fence.task,
+          [EPOCH_HEADER]: String(fence.epoch),
+          [POSITION_HEADER]: fence.position,
+          [VERSION_HEADER]: fence.version,
           'x-tunnel-delivery': delivery,
           'x-tunnel-events': String(count),
           'x-tunnel-kind': kind,
@@ -152,6 +176,14 @@ export class WebhookSink implements Sink {
     }
     const status = response.status;
     if (status >= 200 && status < 300) return { result: { status: 'ok' } };
+    const newer = response.headers.get(FENCED_HEADER);
+    if (status === 409 && newer !== null) {
+      // the receiver (createWebhookReceiver) has had a delivery of a newer owner of the task
+      throw new FencedError(
+        `webhook: the receiver refused the delivery of task "${fence.task}": it has had epoch ${newer}, newer than this worker's ${fence.epoch}; another worker owns the task now`,
+        { task: fence.task, epoch: Number(fence.epoch), stored: Number(newer) },
+      );
+    }
     const reason = `webhook: HTTP ${status}${excerpt ? `: ${excerpt}` : ''}`;
     if (status === 408 || status === 425 || status === 429 || status >= 500) {
       const header = response.headers.get('retry-after');
@@ -167,11 +199,22 @@ export class WebhookSink implements Sink {
    * `schemaChangeObject` (docs/schema-changes.md), signed like row deliveries, with
    * `x-tunnel-events: 0` and `x-tunnel-kind: schema`. The receiver answers as for rows.
    */
-  async applySchemaChange(change: SchemaChangeEvent, { signal }: SchemaChangeContext): Promise<DeliveryResult> {
-    return this.#send(Buffer.from(JSON.stringify(schemaChangeObject(change)), 'utf8'), 0, signal, 'schema');
+  async applySchemaChange(change: SchemaChangeEvent, { signal, task, epoch }: SchemaChangeContext): Promise<DeliveryResult> {
+    const body = Buffer.from(JSON.stringify(schemaChangeObject(change)), 'utf8');
+    return this.#send(body, 0, signal, 'schema', signedFence({ task, epoch }, change.position, change.position));
   }
 
   async close(): Promise<void> {
     await this.#serializer.close();
   }
+}
+
+/** The fence headers of one POST: the task, its epoch, and the positions of the first and last change in it. */
+function signedFence(fence: WriteFence, first: BinlogPosition, last: BinlogPosition): SignedFence {
+  return {
+    task: fence.task,
+    epoch: fence.epoch,
+    position: formatPosition(last),
+    version: `${positionVersionText(first)}-${positionVersionText(last)}`,
+  };
 }

@@ -99,8 +99,36 @@ export const redisOptionsSchema = z
     ttlSeconds: positiveInt.optional(),
     /** Secondary indexes kept beside the rows: sets of ids per column value, sorted sets by a column. */
     indexes: z.array(z.discriminatedUnion('type', [setIndex, zsetIndex])).default([]),
-    /** Wrap each batch's pipeline in MULTI/EXEC (standalone and Sentinel only). */
+    /**
+     * Each batch in one script, so it lands whole or not at all (standalone and Sentinel only;
+     * without it a batch is sent as scripts of 500 commands, each atomic on its own).
+     */
     transaction: z.boolean().default(false),
+    /**
+     * Fencing (docs/sinks.md): every write runs in a Lua script that refuses it when Redis holds a
+     * newer ownership epoch of the task, kept under `keyPrefix` + the task name. `false` sends plain
+     * pipelines (a Redis where scripts are not allowed); a stale owner can then overwrite newer keys
+     * in the moment between its session check and its write.
+     */
+    fence: z
+      .union(
+        [
+          z.literal(false),
+          z
+            .object({
+              keyPrefix: z
+                .string()
+                .min(1)
+                .regex(/^[^{}]*$/, 'expected no { or }')
+                .default('tunnel:epoch:'),
+            })
+            .strict(),
+        ],
+        {
+          error: 'expected false or { keyPrefix }',
+        },
+      )
+      .default({ keyPrefix: 'tunnel:epoch:' }),
     /**
      * A reply error (e.g. WRONGTYPE): 'retry' fails the whole batch, so the position does not move
      * until the key is fixed; 'reject' dead-letters only the events whose commands failed.

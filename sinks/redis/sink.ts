@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import { AbortedError, SinkError } from '../../core/errors/index.ts';
+import { AbortedError, FencedError, SinkError } from '../../core/errors/index.ts';
 import {
   compileTemplate,
   documentId,
@@ -11,7 +11,7 @@ import {
   type CompiledTemplate,
   type RowEvent,
 } from '../../core/event/index.ts';
-import type { BatchLimits, DeliveryResult, SchemaChangeContext, Sink, SinkBatch } from '../../core/sink/index.ts';
+import type { BatchLimits, DeliveryResult, SchemaChangeContext, Sink, SinkBatch, WriteFence } from '../../core/sink/index.ts';
 import type { SchemaChangeEvent } from '../../core/event/index.ts';
 import { moveTableKeys, removeTableKeys, tablesOf, type TableKeys } from './table-changes.ts';
 import type { Logger } from '../../core/log/index.ts';
@@ -20,8 +20,9 @@ import type { ResolvedRedisOptions } from './options.ts';
 
 import type { Command } from './commands.ts';
 import { RegistryChanges, TableRegistry } from './table-registry.ts';
+import { FencedWriter, splitLongCommands, type CommandError } from './fenced-writer.ts';
 
-/** Commands per pipeline write (a batch of 2,000 rows is ~4 writes). */
+/** Commands per pipeline write or fenced script (a batch of 2,000 rows is ~4 writes). */
 const PIPELINE_CHUNK = 500;
 
 /**
@@ -58,6 +59,8 @@ export class RedisSink implements Sink {
   readonly #indexes: IndexPlan[];
   readonly #registry: TableRegistry | undefined;
   #client: RedisClient | undefined;
+  /** The fenced writes through the client (fenced-writer.ts); undefined with `fence: false`. */
+  #fenced: FencedWriter | undefined;
   #logger: Logger | undefined;
   #lastError = { text: '', at: 0 };
 
@@ -226,6 +229,7 @@ export class RedisSink implements Sink {
 
   async write(batch: SinkBatch): Promise<DeliveryResult[]> {
     const { events, signal } = batch;
+    const fence: WriteFence = { task: batch.task, epoch: batch.epoch };
     if (signal.aborted) throw new AbortedError('redis: write aborted');
     const commands: Command[] = [];
     const owner: number[] = [];
@@ -243,18 +247,19 @@ export class RedisSink implements Sink {
     }
     if (commands.length === 0) return events.map(() => ({ status: 'ok' }));
 
-    let replies: Array<[Error | null, unknown]>;
+    let replies: CommandError[];
     try {
       await connectRedis(this.client);
-      replies = await this.#run(commands);
+      replies = await this.#run(commands, fence);
     } catch (error) {
+      if (error instanceof FencedError) throw error;
       if (signal.aborted) throw new AbortedError('redis: write aborted');
       const reason = `redis: ${redisErrorText(error)}`;
       return events.map(() => ({ status: 'retry', reason }));
     }
 
     const failed = new Map<number, string>();
-    replies.forEach(([error], i) => {
+    replies.forEach((error, i) => {
       if (error && !failed.has(owner[i] as number)) {
         failed.set(
           owner[i] as number,
@@ -284,8 +289,8 @@ export class RedisSink implements Sink {
    * TRUNCATE, DROP (and DROP DATABASE) remove the table's keys; RENAME moves them to the new name;
    * ALTER and CREATE change nothing in Redis (a row's next write has the new columns).
    */
-  async applySchemaChange(change: SchemaChangeEvent, { signal }: SchemaChangeContext): Promise<DeliveryResult> {
-    const keys = this.#tableKeys();
+  async applySchemaChange(change: SchemaChangeEvent, { signal, task, epoch }: SchemaChangeContext): Promise<DeliveryResult> {
+    const keys = this.#tableKeys({ task, epoch });
     if (!keys)
       return {
         status: 'rejected',
@@ -309,16 +314,24 @@ export class RedisSink implements Sink {
       }
       return { status: 'ok' };
     } catch (error) {
+      if (error instanceof FencedError) throw error;
       if (signal.aborted) throw new AbortedError('redis: schema change aborted');
       return { status: 'retry', reason: `redis: ${change.change} of ${change.schema}.${change.table}: ${redisErrorText(error)}` };
     }
   }
 
-  #tableKeys(): TableKeys | undefined {
+  #tableKeys(fence: WriteFence): TableKeys | undefined {
     const registry = this.#registry;
     if (!registry) return undefined;
     const keys: TableKeys = {
       client: this.client,
+      send: async (commands) => {
+        for (const [i, error] of (await this.#run(commands, fence)).entries()) {
+          // a RENAME of a key moved already (an operation run again after a crash)
+          if (error && !/no such key/i.test(error.message))
+            throw new SinkError(`${String(commands[i]![0]).toUpperCase()} ${String(commands[i]![1])}: ${error.message}`);
+        }
+      },
       registry,
       rowKey: (schema, table, id) => this.#key.render({ schema, table, id }),
       newChanges: () => new RegistryChanges(registry),
@@ -353,35 +366,63 @@ export class RedisSink implements Sink {
     return out;
   }
 
-  async #run(commands: Command[]): Promise<Array<[Error | null, unknown]>> {
+  /** One error (or null) per command; FencedError when Redis holds a newer epoch of the task. */
+  async #run(commands: Command[], fence: WriteFence): Promise<CommandError[]> {
     const client = this.client;
+    if (this.#options.fence !== false) {
+      this.#fenced ??= new FencedWriter(client, this.#options.fence.keyPrefix);
+      const split = splitLongCommands(commands);
+      const errors = await this.#fenced.run(split, fence, this.#options.transaction ? split.length : PIPELINE_CHUNK);
+      // a split command answers once, with the first error of its parts
+      return split === commands ? errors : foldSplit(commands, split, errors);
+    }
     if (client instanceof Cluster) {
       // Keys of a batch live on several nodes: send each command on its own, auto-pipelined per
       // node by ioredis; per key they go out in order on that node's connection.
       const settled = await Promise.allSettled(commands.map(([name, ...args]) => client.call(name, ...args)));
-      return settled.map((s) => (s.status === 'fulfilled' ? [null, s.value] : [s.reason instanceof Error ? s.reason : new SinkError(String(s.reason)), null]));
+      return settled.map((s) => (s.status === 'fulfilled' ? null : s.reason instanceof Error ? s.reason : new SinkError(String(s.reason))));
     }
     if (this.#options.transaction) {
       const replies = await client.multi(commands).exec();
       if (!replies) throw new SinkError('the transaction was discarded (EXEC returned nothing)');
-      return replies;
+      return replies.map(([error]) => error);
     }
     // Pipelines of PIPELINE_CHUNK commands written back to back on the one connection, which keeps
     // their order: Redis runs the first while the next is encoded, and ioredis never builds one huge
-    // write (500,000-row catch-up, bench/: ~42k rows/s as one pipeline per batch, ~49k in chunks of 500).
+    // write.
     const parts: Array<Promise<Array<[Error | null, unknown]> | null>> = [];
     for (let i = 0; i < commands.length; i += PIPELINE_CHUNK) parts.push(client.pipeline(commands.slice(i, i + PIPELINE_CHUNK)).exec());
-    const replies: Array<[Error | null, unknown]> = [];
+    const errors: CommandError[] = [];
     for (const part of await Promise.all(parts)) {
       if (!part) throw new SinkError('a pipeline was discarded (no replies)');
-      replies.push(...part);
+      for (const [error] of part) errors.push(error);
     }
-    return replies;
+    return errors;
   }
 
   async close(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
+    this.#fenced = undefined;
     await closeRedisClient(client);
   }
+}
+
+/** The errors of commands that splitLongCommands cut into parts, one per original command. */
+function foldSplit(commands: Command[], split: Command[], errors: CommandError[]): CommandError[] {
+  const out: CommandError[] = [];
+  let at = 0;
+  for (const command of commands) {
+    // the parts of a command follow each other and share its name and key
+    let error: CommandError = null;
+    let args = command.length - 2;
+    do {
+      const part = split[at]!;
+      error ??= errors[at] ?? null;
+      args -= part.length - 2;
+      at++;
+    } while (args > 0);
+    out.push(error);
+  }
+  return out;
 }

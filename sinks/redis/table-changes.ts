@@ -2,7 +2,9 @@
  * TRUNCATE, DROP and RENAME applied to the keys of one table, found through the table registry
  * (table-registry.ts), a page at a time (SSCAN, pipelines of PAGE commands), so a table of any size
  * is handled in bounded memory. Each operation is idempotent: after a crash it is run again and
- * ends in the same state.
+ * ends in the same state. Every write goes through `send`, the sink's fenced writes
+ * (fenced-writer.ts), so an operation of an owner that lost the task changes nothing once the new
+ * owner has written.
  */
 import { Cluster } from 'ioredis';
 import type { Command } from './commands.ts';
@@ -13,7 +15,10 @@ const PAGE = 500;
 
 /** What the operations need from the sink. */
 export interface TableKeys {
+  /** For reads (SSCAN, DUMP, HMGET). */
   client: RedisClient;
+  /** Writes the commands (fenced by the task's epoch; a missing key for RENAME is not an error). */
+  send(commands: Command[]): Promise<void>;
   registry: TableRegistry;
   /** The row key of (schema, table, id), by the sink's key template. */
   rowKey(schema: string, table: string, id: string): string;
@@ -23,16 +28,6 @@ export interface TableKeys {
    */
   rebuildIndexes?(schema: string, table: string, ids: string[], changes: RegistryChanges): Promise<Command[]>;
   newChanges(): RegistryChanges;
-}
-
-async function send(client: RedisClient, commands: Command[]): Promise<void> {
-  if (commands.length === 0) return;
-  if (client instanceof Cluster) {
-    await Promise.all(commands.map(([name, ...args]) => client.call(name, ...args)));
-    return;
-  }
-  const replies = await client.pipeline(commands).exec();
-  for (const [error] of replies ?? []) if (error && !/no such key/i.test(error.message)) throw error;
 }
 
 /** Every member of a set, a page at a time. */
@@ -54,15 +49,15 @@ export async function removeTableKeys(t: TableKeys, schema: string, table: strin
   // missing key is harmless when the operation runs again)
   for await (const ids of members(client, idsKey)) {
     signal.throwIfAborted();
-    await send(client, [...ids.map((id): Command => ['del', t.rowKey(schema, table, id)]), ['srem', idsKey, ...ids]]);
+    await t.send([...ids.map((id): Command => ['del', t.rowKey(schema, table, id)]), ['srem', idsKey, ...ids]]);
     removed += ids.length;
   }
   const indexKeysKey = registry.indexKeysKey(schema, table);
   for await (const keys of members(client, indexKeysKey)) {
     signal.throwIfAborted();
-    await send(client, [...keys.map((key): Command => ['del', key]), ['srem', indexKeysKey, ...keys]]);
+    await t.send([...keys.map((key): Command => ['del', key]), ['srem', indexKeysKey, ...keys]]);
   }
-  await send(client, [
+  await t.send([
     ['del', idsKey],
     ['del', indexKeysKey],
     ['srem', registry.tablesKey(schema), table],
@@ -100,18 +95,15 @@ export async function moveTableKeys(
         const dump = await client.dumpBuffer(source);
         if (dump === null) continue; // moved already (a run after a crash)
         const ttl = await client.pttl(source);
-        await client.restore(target, ttl > 0 ? ttl : 0, dump, 'REPLACE');
-        await client.del(source);
+        await t.send([['restore', target, ttl > 0 ? ttl : 0, dump, 'REPLACE']]);
+        await t.send([['del', source]]);
       }
     } else {
-      await send(
-        client,
-        pairs.map(([source, target]): Command => ['rename', source, target]),
-      );
+      await t.send(pairs.map(([source, target]): Command => ['rename', source, target]));
     }
     const changes = t.newChanges();
     const indexCommands = (await t.rebuildIndexes?.(to.schema, to.table, ids, changes)) ?? [];
-    await send(client, [
+    await t.send([
       ...indexCommands,
       ...changes.commands(),
       ['sadd', toIds, ...ids],
@@ -124,9 +116,9 @@ export async function moveTableKeys(
   const fromIndexKeys = registry.indexKeysKey(from.schema, from.table);
   for await (const keys of members(client, fromIndexKeys)) {
     signal.throwIfAborted();
-    await send(client, [...keys.map((key): Command => ['del', key]), ['srem', fromIndexKeys, ...keys]]);
+    await t.send([...keys.map((key): Command => ['del', key]), ['srem', fromIndexKeys, ...keys]]);
   }
-  await send(client, [
+  await t.send([
     ['del', fromIds],
     ['del', fromIndexKeys],
     ['srem', registry.tablesKey(from.schema), from.table],

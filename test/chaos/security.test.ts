@@ -387,9 +387,17 @@ export const failOn13 = definePlugin({ name: 'fail-on-13', apply(hooks) {
       return t;
     };
     const write = (
-      sink: { write: (b: { events: RowEvent[]; attempt: number; signal: AbortSignal }) => Promise<Array<{ status: string; reason?: string }>> },
+      sink: {
+        write: (b: {
+          events: RowEvent[];
+          attempt: number;
+          signal: AbortSignal;
+          task: string;
+          epoch: number;
+        }) => Promise<Array<{ status: string; reason?: string }>>;
+      },
       id: number,
-    ) => sink.write({ events: [insertEvent(id)], attempt: 1, signal: new AbortController().signal });
+    ) => sink.write({ events: [insertEvent(id)], attempt: 1, signal: new AbortController().signal, task: 'security', epoch: 0 });
 
     it('Redis: tls.ca makes the sink talk TLS to a TLS endpoint; without the CA it is refused', async () => {
       const tls = await terminate(tlsRedis.port);

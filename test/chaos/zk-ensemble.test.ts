@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, mysqlConnection, runServices, servers, waitFor } from '../helpers/servers.ts';
 import { RowWriter } from '../helpers/row-writer.ts';
 import { tableRows } from '../helpers/compare-rows.ts';
-import { ChaosReceiver } from '../helpers/chaos-receiver.ts';
+import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 import { PrivateRedis, RedisSetCounter } from '../helpers/chaos-servers.ts';
 import { Registry } from '../helpers/cluster-harness.ts';
 import {
@@ -57,7 +57,7 @@ interface Ownership {
 
 describe('chaos: a three-server ZooKeeper ensemble', () => {
   const dir = taskDir('ensemble');
-  const receiver = new ChaosReceiver(SECRET);
+  const receiver = new WebhookReceiver(SECRET, { keepEvents: false });
   const redisServer = new PrivateRedis(`${dir}/redis`);
   const workers = new Map<string, RunningTunnel>();
   let startedEnsemble = false;

@@ -6,7 +6,7 @@ import type { Client } from '@elastic/elasticsearch';
 import { elasticsearch, type ElasticsearchOptions } from '../../sinks/elasticsearch/index.ts';
 import type { ElasticsearchSink } from '../../sinks/elasticsearch/index.ts';
 import type { ColumnValue, RowEvent } from '../../core/event/index.ts';
-import type { DeliveryResult } from '../../core/sink/index.ts';
+import { STANDALONE_EPOCH, type DeliveryResult } from '../../core/sink/index.ts';
 import { ConfigError } from '../../core/errors/index.ts';
 import { expectedTables, history, insert, itemRow, ITEM_KEY, type Row } from './sink-fixtures.ts';
 
@@ -21,7 +21,7 @@ function makeSink(options: Partial<ElasticsearchOptions> = {}): ElasticsearchSin
 }
 
 const write = (sink: ElasticsearchSink, events: readonly RowEvent[], attempt = 1): Promise<DeliveryResult[]> =>
-  sink.write({ events, attempt, signal: new AbortController().signal });
+  sink.write({ events, attempt, signal: new AbortController().signal, task: 'test', epoch: STANDALONE_EPOCH });
 
 async function waitForEs(): Promise<void> {
   const deadline = Date.now() + 120_000;

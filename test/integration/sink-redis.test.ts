@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { redis, redisDeadLetterStore, RedisDeadLetterStore, type RedisOptions, type RedisSink } from '../../sinks/redis/index.ts';
 import type { RowEvent } from '../../core/event/index.ts';
-import type { DeliveryResult } from '../../core/sink/index.ts';
+import { STANDALONE_EPOCH, type DeliveryResult } from '../../core/sink/index.ts';
 import type { DeadLetter, DeadLetterStore } from '../../core/dead-letter/index.ts';
 import { ConfigError } from '../../core/errors/index.ts';
 import { silentLogger } from '../../core/log/index.ts';
@@ -20,7 +20,7 @@ function makeSink(options: Partial<RedisOptions> = {}): RedisSink {
   return sink;
 }
 const write = (sink: RedisSink, events: readonly RowEvent[], attempt = 1): Promise<DeliveryResult[]> =>
-  sink.write({ events, attempt, signal: new AbortController().signal });
+  sink.write({ events, attempt, signal: new AbortController().signal, task: 'test', epoch: STANDALONE_EPOCH });
 
 async function keysLike(pattern: string): Promise<string[]> {
   const out: string[] = [];

@@ -13,11 +13,14 @@ import type { BinlogPosition, RowEvent, SchemaChangeEvent, SchemaChangeKind, Tab
 import { redis, type RedisSink } from '../../sinks/redis/index.ts';
 import { elasticsearch, type ElasticsearchSink } from '../../sinks/elasticsearch/index.ts';
 import { webhook } from '../../sinks/http/index.ts';
+import { STANDALONE_EPOCH } from '../../core/sink/index.ts';
 import { servers } from '../helpers/servers.ts';
 
 const RUN = `tsk_ddl_${process.pid}_${Date.now().toString(36)}`;
 const signal = new AbortController().signal;
 let offset = 1000;
+/** What the runtime passes a standalone task's sinks with every write. */
+const fence = { task: 'test', epoch: STANDALONE_EPOCH };
 const at = (): BinlogPosition => ({ file: 'binlog.000007', offset: (offset += 100) });
 
 function insert(schema: string, table: string, rows: Array<Record<string, string | number>>): RowEvent {
@@ -97,21 +100,21 @@ describe('redis sink: schema changes through the table registry', () => {
 
   it('TRUNCATE removes exactly the table’s rows and index keys, a page at a time; the other table and other keys stay', async () => {
     const many = Array.from({ length: 1234 }, (_, i) => i + 1);
-    expect(await sink.write({ events: [insert(s, 'a', rowsOf('a', many)), insert(s, 'b', rowsOf('b', [1, 2]))], attempt: 1, signal })).toEqual([
+    expect(await sink.write({ events: [insert(s, 'a', rowsOf('a', many)), insert(s, 'b', rowsOf('b', [1, 2]))], attempt: 1, signal, ...fence })).toEqual([
       { status: 'ok' },
       { status: 'ok' },
     ]);
     expect(await admin.scard(`${RUN}:reg:ids:${s}.a`)).toBe(1234);
-    expect(await sink.applySchemaChange(change('truncate', s, 'a'), { attempt: 1, signal })).toEqual({ status: 'ok' });
+    expect(await sink.applySchemaChange(change('truncate', s, 'a'), { attempt: 1, signal, ...fence })).toEqual({ status: 'ok' });
     expect(await keys()).toEqual([`${RUN}:${s}:b:1`, `${RUN}:${s}:b:2`, `${RUN}:${s}:b:by-name:b1`, `${RUN}:${s}:b:by-name:b2`, `${RUN}:${s}:b:by-score`]);
     expect(await admin.get(`${RUN}:other-program`)).toBe('untouched');
     // again (a run after a crash): nothing left to do, nothing else touched
-    expect(await sink.applySchemaChange(change('truncate', s, 'a'), { attempt: 2, signal })).toEqual({ status: 'ok' });
+    expect(await sink.applySchemaChange(change('truncate', s, 'a'), { attempt: 2, signal, ...fence })).toEqual({ status: 'ok' });
     expect((await keys()).length).toBe(5);
   });
 
   it('RENAME moves the rows under the new name and rebuilds their indexes there', async () => {
-    expect(await sink.applySchemaChange(change('rename', s, 'b', { schema: s, table: 'c' }), { attempt: 1, signal })).toEqual({ status: 'ok' });
+    expect(await sink.applySchemaChange(change('rename', s, 'b', { schema: s, table: 'c' }), { attempt: 1, signal, ...fence })).toEqual({ status: 'ok' });
     expect(await keys()).toEqual([`${RUN}:${s}:c:1`, `${RUN}:${s}:c:2`, `${RUN}:${s}:c:by-name:b1`, `${RUN}:${s}:c:by-name:b2`, `${RUN}:${s}:c:by-score`]);
     expect(await admin.hgetall(`${RUN}:${s}:c:2`)).toEqual({ id: '2', name: 'b2', score: '1' });
     expect(await admin.smembers(`${RUN}:${s}:c:by-name:b1`)).toEqual(['1']);
@@ -121,11 +124,11 @@ describe('redis sink: schema changes through the table registry', () => {
   });
 
   it('DROP DATABASE removes every table of the schema, DROP one table', async () => {
-    await sink.write({ events: [insert(s, 'd', rowsOf('d', [7]))], attempt: 1, signal });
-    expect(await sink.applySchemaChange(change('drop', s, 'd'), { attempt: 1, signal })).toEqual({ status: 'ok' });
+    await sink.write({ events: [insert(s, 'd', rowsOf('d', [7]))], attempt: 1, signal, ...fence });
+    expect(await sink.applySchemaChange(change('drop', s, 'd'), { attempt: 1, signal, ...fence })).toEqual({ status: 'ok' });
     expect((await keys()).filter((k) => k.includes(':d:'))).toEqual([]);
-    await sink.write({ events: [insert(s, 'e', rowsOf('e', [8]))], attempt: 1, signal });
-    expect(await sink.applySchemaChange(change('drop-database', s, ''), { attempt: 1, signal })).toEqual({ status: 'ok' });
+    await sink.write({ events: [insert(s, 'e', rowsOf('e', [8]))], attempt: 1, signal, ...fence });
+    expect(await sink.applySchemaChange(change('drop-database', s, ''), { attempt: 1, signal, ...fence })).toEqual({ status: 'ok' });
     expect(await keys()).toEqual([]);
     expect(await admin.get(`${RUN}:other-program`)).toBe('untouched');
   });
@@ -156,12 +159,12 @@ describe('elasticsearch sink: schema changes', () => {
   it('per-table indices: TRUNCATE empties the table’s index; RENAME moves its documents and their mapping to the new table’s index', async () => {
     const sink = make();
     const ids = Array.from({ length: 1100 }, (_, i) => i + 1);
-    await sink.write({ events: [insert(s, 'a', rowsOf('a', ids)), insert(s, 'b', rowsOf('b', [1, 2]))], attempt: 1, signal });
-    expect(await sink.applySchemaChange(change('truncate', s, 'a'), { attempt: 1, signal })).toEqual({ status: 'ok' });
+    await sink.write({ events: [insert(s, 'a', rowsOf('a', ids)), insert(s, 'b', rowsOf('b', [1, 2]))], attempt: 1, signal, ...fence });
+    expect(await sink.applySchemaChange(change('truncate', s, 'a'), { attempt: 1, signal, ...fence })).toEqual({ status: 'ok' });
     expect(await docs(`${s}_a`)).toEqual([]);
     expect((await docs(`${s}_b`)).length).toBe(2);
 
-    expect(await sink.applySchemaChange(change('rename', s, 'b', { schema: s, table: 'c' }), { attempt: 1, signal })).toEqual({ status: 'ok' });
+    expect(await sink.applySchemaChange(change('rename', s, 'b', { schema: s, table: 'c' }), { attempt: 1, signal, ...fence })).toEqual({ status: 'ok' });
     expect(await docs(`${s}_b`)).toEqual([]);
     expect(await docs(`${s}_c`)).toEqual([
       { id: '1', source: { id: 1, name: 'b1', score: 0.5 } },
@@ -175,18 +178,18 @@ describe('elasticsearch sink: schema changes', () => {
   it('a shared index: TRUNCATE and RENAME touch only the documents whose table field names the table', async () => {
     const index = `${RUN}_shared`;
     const sink = make(index);
-    await sink.write({ events: [insert(s, 'x', rowsOf('x', [1, 2, 3])), insert(s, 'y', rowsOf('y', [10, 11]))], attempt: 1, signal });
-    expect(await sink.applySchemaChange(change('truncate', s, 'x'), { attempt: 1, signal })).toEqual({ status: 'ok' });
+    await sink.write({ events: [insert(s, 'x', rowsOf('x', [1, 2, 3])), insert(s, 'y', rowsOf('y', [10, 11]))], attempt: 1, signal, ...fence });
+    expect(await sink.applySchemaChange(change('truncate', s, 'x'), { attempt: 1, signal, ...fence })).toEqual({ status: 'ok' });
     expect(await docs(index)).toEqual([
       { id: '10', source: { id: 10, name: 'y10', score: 5, _tunnel_table: `${s}.y` } },
       { id: '11', source: { id: 11, name: 'y11', score: 5.5, _tunnel_table: `${s}.y` } },
     ]);
-    expect(await sink.applySchemaChange(change('rename', s, 'y', { schema: s, table: 'z' }), { attempt: 1, signal })).toEqual({ status: 'ok' });
+    expect(await sink.applySchemaChange(change('rename', s, 'y', { schema: s, table: 'z' }), { attempt: 1, signal, ...fence })).toEqual({ status: 'ok' });
     expect((await docs(index)).map((d) => d.source)).toEqual([
       { id: 10, name: 'y10', score: 5, _tunnel_table: `${s}.z` },
       { id: 11, name: 'y11', score: 5.5, _tunnel_table: `${s}.z` },
     ]);
-    expect(await sink.applySchemaChange(change('drop-database', s, ''), { attempt: 1, signal })).toEqual({ status: 'ok' });
+    expect(await sink.applySchemaChange(change('drop-database', s, ''), { attempt: 1, signal, ...fence })).toEqual({ status: 'ok' });
     expect(await docs(index)).toEqual([]);
   });
 });
@@ -222,7 +225,7 @@ describe('webhook sink: a schema change is one signed POST of its JSON', () => {
       timestamp: 1_700_000_123_000,
       index: 0,
     };
-    expect(await sink.applySchemaChange(event, { attempt: 1, signal })).toEqual({ status: 'ok' });
+    expect(await sink.applySchemaChange(event, { attempt: 1, signal, ...fence })).toEqual({ status: 'ok' });
     expect(received).toHaveLength(1);
     const { headers, body } = received[0]!;
     expect(JSON.parse(body)).toEqual({

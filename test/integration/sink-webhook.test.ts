@@ -6,7 +6,7 @@ import { webhook, verifyWebhookSignature, type WebhookOptions, type WebhookSink 
 import { backoffDelay } from '../../core/runtime/backoff.ts';
 import type { RowEvent } from '../../core/event/index.ts';
 import { documentIdOf, type Value } from '../helpers/differential/expected.ts';
-import type { DeliveryResult } from '../../core/sink/index.ts';
+import { STANDALONE_EPOCH, type DeliveryResult } from '../../core/sink/index.ts';
 import { ConfigError } from '../../core/errors/index.ts';
 import { expectedTables, history, insert, itemRow, ITEM_KEY } from './sink-fixtures.ts';
 
@@ -61,7 +61,7 @@ function makeSink(options: Partial<WebhookOptions> = {}): WebhookSink {
   return sink;
 }
 const write = (sink: WebhookSink, events: readonly RowEvent[], attempt = 1): Promise<DeliveryResult[]> =>
-  sink.write({ events, attempt, signal: new AbortController().signal });
+  sink.write({ events, attempt, signal: new AbortController().signal, task: 'test', epoch: STANDALONE_EPOCH });
 
 /** The events the receiver accepted (2xx), in arrival order, parsed from the raw bodies. */
 function accepted(format: 'json' | 'ndjson' = 'json', single = false): RowEvent[] {

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from 'mysql2/promise';
 import { PositionUnavailableError, SourceError } from '../../core/errors/index.ts';
+import type { SchemaChangeEvent } from '../../core/event/index.ts';
 import { createBinlogSource, type BinlogSource } from '../../core/source/index.ts';
 import { createTestDatabase, runForGtid, sourceConnection, sourceServers } from '../helpers/servers.ts';
 import { Recorder, binlogEnd, canonical, silentLogger, sourceOptions } from '../helpers/source-harness.ts';
@@ -139,5 +140,31 @@ describe.each(sourceServers)('binlog source start positions and table filters on
     // transactions on the shared server commit as well, so only ours are counted)
     expect(recorder.commits.map((c) => c.position.gtid).filter((g) => gtids.includes(g!))).toEqual(gtids);
     expect(recorder.commits.map((c) => ({ file: c.position.file, offset: c.position.offset }))).toContainEqual(end);
+  });
+
+  it("a start position's generation is on every position the source reports: rows, a schema change, commits, a rotation", async () => {
+    await conn.query(`CREATE TABLE IF NOT EXISTS \`${DB}\`.generations (id INT PRIMARY KEY, v VARCHAR(20))`);
+    await conn.query(`DELETE FROM \`${DB}\`.generations`);
+    const start = { ...(await binlogEnd(server)), generation: 2 };
+    const changes: SchemaChangeEvent[] = [];
+    const recorder = new Recorder();
+    const source = track(createBinlogSource(sourceOptions([`${DB}.generations`], {}, server), silentLogger()));
+    await source.start({ kind: 'position', position: start }, Object.assign(recorder, { onSchemaChange: (c: SchemaChangeEvent) => void changes.push(c) }));
+    await conn.query(`INSERT INTO \`${DB}\`.generations VALUES (100, 'g')`);
+    await conn.query(`TRUNCATE TABLE \`${DB}\`.generations`);
+    await conn.query('FLUSH BINARY LOGS');
+    await conn.query(`INSERT INTO \`${DB}\`.generations VALUES (101, 'g2')`);
+    const end = await binlogEnd(server);
+    await recorder.waitForCommitAt(end);
+    await source.stop();
+    expect(recorder.events.map((e) => [e.rows[0]![0], e.position.generation])).toEqual([
+      [{ column: 'id', value: 100 }, 2],
+      [{ column: 'id', value: 101 }, 2],
+    ]);
+    expect(changes.map((c) => [c.change, c.position.generation])).toEqual([['truncate', 2]]);
+    expect(recorder.commits.length).toBeGreaterThanOrEqual(4);
+    for (const commit of recorder.commits) expect(commit.position.generation).toBe(2);
+    // the second insert is in the next file, past the rotation
+    expect(recorder.events[1]!.position.file > recorder.events[0]!.position.file).toBe(true);
   });
 });
