@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { repoRoot, sleep } from './common.ts';
+import { WORKER_NODE_FLAGS } from '../../test/helpers/node-flags.ts';
 
 export interface WorkerEvent {
   at: number;
@@ -46,7 +47,7 @@ export class SoakWorker {
     this.starts++;
     this.startedAt = Date.now();
     this.buffer = '';
-    const proc = spawn(process.execPath, [resolve(repoRoot, 'bin/tunnel.js'), 'start', '-c', this.configFile], {
+    const proc = spawn(process.execPath, [...WORKER_NODE_FLAGS, resolve(repoRoot, 'bin/tunnel.js'), 'start', '-c', this.configFile], {
       cwd: repoRoot,
       env: { ...process.env, SOAK_NODE: this.slot, TUNNEL_LOG_FORMAT: 'json' },
       stdio: ['ignore', 'pipe', 'pipe'],

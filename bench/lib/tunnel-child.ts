@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import type { BinlogPosition } from '../../core/event/index.ts';
 import { repoRoot, rssOf, tmpRoot } from './common.ts';
 import type { ProbeMessage } from './probe.ts';
+import { WORKER_NODE_FLAGS } from '../../test/helpers/node-flags.ts';
 
 export interface ChildOptions {
   /** Name of the run (folder under bench/.tmp). */
@@ -47,7 +48,7 @@ export class TunnelChild {
   readonly spawnedAt = Date.now();
 
   constructor(configFile: string, options: { nodeFlags?: string[]; env?: Record<string, string>; cwd?: string } = {}) {
-    this.proc = spawn(process.execPath, [...(options.nodeFlags ?? []), resolve(repoRoot, 'bin/tunnel.js'), 'start', '-c', configFile], {
+    this.proc = spawn(process.execPath, [...WORKER_NODE_FLAGS, ...(options.nodeFlags ?? []), resolve(repoRoot, 'bin/tunnel.js'), 'start', '-c', configFile], {
       cwd: options.cwd ?? repoRoot,
       env: { ...process.env, TUNNEL_LOG_FORMAT: 'json', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -118,6 +118,7 @@ export const sinkText = {
 
 export { TunnelCommand } from './tunnel-process.ts';
 import { TunnelCommand } from './tunnel-process.ts';
+import { WORKER_NODE_FLAGS } from './node-flags.ts';
 
 /** A started `tunnel start` (or `snapshot`) and the URL of its status endpoint. */
 export interface RunningTunnel {
@@ -172,7 +173,7 @@ export interface CliResult {
 /** Runs `tunnel <args>` (bin/tunnel.js) to the end. */
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliResult> {
   return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [resolve(repoRoot, 'bin/tunnel.js'), ...args], {
+    const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, resolve(repoRoot, 'bin/tunnel.js'), ...args], {
       cwd: repoRoot,
       env: { ...process.env, TUNNEL_LOG_FORMAT: 'json', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

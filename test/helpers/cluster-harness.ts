@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { decodePosition, registryPaths, ZkConnection, type PositionRecord, type RegistryPaths } from '../../core/cluster/index.ts';
 import type { WorkerConfig, WorkerLine } from './cluster-worker.ts';
 import { repoRoot, runServices, servers, waitFor } from './servers.ts';
+import { WORKER_NODE_FLAGS } from './node-flags.ts';
 
 export const zkConnect = servers.zookeeper.connectString;
 const workerScript = resolve(repoRoot, 'test/helpers/cluster-worker.ts');
@@ -37,7 +38,7 @@ export class WorkerProcess {
 
   constructor(readonly config: WorkerConfig) {
     // `node --import tsx` rather than `npx tsx`: the pid is the worker itself, so kill -9 / SIGSTOP hit it.
-    this.proc = spawn(process.execPath, ['--import', 'tsx', workerScript, JSON.stringify(config)], {
+    this.proc = spawn(process.execPath, [...WORKER_NODE_FLAGS, '--import', 'tsx', workerScript, JSON.stringify(config)], {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { WORKER_NODE_FLAGS } from './node-flags.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -14,7 +15,7 @@ export class TunnelCommand {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [resolve(root, 'bin/tunnel.js'), ...args], {
+    this.child = spawn(process.execPath, [...WORKER_NODE_FLAGS, resolve(root, 'bin/tunnel.js'), ...args], {
       cwd: root,
       env: { ...process.env, TUNNEL_LOG_FORMAT: 'json', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

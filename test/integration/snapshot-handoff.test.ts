@@ -25,6 +25,7 @@ import {
   waitFor,
   type SourceServer,
 } from '../helpers/servers.ts';
+import { WORKER_NODE_FLAGS } from '../helpers/node-flags.ts';
 
 // Done-when of issue 7: a snapshot of a 200,000-row table while a writer updates and deletes random
 // rows ends with the sink (the real Redis sink) equal to the table, with the real binlog source
@@ -210,7 +211,7 @@ describe.each(sourceServers)('snapshot handoff to the binlog ($label, Redis sink
     const store = new FilePositionStore(join(dir, 'positions'));
     const logs: string[] = [];
     const run = () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', resolve(repoRoot, 'test/helpers/snapshot-task.ts')], {
+      const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, '--import', 'tsx', resolve(repoRoot, 'test/helpers/snapshot-task.ts')], {
         cwd: repoRoot,
         env: { ...process.env, SNAP_DB: db, SNAP_DIR: dir, SNAP_COUNT_FILE: countFile, SNAP_CHUNK_ROWS: '2000', SNAP_SERVER: server.name },
         stdio: ['ignore', 'pipe', 'pipe'],

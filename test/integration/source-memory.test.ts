@@ -10,6 +10,7 @@ import type { Connection } from 'mysql2/promise';
 import type { BinlogPosition } from '../../core/event/index.ts';
 import { createTestDatabase, mysqlConnection, repoRoot } from '../helpers/servers.ts';
 import { binlogEnd, sourceOptions } from '../helpers/source-harness.ts';
+import { WORKER_NODE_FLAGS } from '../helpers/node-flags.ts';
 
 const DB = 'tunnel_source_memory';
 const ROWS = 500_000;
@@ -45,10 +46,14 @@ function runChild(mode: 'runtime' | 'unbounded', from: BinlogPosition, end: Binl
     drainRowsPerTick: 1_000,
     tickMs: 10,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(repoRoot, 'test/helpers/source-memory-child.ts'), JSON.stringify(args)], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...WORKER_NODE_FLAGS, '--import', 'tsx', resolve(repoRoot, 'test/helpers/source-memory-child.ts'), JSON.stringify(args)],
+    {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
