@@ -9,6 +9,7 @@ import type { Client as EsClient } from '@elastic/elasticsearch';
 import type { Redis } from 'ioredis';
 import type { Connection, Pool } from 'mysql2/promise';
 import { repoRoot, servers } from './servers.ts';
+import { WORKER_NODE_FLAGS } from './node-flags.ts';
 import { diffRows, type Row, type RowDiff } from './compare-rows.ts';
 
 export type { Row, RowDiff };
@@ -118,7 +119,6 @@ export const sinkText = {
 
 export { TunnelCommand } from './tunnel-process.ts';
 import { TunnelCommand } from './tunnel-process.ts';
-import { WORKER_NODE_FLAGS } from './node-flags.ts';
 
 /** A started `tunnel start` (or `snapshot`) and the URL of its status endpoint. */
 export interface RunningTunnel {

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, mysqlConnection, repoRoot, servers, waitFor } from '../helpers/servers.ts';
+import { WORKER_NODE_FLAGS } from '../helpers/node-flags.ts';
 
 const run = promisify(execFile);
 const SCHEMA = 'team_repo_e2e';
@@ -323,8 +324,8 @@ describe('the example team repository against the real MariaDB', () => {
     // what was sent before the stop is a gap-free prefix of the burst, in binlog order
     expect(burstIds).toEqual(burstIds.map((_, i) => 1000 + i));
 
-    // second start, the other documented form: node node_modules/tunnel/dist/bin/tunnel.js start
-    const second = new Started(process.execPath, [installedCli, 'start']);
+    // second start, the other documented form: node --max-semi-space-size=16 node_modules/tunnel/dist/bin/tunnel.js start
+    const second = new Started(process.execPath, [...WORKER_NODE_FLAGS, installedCli, 'start']);
     await waitFor(() => sameAsTable(conn), { timeoutMs: 60_000, what: `the audit log equal to the table after the restart\n${second.output.slice(-3000)}` });
     const [[master]] = await conn.query<RowDataPacket[]>('SHOW MASTER STATUS');
     second.child.kill('SIGTERM');
