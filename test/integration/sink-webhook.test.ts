@@ -107,11 +107,22 @@ function rowKey(event: RowEvent, row: number): string {
 }
 
 /** The signature header docs/sinks.md describes, computed here: v1= HMAC-SHA256(secret, `${timestamp}.${body}`) in hex. */
+/**
+ * The signature header as docs/sinks.md describes it, computed here with node:crypto: v1 over
+ * "<timestamp>.<body>", v2 over "v2", the timestamp and the four fence headers, a newline after each,
+ * then the body.
+ */
 function expectedSignature(secret: string, headers: IncomingMessage['headers'], raw: Buffer): string {
-  return `v1=${createHmac('sha256', secret)
-    .update(`${String(headers['x-tunnel-timestamp'])}.`)
+  const h = (name: string) => String(headers[name]);
+  const v1 = createHmac('sha256', secret)
+    .update(`${h('x-tunnel-timestamp')}.`)
     .update(raw)
-    .digest('hex')}`;
+    .digest('hex');
+  const v2 = createHmac('sha256', secret)
+    .update(`v2\n${h('x-tunnel-timestamp')}\n${h('x-tunnel-task')}\n${h('x-tunnel-epoch')}\n${h('x-tunnel-position')}\n${h('x-tunnel-version')}\n`)
+    .update(raw)
+    .digest('hex');
+  return `v1=${v1},v2=${v2}`;
 }
 
 /** Per document id, the order in which its changes arrived must be the order they were made. */
