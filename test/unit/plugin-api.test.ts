@@ -75,8 +75,8 @@ describe('plugin API: filters', () => {
     });
     const { runner, source, store } = makeRunner([keepAll, dropEven, memorySinkPlugin('s', sink)]);
     await runner.start();
-    source.transaction(100, [1, 2, 3, 4]);
-    await until(() => store.saved.at(-1)?.position.offset === 100, 'position 100 committed');
+    const commit100 = source.transaction(100, [1, 2, 3, 4]);
+    await until(() => store.saved.at(-1)?.position.offset === commit100.offset, 'the commit of transaction 100 stored');
     await runner.stop();
     expect(seenBySecond).toEqual([1, 2, 3, 4]);
     expect(sink.events.map(idOf)).toEqual([1, 3]);
@@ -160,10 +160,10 @@ describe('plugin API: a throwing error tap', () => {
     sink.answer = (batch, call) => batch.events.map(() => (call === 0 ? { status: 'retry', reason: 'HTTP 503' } : { status: 'ok' }));
     const { runner, source, store } = makeRunner([throwingAlerts, memorySinkPlugin('s', sink)]);
     await runner.start();
-    source.transaction(100, [1, 2]);
-    await until(() => store.saved.at(-1)?.position.offset === 100, 'position 100 committed after the retry');
-    source.transaction(200, [3]);
-    await until(() => store.saved.at(-1)?.position.offset === 200, 'position 200 committed');
+    const commit100 = source.transaction(100, [1, 2]);
+    await until(() => store.saved.at(-1)?.position.offset === commit100.offset, 'the commit of transaction 100 stored after the retry');
+    const commit200 = source.transaction(200, [3]);
+    await until(() => store.saved.at(-1)?.position.offset === commit200.offset, 'the commit of transaction 200 stored');
     await runner.stop();
     expect(sink.attempts[0]).toBe(1);
     expect(sink.attempts[1]).toBe(2);
@@ -183,8 +183,8 @@ describe('plugin API: a throwing error tap', () => {
     });
     const { runner, source, store, dir } = makeRunner([throwingAlerts, failOnTwo, memorySinkPlugin('s', sink)], { onPluginError: 'dead-letter' });
     await runner.start();
-    source.transaction(100, [1, 2, 3]);
-    await until(() => store.saved.at(-1)?.position.offset === 100, 'position 100 committed');
+    const commit100 = source.transaction(100, [1, 2, 3]);
+    await until(() => store.saved.at(-1)?.position.offset === commit100.offset, 'the commit of transaction 100 stored');
     await runner.stop();
     expect(sink.events.map(idOf)).toEqual([1, 3]);
     const letters = await new FileDeadLetterStore(join(dir, 't1.jsonl')).list();
@@ -203,12 +203,12 @@ describe('plugin API: a throwing error tap', () => {
     const { runner, source, store } = makeRunner([throwingAlerts, failOnTwo, memorySinkPlugin('s', sink)]);
     await runner.start();
     const failed = new Promise<Error>((resolve) => runner.once('failed', resolve));
-    source.transaction(100, [1]);
-    await until(() => store.saved.at(-1)?.position.offset === 100, 'position 100 committed');
+    const commit100 = source.transaction(100, [1]);
+    await until(() => store.saved.at(-1)?.position.offset === commit100.offset, 'the commit of transaction 100 stored');
     source.transaction(200, [2]);
     expect((await failed).message).toContain('plugin "fail-on-2" failed in hook "filter"');
     expect(runner.stats.state).toBe('failed');
-    expect(store.saved.at(-1)?.position.offset).toBe(100);
+    expect(store.saved.at(-1)?.position.offset).toBe(commit100.offset);
   });
 });
 

@@ -101,12 +101,12 @@ describe('positions that cannot be stored', () => {
     expect(source.paused).toBe(true);
     expect(runner.stats.positionStoreUnavailable).toBe(true);
     // events the source had read already (mysql2's queue) still arrive: they wait in the queue
-    source.transaction(100, [1, 2]);
+    const commit100 = source.transaction(100, [1, 2]);
     await sleep(50);
     expect(sink.batches).toEqual([]);
     store.set(true);
     expect(source.paused).toBe(false);
-    await until(() => store.saved.at(-1)?.position.offset === 100);
+    await until(() => store.saved.at(-1)?.position.offset === commit100.offset);
     expect(ids(sink)).toEqual([1, 2]);
     expect(runner.stats.positionStoreUnavailable).toBe(false);
     await runner.stop();
@@ -128,19 +128,19 @@ describe('positions that cannot be stored', () => {
     };
     const { runner, source } = makeRunner(store, sink);
     await runner.start();
-    source.transaction(100, [1]);
-    await until(() => store.saved.at(-1)?.position.offset === 100);
+    const commit100 = source.transaction(100, [1]);
+    await until(() => store.saved.at(-1)?.position.offset === commit100.offset);
     source.transaction(200, [2]);
     await inWrite; // the second batch is on its way to the sink
     store.set(false);
     expect(source.paused).toBe(true);
-    source.transaction(300, [3, 4]);
+    const commit300 = source.transaction(300, [3, 4]);
     releaseWrite();
     await sleep(50);
     expect(ids(sink)).toEqual([1, 2]); // the batch under way finished; 3 and 4 wait
-    expect(store.saved.at(-1)!.position.offset).toBe(100); // nothing could be stored meanwhile
+    expect(store.saved.at(-1)!.position.offset).toBe(commit100.offset); // nothing could be stored meanwhile
     store.set(true);
-    await until(() => store.saved.at(-1)?.position.offset === 300);
+    await until(() => store.saved.at(-1)?.position.offset === commit300.offset);
     expect(ids(sink)).toEqual([1, 2, 3, 4]);
     await runner.stop();
   });
@@ -151,8 +151,8 @@ describe('positions that cannot be stored', () => {
     let finishResync!: () => void;
     const { runner, source } = makeRunner(store, sink, () => new Promise<number>((r) => (finishResync = () => r(0))));
     await runner.start();
-    source.transaction(100, [1]);
-    await until(() => store.saved.at(-1)?.position.offset === 100);
+    const commit100 = source.transaction(100, [1]);
+    await until(() => store.saved.at(-1)?.position.offset === commit100.offset);
     const alter: SchemaChangeEvent = {
       kind: 'schema',
       change: 'alter',
