@@ -93,9 +93,10 @@ export class SinkHarness {
 
   /**
    * Starts `tunnel start`: streaming from the position before the database was created, or with
-   * `snapshot: 'initial'`, first reading the tables that exist and then streaming from there.
+   * `snapshot: 'initial'`, first reading the tables that exist and then streaming from there
+   * (`tunnel started` is logged once the snapshot is done: give `timeoutMs` for it).
    */
-  async startTunnel(options: { snapshot?: 'initial'; exclude?: string[] } = {}): Promise<void> {
+  async startTunnel(options: { snapshot?: 'initial'; exclude?: string[]; timeoutMs?: number } = {}): Promise<void> {
     writeFileSync(join(this.workDir, 'package.json'), '{"type":"module"}');
     const configFile = join(this.workDir, 'tunnel.config.ts');
     writeFileSync(
@@ -103,7 +104,7 @@ export class SinkHarness {
       configText(this.workDir, this.server, this.schema, this.#start!, await this.receiver.ensureStarted(), options.snapshot ?? 'never', options.exclude ?? []),
     );
     this.tunnel = new TunnelProcess(configFile);
-    await this.tunnel.waitForLog((l) => l.msg === 'tunnel started', 60_000);
+    await this.tunnel.waitForLog((l) => l.msg === 'tunnel started', options.timeoutMs ?? 60_000);
   }
 
   /** Runs statements in the harness's database, in order. */

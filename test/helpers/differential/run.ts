@@ -84,7 +84,8 @@ export async function runDifferential(options: DifferentialOptions): Promise<Dif
     for (const [i, spec] of specs.entries()) {
       if (spec.path === 'snapshot') early.set(i, await writeTable(conn, facts, spec, workDir, statements));
     }
-    await harness.startTunnel(early.size > 0 ? { snapshot: 'initial' } : {});
+    // the snapshot creates each table's index and reads it before `tunnel started`: ~1 s a table on a busy machine
+    await harness.startTunnel(early.size > 0 ? { snapshot: 'initial', timeoutMs: 60_000 + 2_000 * early.size } : {});
     timings.start = Date.now() - started;
     log(`${server.name} ${facts.version}: seed ${seed}, ${options.tables} tables (${early.size} by the snapshot); tunnel started (work dir ${workDir})`);
 
