@@ -16,6 +16,7 @@ import { registryPaths, ZkConnection } from '../../core/cluster/index.ts';
 import {
   CHAOS_BATCH_ROWS,
   describeComparison,
+  isReading,
   masterPosition,
   redisRows,
   removeDir,
@@ -23,6 +24,7 @@ import {
   sleep,
   startTunnel,
   stopTunnel,
+  TASK_READING,
   taskDir,
   waitUntilEqual,
   writeConfig,
@@ -54,11 +56,7 @@ describe('chaos: cluster mode', () => {
     return worker;
   };
   const ownerOf = async (): Promise<string | undefined> => (await zk.getData(paths.owner(TASK)).catch(() => undefined))?.data.toString('utf8');
-  const running = (node: string) =>
-    workers
-      .get(node)
-      ?.proc.logs()
-      .some((l) => l.msg === 'task starting to read the binlog') ?? false;
+  const running = (node: string) => isReading(workers.get(node));
   const counters = () => ({ webhook: receiver.duplicates, redis: redisCounter.duplicates });
   const readers = () => ({ redis: () => redisRows(redis, `${DB}:orders:`), webhook: async () => receiver.rows(`${DB}.orders`) });
   const writer = () => new RowWriter(pool, `${DB}.orders`, { keys: 400, batch: 4, pauseMs: 5 });
@@ -226,7 +224,7 @@ describe('chaos: cluster mode', () => {
             w.proc
               .logs()
               .slice(logsBefore.get(node))
-              .some((l) => l.msg === 'task starting to read the binlog'),
+              .some((l) => l.msg === TASK_READING),
           )
             ? true
             : undefined,

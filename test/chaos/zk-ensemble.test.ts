@@ -26,6 +26,7 @@ import {
 import { registryPaths, sessionIdHex, ZkConnection } from '../../core/cluster/index.ts';
 import {
   describeComparison,
+  isReading,
   masterPosition,
   redisRows,
   removeDir,
@@ -78,11 +79,7 @@ describe('chaos: a three-server ZooKeeper ensemble', () => {
       epoch: task.stat.version,
     };
   };
-  const running = (node: string) =>
-    workers
-      .get(node)
-      ?.proc.logs()
-      .some((l) => l.msg === 'task starting to read the binlog') ?? false;
+  const running = (node: string) => isReading(workers.get(node));
   const counters = () => ({ webhook: receiver.duplicates, redis: redisCounter.duplicates });
   const logsSince = (marks: Map<string, number>, msg: string) =>
     [...workers].flatMap(([node, w]) =>

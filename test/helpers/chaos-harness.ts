@@ -141,6 +141,14 @@ export async function startTunnel(
   return { proc, statusUrl: String(listening.url).replace(/\/$/, ''), startedAt };
 }
 
+/** The log line a worker writes when a task of it starts reading the binlog. */
+export const TASK_READING = 'task starting to read the binlog';
+
+/** Whether the worker has started reading a task's binlog (its log says so). */
+export function isReading(worker: RunningTunnel | undefined): boolean {
+  return worker?.proc.logs().some((l) => l.msg === TASK_READING) ?? false;
+}
+
 /** SIGTERM and wait; the exit code. */
 export async function stopTunnel(tunnel: RunningTunnel | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
   if (!tunnel || tunnel.proc.child.exitCode !== null || tunnel.proc.child.signalCode !== null) return tunnel?.proc.child.exitCode ?? null;

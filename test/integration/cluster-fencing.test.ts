@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, mysqlConnection, servers, waitFor } from '../helpers/servers.ts';
 import { PrivateRedis } from '../helpers/chaos-servers.ts';
 import { ensureZooKeeper, Registry, zkConnect } from '../helpers/cluster-harness.ts';
-import { masterPosition, removeDir, sleep, startTunnel, stopTunnel, taskDir, writeConfig, type RunningTunnel } from '../helpers/chaos-harness.ts';
+import { isReading, masterPosition, removeDir, sleep, startTunnel, stopTunnel, taskDir, writeConfig, type RunningTunnel } from '../helpers/chaos-harness.ts';
 import { registryPaths, ZkConnection } from '../../core/cluster/index.ts';
 import { createWebhookReceiver, type WebhookVerdict } from '../../sinks/http/index.ts';
 import { WRITE_PAUSE_ENV } from '../../core/runtime/write-pause.ts';
@@ -129,11 +129,7 @@ describe('fencing at the sink: an owner frozen between its session check and its
     return worker;
   };
   const ownerOf = async (): Promise<string | undefined> => (await zk.getData(paths.owner(TASK)).catch(() => undefined))?.data.toString('utf8');
-  const running = (node: string) =>
-    workers
-      .get(node)
-      ?.proc.logs()
-      .some((l) => l.msg === 'task starting to read the binlog') ?? false;
+  const running = (node: string) => isReading(workers.get(node));
   const epochOf = (node: string) =>
     workers
       .get(node)!
