@@ -11,6 +11,11 @@ export interface Panel {
   title: string;
   unit: string;
   series: Series[];
+  /**
+   * How the samples of one plotted point are merged when there are more samples than MAX_POINTS:
+   * 'max' keeps peaks (RSS, lag), 'last' suits a cumulative count. Default 'max'.
+   */
+  merge?: 'max' | 'last';
 }
 
 export interface Marker {
@@ -26,6 +31,9 @@ const RIGHT = 170;
 const TOP = 50;
 const GAP = 60;
 
+/** Points per series at most (two pixels each): a 30-minute run of 1-second samples stays a small file. */
+const MAX_POINTS = 360;
+
 const esc = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** A round step giving about `count` ticks over [0, max]. */
@@ -38,6 +46,24 @@ function tickStep(max: number, count: number): number {
 }
 
 const fmt = (value: number) => String(Number(value.toFixed(2)));
+
+/** At most MAX_POINTS points over [0, xMax]: the samples of each slice merged; a slice with none finite is a gap. */
+export function mergePoints(points: ReadonlyArray<[number, number]>, xMax: number, merge: 'max' | 'last'): Array<[number, number]> {
+  if (points.length <= MAX_POINTS) return [...points];
+  const slices = new Map<number, Array<[number, number]>>();
+  for (const point of points) {
+    const slice = Math.min(MAX_POINTS - 1, Math.floor((point[0] / xMax) * MAX_POINTS));
+    let list = slices.get(slice);
+    if (!list) slices.set(slice, (list = []));
+    list.push(point);
+  }
+  return [...slices.values()].map((list) => {
+    const finite = list.filter(([, v]) => Number.isFinite(v));
+    if (finite.length === 0) return [list.at(-1)![0], NaN];
+    const pick = merge === 'last' ? finite.at(-1)! : finite.reduce((a, b) => (b[1] > a[1] ? b : a));
+    return [list.at(-1)![0], pick[1]];
+  });
+}
 
 export function renderPlot(options: { title: string; subtitle: string; minutes: number; panels: Panel[]; markers: Marker[] }): string {
   const { panels, markers } = options;
@@ -78,15 +104,18 @@ export function renderPlot(options: { title: string; subtitle: string; minutes: 
     }
     panel.series.forEach((series, i) => {
       const color = COLORS[i % COLORS.length]!;
+      // a run of points at the same height is drawn from its first to its last point only
+      const points = mergePoints(series.points, xMax, panel.merge ?? 'max');
       let path = '';
-      let pen = false;
-      for (const [m, v] of series.points) {
-        if (!Number.isFinite(v)) {
-          pen = false;
-          continue;
-        }
-        path += `${pen ? 'L' : 'M'}${x(m).toFixed(1)},${y(v).toFixed(1)}`;
-        pen = true;
+      for (let p = 0; p < points.length; p++) {
+        const [m, v] = points[p]!;
+        if (!Number.isFinite(v)) continue;
+        const py = y(v).toFixed(1);
+        const prev = points[p - 1];
+        const next = points[p + 1];
+        const pen = prev !== undefined && Number.isFinite(prev[1]);
+        const flat = pen && next !== undefined && Number.isFinite(next[1]) && y(prev[1]).toFixed(1) === py && y(next[1]).toFixed(1) === py;
+        if (!flat) path += `${pen ? 'L' : 'M'}${x(m).toFixed(1)},${py}`;
       }
       out.push(`<path d="${path}" fill="none" stroke="${color}" stroke-width="1.5"/>`);
       out.push(
