@@ -82,6 +82,30 @@ const mutations = [
     to: 'return options.initialDelayMs * 2 ** doublings;',
     tests: ['test/unit/task-runner.test.ts'],
   },
+  {
+    name: 'redis-fence',
+    what: "the Redis sink's script writes a batch whatever newer epoch Redis holds for the task",
+    file: 'sinks/redis/fenced-writer.ts',
+    from: 'if current and tonumber(current) > tonumber(epoch) then',
+    to: 'if false then',
+    tests: ['test/integration/sink-fencing.test.ts', '-t', '^redis: '],
+  },
+  {
+    name: 'es-external-version',
+    what: 'Elasticsearch index and delete actions sent without the external version from the binlog position',
+    file: 'sinks/elasticsearch/sink.ts',
+    from: "{ _index: op.index, _id: op.id, version: op.version, version_type: 'external_gte' }",
+    to: '{ _index: op.index, _id: op.id }',
+    tests: ['test/integration/sink-fencing.test.ts', '-t', '^elasticsearch: '],
+  },
+  {
+    name: 'receiver-stale-epoch',
+    what: 'the webhook receiver helper accepts a delivery of an older epoch than it has seen for the task',
+    file: 'sinks/http/receiver.ts',
+    from: 'if (state && epoch < state.epoch) return',
+    to: 'if (state && epoch < state.epoch && false) return',
+    tests: ['test/integration/sink-fencing.test.ts', '-t', '^webhook: '],
+  },
 ];
 
 function loadServerEnv() {
