@@ -23,7 +23,7 @@ import { Cluster } from 'ioredis';
 import { FencedError, SinkError } from '../../core/errors/index.ts';
 import type { WriteFence } from '../../core/sink/index.ts';
 import type { Command } from './commands.ts';
-import type { RedisClient } from './connection.ts';
+import { redisErrorText, type RedisClient } from './connection.ts';
 
 /** KEYS[1]: the epoch key; ARGV[1]: the epoch; then per command its length, its name and arguments. */
 export const FENCED_WRITE_LUA = `
@@ -59,6 +59,12 @@ type ScriptClient = RedisClient & { [SCRIPT]: ScriptCall };
 
 /** What one command of a batch answered: null, or its error. */
 export type CommandError = Error | null;
+
+/**
+ * A command that did not reach Redis, or whose answer did not come back (Redis Cluster: the script of
+ * its slot group failed as a whole while others landed): the batch is sent again from its event on.
+ */
+export class UndeliveredError extends SinkError {}
 
 export class FencedWriter {
   readonly #client: ScriptClient;
@@ -103,8 +109,34 @@ export class FencedWriter {
     }
     let replies: unknown[];
     if (cluster) {
-      // one script per slot group, each sent to its node (ioredis pipelines them per connection)
-      replies = await Promise.all(calls.map((c) => client[SCRIPT](c.key, fence.epoch, ...c.args)));
+      // One script per slot group, each sent to its node (ioredis pipelines them per connection).
+      // Every script is awaited, failed or not: ioredis retries a command on its own for a while
+      // (CLUSTERDOWN, a node reconnecting), and one still under way when the batch is sent again
+      // could land after a newer write of the same keys.
+      const send = (c: (typeof calls)[number]) => client[SCRIPT](c.key, fence.epoch, ...c.args);
+      const settled: PromiseSettledResult<unknown>[] = await Promise.allSettled(calls.map(send));
+      // A node that refused the script's first EVAL (CLUSTERDOWN while it rejoined) answers later
+      // EVALSHAs with NOSCRIPT, and ioredis loads it again on whatever node it picks: load it on every
+      // primary and send those groups once more (a NOSCRIPT ran nothing).
+      const unloaded = settled.flatMap((s, n) => (s.status === 'rejected' && /NOSCRIPT/.test(String((s.reason as Error)?.message)) ? [n] : []));
+      if (unloaded.length > 0) {
+        await Promise.allSettled((client as Cluster).nodes('master').map((node) => node.script('LOAD', FENCED_WRITE_LUA)));
+        const again = await Promise.allSettled(unloaded.map((n) => send(calls[n]!)));
+        unloaded.forEach((n, i) => (settled[n] = again[i]!));
+      }
+      const failed = settled.filter((s) => s.status === 'rejected');
+      // ioredis follows a MOVED only when every command of a node's auto-pipeline got the same one;
+      // otherwise the error comes back as it is and its slot map stays wrong (for good, after a node
+      // restarted: the slots point at a connection it dropped). Ask the cluster again before the retry.
+      if (failed.length > 0) await new Promise<void>((resolve) => (client as Cluster).refreshSlotsCache(() => resolve()));
+      if (failed.length === settled.length) throw (failed[0] as PromiseRejectedResult).reason;
+      replies = settled.map((s, n) => {
+        if (s.status === 'fulfilled') return s.value;
+        // a slot group that did not land (its node down, the cluster refusing): its commands only
+        const error = new UndeliveredError(redisErrorText(s.reason));
+        for (const i of calls[n]!.indexes) errors[i] = error;
+        return [1];
+      });
     } else {
       // written back to back on the one connection: Redis runs one while the next is encoded
       const pipeline = client.pipeline();

@@ -20,7 +20,7 @@ import type { ResolvedRedisOptions } from './options.ts';
 
 import type { Command } from './commands.ts';
 import { RegistryChanges, TableRegistry } from './table-registry.ts';
-import { FencedWriter, splitLongCommands, type CommandError } from './fenced-writer.ts';
+import { FencedWriter, splitLongCommands, UndeliveredError, type CommandError } from './fenced-writer.ts';
 
 /** Commands per pipeline write or fenced script (a batch of 2,000 rows is ~4 writes). */
 const PIPELINE_CHUNK = 500;
@@ -258,8 +258,14 @@ export class RedisSink implements Sink {
       return events.map(() => ({ status: 'retry', reason }));
     }
 
+    // Redis Cluster: the slot groups of some events did not land (a node down) while others did
+    const undelivered = new Map<number, string>();
     const failed = new Map<number, string>();
     replies.forEach((error, i) => {
+      if (error instanceof UndeliveredError) {
+        if (!undelivered.has(owner[i] as number)) undelivered.set(owner[i] as number, `redis: ${error.message}`);
+        return;
+      }
       if (error && !failed.has(owner[i] as number)) {
         failed.set(
           owner[i] as number,
@@ -267,6 +273,14 @@ export class RedisSink implements Sink {
         );
       }
     });
+    if (undelivered.size > 0) {
+      const reason = [...undelivered.values()][0] as string;
+      // The runtime sends the batch again from the first event that did not land: the ones before it
+      // are done, not written twice. With the registry's commands missing, or reply errors beside,
+      // the whole batch goes again (the registry must not lag the rows it names).
+      if (undelivered.has(-1) || failed.size > 0) return events.map(() => ({ status: 'retry', reason }));
+      return events.map((_, e) => (undelivered.has(e) ? { status: 'retry', reason: undelivered.get(e)! } : { status: 'ok' }));
+    }
     if (failed.size === 0) return events.map(() => ({ status: 'ok' }));
     const registryError = failed.get(-1);
     if (registryError !== undefined) {
