@@ -130,6 +130,21 @@ export const redisOptionsSchema = z
       )
       .default({ keyPrefix: 'tunnel:epoch:' }),
     /**
+     * Redis replicates asynchronously: a primary that dies (and whose replica is promoted) loses what
+     * it acknowledged but had not sent on yet, and Tunnel, having stored its position past those
+     * writes, never sends them again. With this option a batch counts as written only once `replicas`
+     * replicas have it (Redis WAIT on the connection that wrote it, up to `timeoutMs`); fewer, and the
+     * batch is sent again (standalone and Sentinel; not with `cluster`). Writes then stop while fewer
+     * replicas than that answer.
+     */
+    waitForReplicas: z
+      .object({
+        replicas: positiveInt,
+        timeoutMs: positiveInt.default(1000),
+      })
+      .strict()
+      .optional(),
+    /**
      * A reply error (e.g. WRONGTYPE): 'retry' fails the whole batch, so the position does not move
      * until the key is fixed; 'reject' dead-letters only the events whose commands failed.
      */
@@ -165,6 +180,14 @@ export const redisOptionsSchema = z
         });
       }
     });
+    if (o.waitForReplicas && typeof o.connection === 'object' && o.connection.cluster) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['waitForReplicas'],
+        message: "not available with `cluster` (a batch's keys live on several primaries)",
+        input: o.waitForReplicas,
+      });
+    }
     if (o.transaction && typeof o.connection === 'object' && o.connection.cluster) {
       ctx.addIssue({ code: 'custom', path: ['transaction'], message: "not available with `cluster` (a batch's keys live on several nodes)", input: true });
     }

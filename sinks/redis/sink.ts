@@ -380,8 +380,27 @@ export class RedisSink implements Sink {
     return out;
   }
 
-  /** One error (or null) per command; FencedError when Redis holds a newer epoch of the task. */
+  /**
+   * One error (or null) per command; FencedError when Redis holds a newer epoch of the task. With
+   * `waitForReplicas`, a SinkError (the batch is retried) unless enough replicas have the writes.
+   */
   async #run(commands: Command[], fence: WriteFence): Promise<CommandError[]> {
+    const errors = await this.#send(commands, fence);
+    const wait = this.#options.waitForReplicas;
+    const client = this.client;
+    if (wait && !(client instanceof Cluster)) {
+      // WAIT covers every write this connection made before it: the whole batch
+      const acknowledged = await client.wait(wait.replicas, wait.timeoutMs);
+      if (acknowledged < wait.replicas) {
+        throw new SinkError(
+          `${acknowledged} of the ${wait.replicas} replicas asked for (waitForReplicas) acknowledged the writes within ${wait.timeoutMs} ms; the batch is sent again`,
+        );
+      }
+    }
+    return errors;
+  }
+
+  async #send(commands: Command[], fence: WriteFence): Promise<CommandError[]> {
     const client = this.client;
     if (this.#options.fence !== false) {
       this.#fenced ??= new FencedWriter(client, this.#options.fence.keyPrefix);
