@@ -41,13 +41,12 @@ import {
 } from '../helpers/chaos-harness.ts';
 
 const DB = 'chaos_sentinel';
-const TASK = 'sentinel';
-const PREFIX = `${DB}:orders:`;
 
 describe('chaos: Redis Sentinel, the primary killed under writes', () => {
   const dir = taskDir('sentinel');
   const counter = new MultiNodeSetCounter(`${DB}:`);
   const dataPorts = Object.values(sentinelMembers);
+  const sentinels = sentinelPorts.map((port) => `{ host: '127.0.0.1', port: ${port} }`).join(', ');
   let startedGroup = false;
   let killed: SentinelMember | undefined;
   let tunnel: RunningTunnel | undefined;
@@ -56,30 +55,10 @@ describe('chaos: Redis Sentinel, the primary killed under writes', () => {
 
   beforeAll(async () => {
     startedGroup = await ensureSentinelGroup();
-    const { primary } = await waitForSentinelGroup();
-    // what an earlier run left: the rows, the table registry and the task's epoch key
-    for (const pattern of [`${DB}:*`, `tunnel:*:${DB}*`, `tunnel:epoch:${TASK}`]) await deleteKeysOfNodes([sentinelMembers[primary]], pattern);
     for (const port of dataPorts) await counter.watch(port);
     await createTestDatabase(DB);
     conn = await mysqlConnection();
-    await conn.query(RowWriter.createTableSql(`${DB}.orders`));
     pool = mysql.createPool({ ...servers.mariadb, connectionLimit: 4 });
-    const sentinels = sentinelPorts.map((port) => `{ host: '127.0.0.1', port: ${port} }`).join(', ');
-    const configFile = writeConfig({
-      dir,
-      tasks: [
-        {
-          name: TASK,
-          db: DB,
-          serverId: 7950,
-          startFrom: await masterPosition(conn),
-          plugins: [
-            `redis({ name: 'redis', connection: { sentinels: [${sentinels}], name: '${SENTINEL_MASTER}' }, key: '${DB}:{table}:{id}', value: 'json' })`,
-          ],
-        },
-      ],
-    });
-    tunnel = await startTunnel(configFile);
   });
 
   afterAll(async () => {
@@ -95,18 +74,54 @@ describe('chaos: Redis Sentinel, the primary killed under writes', () => {
     removeDir(dir);
   });
 
-  it('kill -9 of the primary: the replica is promoted, Tunnel follows, the table arrives whole', async () => {
+  /**
+   * A `tunnel start` of one task writing `table` into Redis through the sentinels (`sinkExtra`: more
+   * options of the sink), a writer on the table; after 3 s the primary is killed and, once the replica
+   * is promoted, `afterPromotion` runs; 4 s more of writes; then the promoted replica must hold the table.
+   */
+  async function failover(
+    fault: string,
+    table: string,
+    sinkExtra: string,
+    afterPromotion: (facts: Record<string, unknown>, killedAt: number) => Promise<void>,
+  ): Promise<{ duplicates: number; retries: Array<Record<string, unknown>> }> {
+    // the member an earlier fault killed comes back as the replica of the promoted one
+    if (killed) await runServices(['up', killed]);
+    killed = undefined;
     const { primary, replica } = await waitForSentinelGroup();
-    const load = new RowWriter(pool, `${DB}.orders`, { keys: 400, batch: 4, pauseMs: 5 });
+    const task = `sentinel-${table}`;
+    // what an earlier run left: the rows, the table registry and the task's epoch key
+    for (const pattern of [`${DB}:${table}:*`, `tunnel:*:${DB}.${table}`, `tunnel:epoch:${task}`]) await deleteKeysOfNodes([sentinelMembers[primary]], pattern);
+    await conn.query(`DROP TABLE IF EXISTS ${DB}.${table}`);
+    await conn.query(RowWriter.createTableSql(`${DB}.${table}`));
+    await stopTunnel(tunnel);
+    const configFile = writeConfig(
+      {
+        dir,
+        tasks: [
+          {
+            name: task,
+            db: DB,
+            serverId: 7950,
+            startFrom: await masterPosition(conn),
+            plugins: [
+              `redis({ name: 'redis', connection: { sentinels: [${sentinels}], name: '${SENTINEL_MASTER}' }, key: '${DB}:{table}:{id}', value: 'json'${sinkExtra} })`,
+            ],
+          },
+        ],
+      },
+      `${task}.config.ts`,
+    );
+    tunnel = await startTunnel(configFile);
+    const before = { duplicates: counter.duplicates, sets: counter.sets };
+    const load = new RowWriter(pool, `${DB}.${table}`, { keys: 400, batch: 4, pauseMs: 5 });
     const facts: Record<string, unknown> = { killed: primary, promoted: replica };
-    const logMark = tunnel!.proc.logs().length;
+    const logMark = tunnel.proc.logs().length;
     load.start();
-    let killedAt = 0;
     try {
       await sleep(3000);
-      const setsBefore = counter.sets;
-      expect(setsBefore, 'Tunnel writes to the primary before the kill').toBeGreaterThan(100);
-      killedAt = Date.now();
+      expect(counter.sets - before.sets, 'Tunnel writes to the primary before the kill').toBeGreaterThan(100);
+      const killedAt = Date.now();
       await runServices(['kill', primary]);
       killed = primary;
       await waitFor(async () => (await sentinelPrimaryPort()) === sentinelMembers[replica] && (await roleOf(sentinelMembers[replica])) === 'master', {
@@ -115,45 +130,74 @@ describe('chaos: Redis Sentinel, the primary killed under writes', () => {
         what: `the sentinels promoting ${replica}`,
       });
       facts.promotedAfterMs = Date.now() - killedAt;
-      // Tunnel's first write on the promoted replica (its writes there are SETs from the script)
-      const setsAtPromotion = counter.sets;
-      await waitFor(() => counter.sets > setsAtPromotion, { timeoutMs: 30_000, intervalMs: 20, what: 'a write of Tunnel on the promoted replica' });
-      facts.writingAgainAfterMs = Date.now() - killedAt;
+      await afterPromotion(facts, killedAt);
       await sleep(4000);
     } finally {
       await load.stop();
     }
     const writesStopped = Date.now();
-    const expected = await tableRows(conn, `${DB}.orders`);
-    const newPrimary = sentinelMembers[replica];
-    const comparison = await waitUntilEqual(expected, { redis: () => jsonRowsOfNodes([newPrimary], PREFIX) }, 90_000);
+    const expected = await tableRows(conn, `${DB}.${table}`);
+    const comparison = await waitUntilEqual(expected, { redis: () => jsonRowsOfNodes([sentinelMembers[replica]], `${DB}:${table}:`) }, 90_000);
     expect(sentinelMemberOf((await sentinelPrimaryPort())!)).toBe(replica);
-    const retries = tunnel!.proc
+    const retries = tunnel.proc
       .logs()
       .slice(logMark)
       .filter((l) => l.msg === 'sink write will be retried');
     facts.retries = retries.length;
     facts.eventsSentAgain = retries.reduce((sum, l) => sum + Number(l.events), 0);
     facts.retryReasons = [...new Set(retries.map((l) => String(l.reason).replace(/\d+/g, 'N')))].join(' | ');
+    const duplicates = counter.duplicates - before.duplicates;
     reportFault({
-      fault: 'Redis Sentinel: kill -9 of the primary under writes (replica promoted)',
+      fault,
       lost: comparison.lost,
-      duplicates: counter.duplicates,
-      duplicatesBySink: { redis: counter.duplicates },
+      duplicates,
+      duplicatesBySink: { redis: duplicates },
       recoveryMs: comparison.endedAt - writesStopped,
       rows: expected.size,
       statements: load.statements,
-      sets: counter.sets,
+      sets: counter.sets - before.sets,
       ...facts,
     });
     if (comparison.lost > 0) console.log(describeComparison(comparison));
-    expect(tunnel!.proc.child.exitCode).toBeNull();
+    expect(tunnel.proc.child.exitCode).toBeNull();
     expect(load.statements).toBeGreaterThan(300);
     expect(comparison.lost, describeComparison(comparison)).toBe(0);
-    // the batch under way when the primary died is sent again whole to the promoted replica: at most
-    // one batch (batch.maxRows rows, one SET each under this load) is written twice
-    expect(counter.duplicates).toBeLessThanOrEqual(CHAOS_BATCH_ROWS);
     // the loss of the primary reached Tunnel: its writes failed and were sent again
     expect(retries.length).toBeGreaterThan(0);
+    return { duplicates, retries };
+  }
+
+  it('kill -9 of the primary: the replica is promoted, Tunnel follows, the table arrives whole', async () => {
+    const { duplicates } = await failover('Redis Sentinel: kill -9 of the primary under writes (replica promoted)', 'orders', '', async (facts, killedAt) => {
+      // Tunnel's first write on the promoted replica (its writes there are SETs from the script)
+      const setsAtPromotion = counter.sets;
+      await waitFor(() => counter.sets > setsAtPromotion, { timeoutMs: 30_000, intervalMs: 20, what: 'a write of Tunnel on the promoted replica' });
+      facts.writingAgainAfterMs = Date.now() - killedAt;
+    });
+    // the batch under way when the primary died is sent again whole to the promoted replica: at most
+    // one batch (batch.maxRows rows, one SET each under this load) is written twice
+    expect(duplicates).toBeLessThanOrEqual(CHAOS_BATCH_ROWS);
+  });
+
+  it('with waitForReplicas: 1, writes wait while the promoted replica has no replica, and go on once the old primary is back as one', async () => {
+    const { duplicates, retries } = await failover(
+      'Redis Sentinel with waitForReplicas 1: kill -9 of the primary; the old primary back as a replica 3 s after the promotion',
+      'orders_wait',
+      ', waitForReplicas: { replicas: 1, timeoutMs: 500 }',
+      async (facts, killedAt) => {
+        await sleep(3000);
+        await runServices(['up', killed!]);
+        killed = undefined;
+        await waitForSentinelGroup();
+        facts.replicaAgainAfterMs = Date.now() - killedAt;
+        const setsThen = counter.sets;
+        await waitFor(() => counter.sets > setsThen, { timeoutMs: 30_000, intervalMs: 20, what: 'a write of Tunnel once a replica is back' });
+      },
+    );
+    // the promoted replica took the writes, but without a replica of its own WAIT answered 0: the
+    // batch was sent again until one was back
+    expect(retries.some((l) => /replicas asked for \(waitForReplicas\)/.test(String(l.reason)))).toBe(true);
+    // each of those retries writes the batch again: duplicates are bounded by the events sent again
+    expect(duplicates).toBeLessThanOrEqual(retries.reduce((sum, l) => sum + Number(l.events), 0));
   });
 });
