@@ -385,12 +385,15 @@ export class RedisSink implements Sink {
    * `waitForReplicas`, a SinkError (the batch is retried) unless enough replicas have the writes.
    */
   async #run(commands: Command[], fence: WriteFence): Promise<CommandError[]> {
+    const client = this.client;
+    const connection = client instanceof Cluster ? undefined : client.stream;
     const errors = await this.#send(commands, fence);
     const wait = this.#options.waitForReplicas;
-    const client = this.client;
     if (wait && !(client instanceof Cluster)) {
-      // WAIT covers every write this connection made before it: the whole batch
+      // WAIT covers every write this connection made before it: the whole batch. On a connection
+      // made since (a reconnect, perhaps to a promoted replica) it would cover none of them.
       const acknowledged = await client.wait(wait.replicas, wait.timeoutMs);
+      if (client.stream !== connection) throw new SinkError('the connection to redis was made again while waiting for replicas; the batch is sent again');
       if (acknowledged < wait.replicas) {
         throw new SinkError(
           `${acknowledged} of the ${wait.replicas} replicas asked for (waitForReplicas) acknowledged the writes within ${wait.timeoutMs} ms; the batch is sent again`,
