@@ -41,6 +41,8 @@ export function createRedisClient(connection: string | ResolvedRedisConnection):
   if (c.sentinels) {
     return new Redis({
       ...base,
+      // a primary demoted while this connection stays open answers READONLY: ask the sentinels again
+      reconnectOnError: (error) => /^READONLY\b/.test(error.message),
       sentinels: c.sentinels,
       name: c.name as string,
       ...(c.db !== undefined ? { db: c.db } : {}),

@@ -258,6 +258,15 @@ export class RedisSink implements Sink {
       return events.map(() => ({ status: 'retry', reason }));
     }
 
+    // A replica answers READONLY to each write: connected to one (a primary demoted while the
+    // connection stayed open, or an address that is not the primary), nothing of the batch is the
+    // events' fault. Never dead-letter for it; connect again (Sentinel: to the primary it names).
+    const readOnly = replies.find((error) => error && /^READONLY\b/.test(error.message));
+    if (readOnly) {
+      if (!(this.client instanceof Cluster)) this.client.disconnect(true);
+      const reason = `redis: ${redisErrorText(readOnly)} (connected to a replica: connecting again; the batch is sent again)`;
+      return events.map(() => ({ status: 'retry', reason }));
+    }
     // Redis Cluster: the slot groups of some events did not land (a node down) while others did
     const undelivered = new Map<number, string>();
     const failed = new Map<number, string>();

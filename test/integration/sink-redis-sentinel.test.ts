@@ -4,8 +4,9 @@
  * acknowledged can be lost with it when the replica is promoted. With the option a batch counts as
  * written only once the replica has it: while the replica is stopped (SIGSTOP) the sink answers retry
  * for the batch; once it runs again the same batch is written and the replica holds it. Without the
- * option the same write counts as done with no copy on the replica. Expected values are written in
- * the test.
+ * option the same write counts as done with no copy on the replica. A sink connected to a replica
+ * (a primary demoted under it) retries instead of dead-lettering the replica's READONLY answers.
+ * Expected values are written in the test.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RowEvent } from '../../core/event/index.ts';
@@ -72,6 +73,24 @@ describe('redis sink through Sentinel: waitForReplicas', () => {
     await deleteKeysOfNodes([ports.primary], `${RUN}:*`).catch(() => undefined);
     await deleteKeysOfNodes([ports.primary], `tunnel:*${RUN}*`).catch(() => undefined);
     if (startedGroup) await runServices(['down', 'redis-sentinel']).catch(() => undefined);
+  });
+
+  it('connected to a replica, a batch is retried, never dead-lettered (onReplyError reject), and nothing is written', async () => {
+    const key = `${RUN}:{table}:{id}`;
+    const primary = redis({ connection: { sentinels, name: SENTINEL_MASTER }, key, value: 'json', waitForReplicas: { replicas: 1 } }).sink;
+    // no table registry: its commands would fail too and send the batch again whatever the rows did
+    const onReplica = redis({ connection: { host: '127.0.0.1', port: ports.replica }, key, value: 'json', onReplyError: 'reject', registry: false }).sink;
+    sinks.push(primary, onReplica);
+    await primary.start();
+    await onReplica.start();
+    // the task's epoch key reaches the replica, so the script gets past its epoch check to the writes
+    expect(await primary.write(batch([insert(10, 'ten', 5)]))).toEqual([{ status: 'ok' }]);
+    const results = await onReplica.write(batch([insert(11, 'eleven', 6), insert(12, 'twelve', 7)]));
+    expect(results).toEqual([
+      { status: 'retry', reason: expect.stringMatching(/^redis: READONLY .*connected to a replica/) as unknown },
+      { status: 'retry', reason: expect.stringMatching(/^redis: READONLY .*connected to a replica/) as unknown },
+    ]);
+    expect(await valueOn(ports.primary, 11)).toBeNull();
   });
 
   it('is refused with cluster at config load', () => {
