@@ -1,5 +1,5 @@
 import { PositionFormatError } from '../errors/index.ts';
-import { MAX_GENERATION, type BinlogPosition } from '../event/index.ts';
+import { MAX_GENERATION, copyPosition, type BinlogPosition } from '../event/index.ts';
 import type { StoredPosition } from './position-store.ts';
 
 /**
@@ -30,7 +30,7 @@ export function checkPosition(value: unknown, what: string): BinlogPosition {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new PositionFormatError(`${what} must be an object {file, offset}, got ${preview(JSON.stringify(value) ?? String(value))}`);
   }
-  const { file, offset, gtid, generation } = value as Record<string, unknown>;
+  const { file, offset, gtid, gtidSet, server, generation } = value as Record<string, unknown>;
   if (typeof file !== 'string' || file.length === 0 || /[\s/\\]/.test(file)) {
     throw new PositionFormatError(`${what}.file must be a binlog file name, got ${preview(JSON.stringify(file) ?? 'nothing')}`);
   }
@@ -40,13 +40,16 @@ export function checkPosition(value: unknown, what: string): BinlogPosition {
   if (gtid !== undefined && typeof gtid !== 'string') {
     throw new PositionFormatError(`${what}.gtid must be a string, got ${preview(JSON.stringify(gtid))}`);
   }
+  if (gtidSet !== undefined && typeof gtidSet !== 'string') {
+    throw new PositionFormatError(`${what}.gtidSet must be a string (a GTID set), got ${preview(JSON.stringify(gtidSet))}`);
+  }
+  if (server !== undefined && (typeof server !== 'string' || server.length === 0)) {
+    throw new PositionFormatError(`${what}.server must be a server id or uuid, got ${preview(JSON.stringify(server))}`);
+  }
   if (generation !== undefined && (typeof generation !== 'number' || !Number.isInteger(generation) || generation < 0 || generation > MAX_GENERATION)) {
     throw new PositionFormatError(`${what}.generation must be an integer from 0 to ${MAX_GENERATION}, got ${preview(JSON.stringify(generation))}`);
   }
-  const position: BinlogPosition = { file, offset };
-  if (gtid !== undefined) position.gtid = gtid;
-  if (generation) position.generation = generation;
-  return position;
+  return copyPosition({ file, offset, gtid, gtidSet, server, generation } as BinlogPosition);
 }
 
 /** Decode the bytes a position store holds; a damaged record is an error naming its origin. */

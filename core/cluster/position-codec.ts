@@ -33,7 +33,7 @@ export function decodePosition(data: Buffer, where: string): PositionRecord {
   }
   const v = value as Record<string, unknown> | null;
   if (!v || typeof v !== 'object' || !isBinlogPosition(v.position)) {
-    throw new PositionFormatError(`the position at ${where} has no valid "position" {file, offset[, gtid]}`, { path: where });
+    throw new PositionFormatError(`the position at ${where} has no valid "position" {file, offset[, gtid, gtidSet, server, generation]}`, { path: where });
   }
   const record: PositionRecord = {
     position: copyPosition(v.position),

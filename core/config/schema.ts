@@ -20,13 +20,39 @@ const binlogPosition = z
     file: z.string().min(1),
     offset: z.number().int().nonnegative(),
     gtid: z.string().optional(),
+    gtidSet: z.string().optional(),
+    server: z.string().min(1).optional(),
+    generation: z.number().int().nonnegative().optional(),
   })
   .strict();
 
+/** One candidate server of `source.hosts`: `"host"`, `"host:port"`, `"[v6]:port"` or `{ host, port }`. */
+const candidate = z.union(
+  [
+    z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+)(:\d{1,5})?$/, 'expected "host" or "host:port"'),
+    z.object({ host: z.string().min(1), port: port.default(3306) }).strict(),
+  ],
+  { error: 'expected "host:port" or { host, port }' },
+);
+
+/** `"host:port"` or `{ host, port }` as `{ host, port }` (port 3306 unless given). */
+function hostPort(value: z.output<typeof candidate>): { host: string; port: number } {
+  if (typeof value !== 'string') return value;
+  const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(value);
+  return { host: (match?.[1] ?? value).replace(/^\[|\]$/g, ''), port: match?.[2] ? Number(match[2]) : 3306 };
+}
+
 const source = z
   .object({
-    host: z.string().min(1),
-    port: port.default(3306),
+    /** The database server; or `hosts`, several candidates. */
+    host: z.string().min(1).optional(),
+    port: port.optional(),
+    /**
+     * The servers of one replication topology a task may read, in order of preference: it reads the
+     * first that answers, and when that one is lost, the next, resuming from the GTID set
+     * (docs/configuration.md, "Failover").
+     */
+    hosts: z.array(candidate).min(1).optional(),
     user: z.string().min(1),
     password: z.string().default(''),
     /** Replication server id; must differ from every other replica of this server. */
@@ -37,7 +63,35 @@ const source = z
     startFrom: z.union([z.enum(['latest', 'earliest']), binlogPosition]).default('latest'),
     ssl: z.record(z.string(), z.unknown()).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    // both forms, as a resolved config has them: host and port must name the first of hosts
+    const first = s.hosts?.[0];
+    if (first !== undefined && first !== null && (s.host !== undefined || s.port !== undefined)) {
+      const { host, port } = hostPort(first);
+      const path = s.host !== undefined && s.host !== host ? 'host' : s.port !== undefined && s.port !== port ? 'port' : undefined;
+      if (path) ctx.addIssue({ code: 'custom', path: [path], message: 'give either `host` (and `port`) or `hosts`, not both', input: s[path] });
+    }
+    if (!s.hosts && s.host === undefined) {
+      // reads "missing, expected string, or `hosts` (several servers)"
+      ctx.addIssue({ code: 'invalid_type', path: ['host'], expected: 'string, or `hosts` (several servers)' as 'string', input: undefined });
+    }
+    if (s.hosts) {
+      const seen = new Set<string>();
+      s.hosts.forEach((h, i) => {
+        // refinements run on entries that failed their own checks too: those are reported already
+        if (h === null || (typeof h !== 'string' && typeof h !== 'object')) return;
+        const { host, port } = hostPort(h);
+        if (seen.has(`${host}:${port}`)) ctx.addIssue({ code: 'custom', path: ['hosts', i], message: `${host}:${port} is listed twice`, input: h });
+        seen.add(`${host}:${port}`);
+      });
+    }
+  })
+  .transform(({ hosts, host, port, ...rest }) => {
+    const candidates = hosts ? hosts.map(hostPort) : [{ host: host!, port: port ?? 3306 }];
+    // host and port name the first candidate, for what reads one server (the snapshot, status)
+    return { ...rest, host: candidates[0]!.host, port: candidates[0]!.port, hosts: candidates };
+  });
 
 /**
  * Batch limits, as a task's `batch` and a sink's `batch` option take them. A field the task leaves out

@@ -56,6 +56,23 @@ export class PositionUnavailableError extends TunnelError {
   readonly code = 'TUNNEL_ERR_POSITION_UNAVAILABLE';
 }
 
+/**
+ * The server a task would continue on lacks transactions the task already read (and may have
+ * delivered): it was promoted without them, or has diverged. Continuing there would leave their
+ * changes in the sinks and nowhere in the database; never silently skipped.
+ */
+export class SourceDivergedError extends TunnelError {
+  readonly code = 'TUNNEL_ERR_SOURCE_DIVERGED';
+}
+
+/**
+ * A TLS connection was refused: the server's certificate is not signed by the configured CA, names
+ * another host, has expired, or the server does not speak TLS. The message names the server.
+ */
+export class TlsError extends TunnelError {
+  readonly code = 'TUNNEL_ERR_TLS';
+}
+
 /** A stored position could not be parsed. */
 export class PositionFormatError extends TunnelError {
   readonly code = 'TUNNEL_ERR_POSITION_FORMAT';

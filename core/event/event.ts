@@ -47,9 +47,22 @@ export interface BinlogPosition {
   /** MariaDB GTID (domain-server-seq) or MySQL GTID of the transaction, when the server has one. */
   gtid?: string;
   /**
-   * Which source history the position belongs to (absent: 0). A task that moves to another server,
-   * or whose server numbers its binlogs from the start again, reads the next generation, so that its
-   * positions there order after every earlier one (core/event/position-version.ts).
+   * Commit positions: every transaction the binlog holds before this position, in the server's form
+   * (MariaDB `0-1-100,1-2-5` as gtid_slave_pos; MySQL `uuid:1-100` as gtid_executed). With it a task
+   * resumes on another server of the replication topology (core/source/gtid-set.ts).
+   */
+  gtidSet?: string;
+  /**
+   * Commit positions: the server whose binlog `file` and `offset` name (MariaDB @@server_id, MySQL
+   * @@server_uuid). File and offset are read on that server only; on any other, from `gtidSet`.
+   */
+  server?: string;
+  /**
+   * Which source history the position belongs to (absent: 0). A task that moves to another server
+   * (a failover followed by GTID, or `tunnel reset-position --new-history`), or whose server numbers
+   * its binlogs from the start again, reads the next generation, so that its positions there order
+   * after every earlier one (comparePositions, and the version sinks compare:
+   * core/event/position-version.ts).
    */
   generation?: number;
 }

@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { ResolvedTask } from '../config/index.ts';
-import { samePosition, type BinlogPosition, type SchemaChangeEvent, type TableName } from '../event/index.ts';
+import { comparePositions, samePosition, type BinlogPosition, type SchemaChangeEvent, type TableName } from '../event/index.ts';
 import type { Segment, SchemaChangeProgress } from '../checkpoint/index.ts';
 import { PluginError, SchemaChangeError } from '../errors/index.ts';
 import type { TunnelHooks } from '../pipeline/index.ts';
@@ -199,6 +199,6 @@ export class SchemaChanges {
   }
 
   private isBefore(a: BinlogPosition, b: BinlogPosition): boolean {
-    return a.file < b.file || (a.file === b.file && a.offset <= b.offset);
+    return comparePositions(a, b) <= 0;
   }
 }

@@ -6,7 +6,7 @@ import { formatPosition, samePosition, type BinlogPosition, type RowEvent, type 
 import { CommitTracker, type PositionStore, type SchemaChangeProgress, type StoredPosition } from '../checkpoint/index.ts';
 import { applyPlugins, type AppliedPipeline } from '../pipeline/index.ts';
 import { FileDeadLetterStore, type DeadLetterStore } from '../dead-letter/index.ts';
-import type { BinlogSource, SourceOptions, StartFrom } from '../source/source.ts';
+import type { BinlogSource, SourceOptions, SourceServerInfo, StartFrom } from '../source/source.ts';
 import type { SnapshotStatus } from '../snapshot/status.ts';
 import { ConfigError, FencedError, PluginError, TunnelError, SinkError } from '../errors/index.ts';
 import { SinkDispatcher, type Delivery, type SinkStats } from './sink-dispatcher.ts';
@@ -28,6 +28,8 @@ export interface TaskStats {
   readPosition?: BinlogPosition;
   /** Position last written to the position store. */
   committedPosition?: BinlogPosition;
+  /** The source server being read (one of `source.hosts`) and the source generation. */
+  sourceServer?: SourceServerInfo;
   /** Server time of the last committed transaction, ms. */
   committedTimestamp?: number;
   /** Server time of the last transaction read, ms. */
@@ -221,6 +223,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
           password: config.source.password,
           ...(config.source.ssl ? { ssl: config.source.ssl } : {}),
         },
+        hosts: config.source.hosts,
         serverId: config.source.serverId,
         include: config.source.include,
         exclude: config.source.exclude,
@@ -252,6 +255,9 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
         this.schemaChanges.accept(change, this.tracker.current());
       },
       onError: (error) => this.fail(error),
+      onServer: (server) => {
+        this.stats.sourceServer = server;
+      },
     });
     if (!this.fatal) this.setState('running');
   }

@@ -1,7 +1,7 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { BinlogPosition, ColumnTypes } from '../event/index.ts';
 import { SourceError } from '../errors/index.ts';
-import { jsonCheckColumn } from '../source/index.ts';
+import { gtidStateAt, gtidsOn, jsonCheckColumn, serverIdentity, type GtidFlavor } from '../source/index.ts';
 import { isKeysetKind, valueKind, type ColumnInfo, type ValueKind } from './values.ts';
 
 const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'];
@@ -178,7 +178,17 @@ export async function recordStartPosition(conn: Connection): Promise<{ position:
   const position: BinlogPosition = { file, offset };
   const gtid = await gtidAt(conn, file, offset);
   if (gtid) position.gtid = gtid;
-  return { position, method };
+  return { position: await withGtidState(conn, 'mariadb', position), method };
+}
+
+/**
+ * The position with the server's identity and the GTID state before it, as a commit position has
+ * them, so that streaming after the snapshot may start on another server of the topology.
+ */
+async function withGtidState(conn: Connection, flavor: GtidFlavor, position: BinlogPosition): Promise<BinlogPosition> {
+  const out: BinlogPosition = { ...position, server: await serverIdentity(conn, flavor) };
+  if (await gtidsOn(conn, flavor)) out.gtidSet = (await gtidStateAt(conn, flavor, position.file, position.offset)).state.toString();
+  return out;
 }
 
 /** MySQL: the start of the binlog file FLUSH BINARY LOGS opens, else of the current file (see above). */
@@ -193,7 +203,7 @@ async function mysqlStartPosition(conn: Connection): Promise<{ position: BinlogP
   const [rows] = await conn.query<RowDataPacket[]>('SHOW BINARY LOGS');
   const last = rows[rows.length - 1];
   if (!last) throw new SourceError('the server has no binary log (SHOW BINARY LOGS is empty): enable log_bin with binlog_format=ROW');
-  return { position: { file: String(last.Log_name), offset: 4 }, method };
+  return { position: await withGtidState(conn, 'mysql', { file: String(last.Log_name), offset: 4 }), method };
 }
 
 /** MariaDB's GTID position at a binlog file and offset (BINLOG_GTID_POS), when it has one. */

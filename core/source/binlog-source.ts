@@ -9,20 +9,23 @@
  * are dropped by the filter and their rows events are recognised by table id and skipped.
  *
  * Positions: the source follows rotate events for the file name and emits `commit` with the end
- * offset of each transaction's commit event. After a dropped connection it reconnects with backoff
- * from the last commit it delivered and skips the rows events of the interrupted transaction that
- * the handler already has, so the handler sees each event exactly once.
+ * offset of each transaction's commit event, the GTID state before it and the server's identity.
+ * After a dropped connection it reconnects with backoff from the last commit it delivered and skips
+ * the rows events of the interrupted transaction that the handler already has, so the handler sees
+ * each event exactly once. Which server it reads, and whether by file and offset or by GTID (another
+ * server of `source.hosts`), candidates.ts decides.
  */
 import ZongJi from '@vlasky/zongji';
 import { schemaMatcher, tableMatcher, type BinlogPosition, type RowEvent, type TableMatcher } from '../event/index.ts';
-import { AbortedError, DecodeError, PositionUnavailableError, SourceError, TunnelError } from '../errors/index.ts';
+import { AbortedError, DecodeError, PositionUnavailableError, SourceDivergedError, SourceError, TunnelError, tlsError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { Cursor } from './decode.ts';
 import { FlowControl } from './flow-control.ts';
 import { describeError, isConnectionLost, mysqlConnectionOptions, type MysqlError } from './mysql-connection.ts';
 import { EventType, ROWS_EVENTS, bitmapIsFull, decodeChangeRows, decodeValueRows, lengthEncoded } from './rows.ts';
 import { ReconnectSchedule, Watchdog } from './reconnect.ts';
-import { SourceServer } from './server.ts';
+import { ServerCandidates, type ReadPlan } from './candidates.ts';
+import type { SourceServer } from './server.ts';
 import type { BinlogSource, SourceHandler, SourceOptions, StartFrom } from './source.ts';
 import { TablePlans } from './table-plans.ts';
 import { TransactionTracker } from './transactions.ts';
@@ -39,7 +42,7 @@ class ZongjiBinlogSource implements BinlogSource {
   private state: State = 'idle';
   private failure: Error | undefined;
   private handler: SourceHandler | undefined;
-  private readonly server: SourceServer;
+  private readonly candidates: ServerCandidates;
 
   // the current zongji instance; events of older generations are ignored
   private zongji: ZongJiInternal | undefined;
@@ -65,8 +68,8 @@ class ZongjiBinlogSource implements BinlogSource {
   ) {
     this.filter = tableMatcher(options.include, options.exclude);
     this.schemaFilter = schemaMatcher(options.include, options.exclude);
-    this.server = new SourceServer(options.connection, logger);
-    this.tables = new TablePlans(this.filter, this.server, logger);
+    this.candidates = new ServerCandidates(options, logger);
+    this.tables = new TablePlans(this.filter, () => this.server, logger);
     this.tracker = new TransactionTracker(
       {
         commit: (position, timestamp) => this.onCommit(position, timestamp),
@@ -86,6 +89,11 @@ class ZongjiBinlogSource implements BinlogSource {
     );
   }
 
+  /** The server being read (or to be read next). */
+  private get server(): SourceServer {
+    return this.candidates.current;
+  }
+
   // ----------------------------------------------------------------------------------------------
   // public API
 
@@ -94,11 +102,10 @@ class ZongjiBinlogSource implements BinlogSource {
     this.state = 'starting';
     this.handler = handler;
     try {
-      await this.server.inspect();
-      const position = await this.server.resolveStart(from);
-      this.startPosition = position;
-      this.logger.info({ position, from: from.kind }, 'binlog source starting');
-      await this.connect(position);
+      const plan = await this.candidates.plan(from);
+      this.startPosition = from.kind === 'position' ? from.position : planPosition(plan);
+      this.logger.info({ position: this.startPosition, from: from.kind, server: plan.server.where }, 'binlog source starting');
+      await this.connect(plan);
       if (this.failure) throw this.failure;
       if (this.state !== 'starting') return; // stopped meanwhile
       this.state = 'running';
@@ -132,14 +139,22 @@ class ZongjiBinlogSource implements BinlogSource {
   // ----------------------------------------------------------------------------------------------
   // the replication connection
 
-  private connect(position: BinlogPosition): Promise<void> {
+  private connect(plan: ReadPlan): Promise<void> {
     const generation = ++this.generation;
     this.reconnects.connecting();
-    this.tracker.startAt(position);
+    const { start } = plan;
+    this.tracker.startAt(start.kind === 'file' ? start : undefined, {
+      gtids: plan.gtids,
+      server: plan.identity,
+      generation: plan.generation,
+      moved: plan.moved,
+    });
+    // another server: its table metadata is read again before its rows are decoded
+    if (plan.moved) this.tables.schemaChanged();
     this.tables.newConnection();
     this.flow.detach();
 
-    const zongji = new ZongJi(mysqlConnectionOptions(this.options.connection) as ConstructorParameters<typeof ZongJi>[0]) as unknown as ZongJiInternal;
+    const zongji = new ZongJi(mysqlConnectionOptions(plan.server.options) as ConstructorParameters<typeof ZongJi>[0]) as unknown as ZongJiInternal;
     this.zongji = zongji;
     // Table maps of excluded tables are dropped inside zongji, before their columns are parsed.
     zongji._skipSchema = (schema, table) => !this.filter(schema, table);
@@ -155,7 +170,7 @@ class ZongjiBinlogSource implements BinlogSource {
         if (generation !== this.generation || ready) return;
         this.abortConnect = undefined;
         try {
-          this.hookZongji(zongji, generation);
+          this.hookZongji(zongji, generation, start.kind === 'gtid');
         } catch (error) {
           ready = true;
           reject(error);
@@ -163,6 +178,8 @@ class ZongjiBinlogSource implements BinlogSource {
         }
         ready = true;
         this.reconnects.connected();
+        const { host, port } = plan.server.options;
+        this.handler?.onServer?.({ host, port, identity: plan.identity, generation: plan.generation });
         resolve();
       });
       zongji.on('binlog', (event: ZEvent) => {
@@ -183,18 +200,25 @@ class ZongjiBinlogSource implements BinlogSource {
         }
         this.onConnectionError(error);
       });
-      zongji.start({ serverId: this.options.serverId, filename: position.file, position: position.offset });
+      zongji.start(
+        start.kind === 'file'
+          ? { serverId: this.options.serverId, filename: start.file, position: start.offset }
+          : { serverId: this.options.serverId, gtidSet: start.gtidSet },
+      );
     });
   }
 
   /** Runs on 'ready', right before zongji sends the dump request on its binlog connection. */
-  private hookZongji(zongji: ZongJiInternal, generation: number): void {
+  private hookZongji(zongji: ZongJiInternal, generation: number, byGtid: boolean): void {
     const connection = zongji.connection;
     const Binlog = zongji.BinlogClass;
     if (!connection || !Binlog) throw new SourceError('zongji internals changed: no binlog connection/command at ready');
 
     // Ask for heartbeats (nanoseconds) so that a dead connection shows; queued before the dump.
     connection.query(`SET @master_heartbeat_period = ${Math.max(1, this.heartbeatMs) * 1_000_000}`, () => {});
+    // MariaDB resumes by GTID skipping event groups by sequence number; strict mode makes it refuse
+    // (rather than start after) a GTID of the state its binlog does not hold.
+    if (byGtid && zongji.isMariaDb) connection.query('SET @slave_gtid_strict_mode = 1', () => {});
 
     this.flow.attach(connection);
 
@@ -393,12 +417,31 @@ class ZongjiBinlogSource implements BinlogSource {
 
   private onConnectionError(error: unknown): void {
     if (this.state !== 'running') return;
+    const refused = tlsError(`the source database ${this.server.where}`, error);
+    if (refused) {
+      this.fail(refused);
+      return;
+    }
     if (!isConnectionLost(error)) {
       const e = error as MysqlError;
+      const at = this.tracker.lastCommit ?? this.startPosition;
       if (e.errno === 1236 && /could not find|purged|first log file/i.test(e.message)) {
-        const at = this.tracker.lastCommit ?? this.startPosition;
         this.fail(
-          new PositionUnavailableError(`the server no longer has the binlog at ${at?.file}:${at?.offset}: ${e.message}`, { requested: at }, { cause: error }),
+          new PositionUnavailableError(
+            `${this.server.where} no longer has the binlog at ${at?.file}:${at?.offset}: ${e.message}`,
+            { requested: at },
+            { cause: error },
+          ),
+        );
+        return;
+      }
+      if (e.errno === 1236 && /GTID/i.test(e.message)) {
+        this.fail(
+          new SourceDivergedError(
+            `${this.server.where} cannot continue after the GTID set ${at?.gtidSet ?? '(none)'}: ${e.message}`,
+            { requested: at },
+            { cause: error },
+          ),
         );
         return;
       }
@@ -437,10 +480,16 @@ class ZongjiBinlogSource implements BinlogSource {
     if (this.state !== 'running') return;
     const from = this.tracker.lastCommit ?? this.startPosition!;
     try {
-      await this.server.checkAvailable(from);
+      const plan = await this.candidates.plan(
+        { kind: 'position', position: from },
+        { gtids: this.tracker.gtids, openGtid: this.tracker.openGtid, identity: this.tracker.server, generation: this.tracker.generation },
+      );
       if (this.state !== 'running') return;
-      await this.connect(from);
-      this.logger.info({ position: from, skipRowsEvents: this.tracker.skipping }, 'binlog connection re-established');
+      await this.connect(plan);
+      this.logger.info(
+        { position: from, server: plan.server.where, moved: plan.moved, generation: plan.generation, skipRowsEvents: this.tracker.skipping },
+        'binlog connection re-established',
+      );
     } catch (error) {
       if (this.state !== 'running') return;
       if (error instanceof TunnelError) {
@@ -501,8 +550,16 @@ class ZongjiBinlogSource implements BinlogSource {
     this.reconnects.cancel();
     this.watchdog.stop();
     await this.stopZongji();
-    await this.server.close();
+    await this.candidates.close();
   }
+}
+
+/** Where a file plan starts, as a position (a GTID plan has none before its first event). */
+function planPosition(plan: ReadPlan): BinlogPosition {
+  const position: BinlogPosition = plan.start.kind === 'file' ? { file: plan.start.file, offset: plan.start.offset } : { file: '', offset: 4 };
+  if (plan.gtids) position.gtidSet = plan.gtids.toString();
+  position.server = plan.identity;
+  return position;
 }
 
 /** A binlog source for one task; `logger` gets connection, reconnect and schema warnings. */

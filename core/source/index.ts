@@ -8,3 +8,6 @@ export { formatTimestamp } from './temporal.ts';
 export { describeError, isConnectionLost, mysqlConnectionOptions, type MysqlError } from './mysql-connection.ts';
 // MariaDB's JSON columns are LONGTEXT with a json_valid check: which column a check names.
 export { jsonCheckColumn } from './table-metadata.ts';
+// GTID states and what a server says about its GTIDs (the snapshot records them with its start position).
+export { gtidFlavorOf, parseGtidState, type GtidFlavor, type GtidState } from './gtid-set.ts';
+export { gtidStateAt, gtidsOn, serverIdentity } from './server-gtids.ts';

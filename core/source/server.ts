@@ -6,17 +6,23 @@
  * connection.
  */
 import mysql from 'mysql2/promise';
-import { copyPosition, type BinlogPosition } from '../event/index.ts';
-import { PositionUnavailableError, SourceError } from '../errors/index.ts';
+import type { BinlogPosition } from '../event/index.ts';
+import { PositionUnavailableError, SourceError, tlsError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
+import type { GtidFlavor } from './gtid-set.ts';
 import { describeError, mysqlConnectionOptions } from './mysql-connection.ts';
-import type { SourceConnection, StartFrom } from './source.ts';
+import { gtidsOn, serverIdentity } from './server-gtids.ts';
+import type { SourceConnection } from './source.ts';
 
 export interface ServerInfo {
   version: string;
   isMariaDb: boolean;
   /** Collation id -> character set name, from the server itself (MariaDB ids differ from MySQL's). */
   collations: Map<number, string>;
+  /** MariaDB @@server_id, MySQL @@server_uuid: which server's binlog file names and offsets these are. */
+  identity: string;
+  /** Whether every transaction has a GTID (MariaDB always; MySQL with gtid_mode=ON). */
+  gtids: boolean;
 }
 
 export interface BinaryLog {
@@ -32,7 +38,8 @@ export class SourceServer {
   private control: mysql.Connection | undefined;
 
   constructor(
-    private readonly options: SourceConnection,
+    /** How to reach this server (the binlog connection uses the same). */
+    readonly options: SourceConnection,
     private readonly logger: Logger,
   ) {
     this.where = `${options.host}:${options.port}`;
@@ -41,7 +48,12 @@ export class SourceServer {
   /** The control connection, opened if there is none. */
   async connection(): Promise<mysql.Connection> {
     if (this.control) return this.control;
-    const control = await mysql.createConnection(mysqlConnectionOptions(this.options));
+    let control: mysql.Connection;
+    try {
+      control = await mysql.createConnection(mysqlConnectionOptions(this.options));
+    } catch (error) {
+      throw tlsError(`the source database ${this.where}`, error) ?? error;
+    }
     control.on('error', () => {
       if (this.control === control) this.control = undefined;
     });
@@ -64,11 +76,16 @@ export class SourceServer {
 
   /**
    * Checks that the server writes a binlog Tunnel can read (SourceError otherwise) and learns its
-   * version, flavor and collations; once per source.
+   * version, flavor, collations and identity; again on every call with `refresh` (before each
+   * connection: behind one address there may now be another server, e.g. a virtual IP moved).
    */
-  async inspect(): Promise<ServerInfo> {
-    this.info ??= await this.readInfo();
+  async inspect(refresh = false): Promise<ServerInfo> {
+    if (!this.info || refresh) this.info = await this.readInfo();
     return this.info;
+  }
+
+  get flavor(): GtidFlavor {
+    return this.info?.isMariaDb === false ? 'mysql' : 'mariadb';
   }
 
   private async readInfo(): Promise<ServerInfo> {
@@ -107,7 +124,8 @@ export class SourceServer {
     const [collationRows] = await control.query<mysql.RowDataPacket[]>('SELECT ID AS id, CHARACTER_SET_NAME AS charset FROM information_schema.COLLATIONS');
     const collations = new Map<number, string>();
     for (const c of collationRows) collations.set(Number(c.id), String(c.charset));
-    return { version, isMariaDb, collations };
+    const flavor = isMariaDb ? 'mariadb' : 'mysql';
+    return { version, isMariaDb, collations, identity: await serverIdentity(control, flavor), gtids: await gtidsOn(control, flavor) };
   }
 
   /** The server's binary logs, oldest first. */
@@ -124,28 +142,12 @@ export class SourceServer {
     return logs;
   }
 
-  /** Where reading starts: the end of the newest binlog, the start of the oldest, or a stored position the server still has. */
-  async resolveStart(from: StartFrom): Promise<BinlogPosition> {
-    const logs = await this.binaryLogs();
-    if (from.kind === 'latest') {
-      const last = logs[logs.length - 1]!;
-      return { file: last.file, offset: last.size };
-    }
-    if (from.kind === 'earliest') return { file: logs[0]!.file, offset: 4 };
-    this.checkPosition(from.position, logs);
-    return copyPosition(from.position);
-  }
-
-  /** Rejects with PositionUnavailableError unless the server still has the binlog at `position`. */
-  async checkAvailable(position: BinlogPosition): Promise<void> {
-    this.checkPosition(position, await this.binaryLogs());
-  }
-
-  private checkPosition(position: BinlogPosition, logs: BinaryLog[]): void {
+  /** PositionUnavailableError unless the server still has the binlog at `position`, given its binary logs. */
+  missing(position: BinlogPosition, logs: BinaryLog[]): PositionUnavailableError | undefined {
     const oldest = logs[0]!.file;
     const log = logs.find((l) => l.file === position.file);
     if (!log) {
-      throw new PositionUnavailableError(
+      return new PositionUnavailableError(
         `binlog file ${position.file} (position ${position.file}:${position.offset}) is no longer on ${this.where}; ` +
           `the oldest binlog available is ${oldest}. Events between them are lost to Tunnel: ` +
           `resync the sinks and restart from "earliest" or "latest" deliberately`,
@@ -153,11 +155,12 @@ export class SourceServer {
       );
     }
     if (position.offset < 4 || position.offset > log.size) {
-      throw new PositionUnavailableError(`position ${position.file}:${position.offset} is outside ${position.file} (4..${log.size}) on ${this.where}`, {
+      return new PositionUnavailableError(`position ${position.file}:${position.offset} is outside ${position.file} (4..${log.size}) on ${this.where}`, {
         requested: position,
         fileSize: log.size,
         oldestAvailable: oldest,
       });
     }
+    return undefined;
   }
 }

@@ -10,7 +10,13 @@ export interface SourceConnection {
 }
 
 export interface SourceOptions {
+  /** How to connect; `host` and `port` name the one server unless `hosts` lists several. */
   connection: SourceConnection;
+  /**
+   * The servers of one replication topology the source may read, in order of preference (each with
+   * the user, password and TLS options of `connection`); see core/source/candidates.ts.
+   */
+  hosts?: ReadonlyArray<{ host: string; port: number }>;
   /** Replication server id; unique among the server's replicas. */
   serverId: number;
   /** `schema.table` glob patterns (`*` matches any run of characters); empty means every table. */
@@ -30,6 +36,14 @@ export interface SourceOptions {
   heartbeatMs?: number;
 }
 
+/** The server a source reads: its address and identity (MariaDB server_id, MySQL server_uuid). */
+export interface SourceServerInfo {
+  host: string;
+  port: number;
+  identity: string;
+  generation: number;
+}
+
 /** Where to start reading: a stored position, the server's current end, or its oldest binlog. */
 export type StartFrom = { kind: 'latest' } | { kind: 'earliest' } | { kind: 'position'; position: BinlogPosition };
 
@@ -45,9 +59,10 @@ export type StartFrom = { kind: 'latest' } | { kind: 'earliest' } | { kind: 'pos
  * with the position just after it. `event.position` of a row event is the end of its own rows
  * event (with the transaction's GTID): informational and ordered, never a resume point.
  *
- * Every event reaches the handler exactly once per source, across reconnects. A new source started
- * from a committed position re-delivers the events of a transaction whose commit the previous
- * source had not delivered (at-least-once across restarts).
+ * Every event reaches the handler exactly once per source, across reconnects to the same server. A
+ * new source started from a committed position re-delivers the events of a transaction whose commit
+ * the previous source had not delivered (at-least-once across restarts), and so does a move to
+ * another server of `hosts` for the transaction it interrupted.
  */
 export interface SourceHandler {
   onEvent(event: RowEvent): void;
@@ -60,6 +75,8 @@ export interface SourceHandler {
   onSchemaChange?(event: SchemaChangeEvent): void;
   /** A fatal error: the source has stopped. Recoverable connection drops are retried inside. */
   onError(error: Error): void;
+  /** A replication connection was established: the server it reads, and the source generation. */
+  onServer?(server: SourceServerInfo): void;
 }
 
 export interface BinlogSource {

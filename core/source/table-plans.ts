@@ -56,12 +56,15 @@ export class TablePlans {
 
   constructor(
     private readonly filter: TableMatcher,
-    /** The source server: its collations and flavor (once inspected), table metadata, character sets. */
-    private readonly server: SourceServer,
+    /**
+     * The source server being read (another one after a move to another server of the topology):
+     * its collations and flavor (once inspected), table metadata, character sets.
+     */
+    private readonly currentServer: () => SourceServer,
     private readonly logger: Logger,
   ) {
     this.charsets = new ServerCharsets(async () => {
-      const control = await server.connection();
+      const control = await this.server.connection();
       return { query: async (sql) => (await control.query<RowDataPacket[]>(sql))[0] };
     }, logger);
     this.support = {
@@ -87,6 +90,10 @@ export class TablePlans {
   /** The plan for a rows event's table id: null for an excluded table, undefined when its table map was not seen. */
   get(tableId: number): TablePlan | null | undefined {
     return this.plans.get(tableId);
+  }
+
+  private get server(): SourceServer {
+    return this.currentServer();
   }
 
   /**

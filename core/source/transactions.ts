@@ -11,6 +11,7 @@
  */
 import type { BinlogPosition } from '../event/index.ts';
 import type { Logger } from '../log/index.ts';
+import type { GtidState } from './gtid-set.ts';
 import { EventType } from './rows.ts';
 import type { ZEvent } from './zongji-internals.ts';
 
@@ -34,10 +35,14 @@ export class TransactionTracker {
   cursor = 0;
   /** The last boundary reported: where a reconnect resumes. */
   lastCommit: BinlogPosition | undefined;
+  /** The GTID state at the last commit (every transaction read before it); undefined without GTIDs. */
+  gtids: GtidState | undefined;
+  /** The identity of the server being read: commit positions name it. */
+  server: string | undefined;
   /**
-   * The generation of the history being read (BinlogPosition.generation), taken from the position a
-   * connection starts at and put on every position reported. A source that moves to another server
-   * starts there at a position of the next generation.
+   * The generation of the history being read (BinlogPosition.generation): the start position's, or
+   * the next one after a move to another server (core/source/candidates.ts); put on every position
+   * reported.
    */
   generation = 0;
   private inTransaction = false;
@@ -52,13 +57,31 @@ export class TransactionTracker {
     private readonly logger: Logger,
   ) {}
 
-  /** A connection starts reading at `position`, a transaction boundary. */
-  startAt(position: BinlogPosition): void {
-    if (position.generation !== undefined) this.generation = position.generation;
-    this.file = position.file;
-    this.cursor = position.offset;
+  /**
+   * A connection starts reading at a transaction boundary: `at` of server `server`'s binlog, or
+   * (`at` undefined) after the GTID state `gtids`, the file and offset following from the stream.
+   * A move to another server (`moved`) reads the interrupted transaction again whole: its rows events
+   * there need not be the same ones.
+   */
+  startAt(at: { file: string; offset: number } | undefined, state: { gtids: GtidState | undefined; server: string; generation: number; moved: boolean }): void {
+    if (at) {
+      this.file = at.file;
+      this.cursor = at.offset;
+    }
+    this.gtids = state.gtids;
+    this.server = state.server;
+    this.generation = state.generation;
+    if (state.moved) {
+      this.skip = 0;
+      this.delivered = 0;
+    }
     this.inTransaction = false;
     this.gtid = undefined;
+  }
+
+  /** The GTID of the transaction read in part when the connection dropped, if any. */
+  get openGtid(): string | undefined {
+    return this.inTransaction ? this.gtid : undefined;
   }
 
   /** The read position (the end of the last event read), for messages and error details. */
@@ -78,13 +101,14 @@ export class TransactionTracker {
 
   /** Where a rows event ending at `nextPosition` (0: unknown) sits, with its transaction's GTID. */
   rowsEventPosition(nextPosition: number): BinlogPosition {
-    return this.at(nextPosition || this.cursor, this.gtid);
+    return this.eventPosition(nextPosition || this.cursor);
   }
 
-  /** A position of the file being read, with the generation being read. */
-  private at(offset: number, gtid: string | undefined): BinlogPosition {
-    const position: BinlogPosition = gtid === undefined ? { file: this.file, offset } : { file: this.file, offset, gtid };
-    if (this.generation) position.generation = this.generation;
+  /** A place in the transaction being read: file, offset, its GTID, and the generation once it is not 0. */
+  private eventPosition(offset: number): BinlogPosition {
+    const position: BinlogPosition = { file: this.file, offset };
+    if (this.gtid !== undefined) position.gtid = this.gtid;
+    if (this.generation > 0) position.generation = this.generation;
     return position;
   }
 
@@ -122,7 +146,7 @@ export class TransactionTracker {
         this.cursor = Number(event.position);
         if (real && !this.inTransaction) {
           // a boundary too: the new file's start, so an idle task's position leaves purgeable files
-          this.commit(this.cursor, event.timestamp, this.lastCommit?.gtid);
+          this.commit({ file: binlogName, offset: this.cursor }, event.timestamp, this.lastCommit?.gtid, false);
         }
         return;
       }
@@ -166,18 +190,29 @@ export class TransactionTracker {
     }
     if (head.startsWith('SAVEPOINT') || head.startsWith('RELEASE') || head.startsWith('XA END') || head.startsWith('XA PREPARE')) return;
     // DDL (or a statement logged as such): column lists may change, so table metadata is re-read.
-    const offset = event.nextPosition > 0 ? event.nextPosition : this.cursor;
-    this.events.schemaChange(query, String(event.schema ?? ''), this.at(offset, this.gtid), event.timestamp);
+    const at = this.eventPosition(event.nextPosition > 0 ? event.nextPosition : this.cursor);
+    this.events.schemaChange(query, String(event.schema ?? ''), at, event.timestamp);
     if (!this.inTransaction) this.commitEvent(event);
   }
 
   private commitEvent(event: ZEvent): void {
     const offset = event.nextPosition > 0 ? event.nextPosition : this.cursor;
-    this.commit(offset, event.timestamp, this.gtid);
+    this.commit({ file: this.file, offset }, event.timestamp, this.gtid);
   }
 
-  private commit(offset: number, timestamp: number, gtid: string | undefined): void {
-    const position = this.at(offset, gtid);
+  /**
+   * A transaction boundary: its GTID joins the state, and the position carries the state, the
+   * server's identity and the generation, which is what a resume anywhere in the topology needs.
+   */
+  private commit(at: { file: string; offset: number }, timestamp: number, gtid: string | undefined, newTransaction = true): void {
+    const position: BinlogPosition = { file: at.file, offset: at.offset };
+    if (gtid !== undefined) {
+      position.gtid = gtid;
+      if (newTransaction) this.gtids?.add(gtid);
+    }
+    if (this.gtids) position.gtidSet = this.gtids.toString();
+    if (this.server !== undefined) position.server = this.server;
+    if (this.generation > 0) position.generation = this.generation;
     if (this.skip > 0) {
       this.logger.warn({ position, skip: this.skip }, 'transaction re-read after a reconnect had fewer rows events than delivered');
     }

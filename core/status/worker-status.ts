@@ -1,5 +1,5 @@
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
-import { samePosition, type BinlogPosition } from '../event/index.ts';
+import { copyPosition as copyBinlogPosition, samePosition, type BinlogPosition } from '../event/index.ts';
 import type { TaskRunner } from '../runtime/task-runner.ts';
 import type { TaskStatus, Worker } from '../runtime/worker.ts';
 import { snapshotStatus } from '../snapshot/index.ts';
@@ -142,7 +142,9 @@ export class StatusCollector {
   }
 
   private probe(runner: TaskRunner, interval: number): ServerProbe {
-    const { host, port, user } = runner.config.source;
+    // the server the task reads now (one of source.hosts), whose binlog its positions name
+    const { host, port } = runner.stats.sourceServer ?? runner.config.source;
+    const { user } = runner.config.source;
     const key = `${host}:${port}:${user}`;
     let probe = this.probes.get(key);
     if (!probe) {
@@ -154,7 +156,7 @@ export class StatusCollector {
       current.readAt = this.now();
       current.reading = (async () => {
         try {
-          current.conn ??= mysql.createConnection(mysqlConnectionOptions(runner.config.source));
+          current.conn ??= mysql.createConnection(mysqlConnectionOptions({ ...runner.config.source, host, port }));
           const conn = await current.conn;
           const [rows] = await conn.query<RowDataPacket[]>('SHOW BINARY LOGS');
           current.files = rows.map((row) => ({ name: String(row.Log_name), size: Number(row.File_size) }));
@@ -292,8 +294,7 @@ function settledOf(runner: TaskRunner): number {
 }
 
 function copyPosition(p: BinlogPosition | undefined): BinlogPosition | null {
-  if (!p) return null;
-  return p.gtid ? { file: p.file, offset: p.offset, gtid: p.gtid } : { file: p.file, offset: p.offset };
+  return p ? copyBinlogPosition(p) : null;
 }
 
 /** Bytes of binlog after `position`: the rest of its file plus every later file. */

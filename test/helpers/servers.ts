@@ -136,6 +136,25 @@ export async function masterPosition(server: SourceServer): Promise<{ file: stri
   }
 }
 
+/**
+ * The server's own word on its GTIDs: `executed` is every transaction in its binlog in the server's
+ * text form (MariaDB @@gtid_binlog_pos, MySQL @@gtid_executed; sources in the order the server
+ * prints them, whitespace removed), `identity` its @@server_id (MariaDB) or @@server_uuid (MySQL).
+ */
+export async function serverGtids(server: SourceServer, connection?: SourceConnection): Promise<{ executed: string; identity: string }> {
+  const conn = await sourceConnection(server, connection ? { ...connection } : {});
+  try {
+    const sql =
+      server.flavor === 'mariadb'
+        ? 'SELECT @@GLOBAL.gtid_binlog_pos AS executed, CAST(@@GLOBAL.server_id AS CHAR) AS identity'
+        : 'SELECT @@GLOBAL.gtid_executed AS executed, @@GLOBAL.server_uuid AS identity';
+    const [rows] = await conn.query<mysql.RowDataPacket[]>(sql);
+    return { executed: String(rows[0]!.executed).replace(/\s+/g, ''), identity: String(rows[0]!.identity) };
+  } finally {
+    await conn.end();
+  }
+}
+
 const tracksGtids = new WeakSet<mysql.Connection>();
 
 /**

@@ -9,7 +9,7 @@ import type { Connection } from 'mysql2/promise';
 import type { ChangeCell, ColumnValue, RowEvent, ValueCell } from '../../core/event/index.ts';
 import { toCanonicalJson } from '../../core/event/index.ts';
 import { createBinlogSource, type BinlogSource } from '../../core/source/index.ts';
-import { createTestDatabase, sourceConnection, sourceServers, type SourceServer } from '../helpers/servers.ts';
+import { createTestDatabase, serverGtids, sourceConnection, sourceServers, type SourceServer } from '../helpers/servers.ts';
 import { Recorder, binlogEnd, canonical, lastWrittenGtid, silentLogger, sourceOptions } from '../helpers/source-harness.ts';
 
 const CREATE = `CREATE TABLE all_types (
@@ -303,6 +303,7 @@ describe.each(CASES)('binlog source values on $server.label, binlog_row_metadata
       if (setting !== metadata) await conn.query(`SET GLOBAL binlog_row_metadata = ${setting}`);
     }
     const end = await binlogEnd(server);
+    const gtids = await serverGtids(server);
     await recorder.waitForCommitAt(end);
     await source.stop();
 
@@ -328,7 +329,13 @@ describe.each(CASES)('binlog source values on $server.label, binlog_row_metadata
     }
     // each statement is its own transaction with its own commit; the last at the binlog's end
     expect(new Set(recorder.events.map((e) => e.position.gtid)).size).toBe(6);
-    expect(recorder.commits.map((c) => c.position)).toContainEqual({ ...end, gtid: expect.stringMatching(server.gtidPattern) });
+    // the commit at the end carries the server's identity and every transaction of its binlog
+    expect(recorder.commits.map((c) => c.position)).toContainEqual({
+      ...end,
+      gtid: expect.stringMatching(server.gtidPattern),
+      gtidSet: gtids.executed,
+      server: gtids.identity,
+    });
   });
 
   // once is enough: SELECT does not depend on the binlog setting

@@ -38,7 +38,7 @@ const cases: Array<[string, string, string]> = [
   [
     'missing host',
     `export default defineConfig({ tasks: [{ name: 'a', source: { user: 'u', serverId: 1 } as any, plugins: [sink] }] });`,
-    'tasks[0].source.host: missing, expected string',
+    'tasks[0].source.host: missing, expected string, or `hosts` (several servers)',
   ],
   [
     'duplicate task name',
