@@ -62,6 +62,15 @@ const source = z
     /** Where a task without a stored position starts. */
     startFrom: z.union([z.enum(['latest', 'earliest']), binlogPosition]).default('latest'),
     ssl: z.record(z.string(), z.unknown()).optional(),
+    /**
+     * After the replication connection is lost: attempts with backoff from `initialDelayMs` doubling
+     * up to `maxDelayMs`, and the task fails after `maxAttempts` in a row that made no progress. With
+     * `hosts`, each attempt asks every candidate.
+     */
+    reconnect: z
+      .object({ initialDelayMs: positiveInt.default(100), maxDelayMs: positiveInt.default(10_000), maxAttempts: positiveInt.default(20) })
+      .strict()
+      .default({ initialDelayMs: 100, maxDelayMs: 10_000, maxAttempts: 20 }),
   })
   .strict()
   .superRefine((s, ctx) => {

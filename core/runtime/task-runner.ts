@@ -224,6 +224,7 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
           ...(config.source.ssl ? { ssl: config.source.ssl } : {}),
         },
         hosts: config.source.hosts,
+        reconnect: config.source.reconnect,
         serverId: config.source.serverId,
         include: config.source.include,
         exclude: config.source.exclude,

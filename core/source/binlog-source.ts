@@ -457,6 +457,13 @@ class ZongjiBinlogSource implements BinlogSource {
     // The interrupted transaction is read again from its start; skip what the handler already has.
     this.tracker.interrupted();
     if (delay === undefined) {
+      // a candidate that answered but cannot be used (diverged, purged) says more than the ones that did not answer
+      const refusal = (error as { refusals?: TunnelError[] }).refusals?.[0];
+      if (refusal) {
+        const Kind = refusal.constructor as new (message: string, detail: Record<string, unknown>, options: { cause: unknown }) => TunnelError;
+        this.fail(new Kind(`${refusal.message} (no other server could be read in ${this.reconnects.attempts} attempts)`, refusal.detail, { cause: error }));
+        return;
+      }
       this.fail(
         new SourceError(
           `lost the binlog connection to ${this.server.where} and could not reconnect after ${this.reconnects.attempts} attempts: ${describeError(error)}`,

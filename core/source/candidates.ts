@@ -19,7 +19,7 @@ import type { Logger } from '../log/index.ts';
 import { gtidFlavorOf, parseGtidState, type GtidState } from './gtid-set.ts';
 import { describeError } from './mysql-connection.ts';
 import { SourceServer } from './server.ts';
-import { executedGtids, gtidStateAt, mysqlLogStatus, purgedGtids, replicating } from './server-gtids.ts';
+import { executedGtids, gtidStateAt, mayCatchUp, mysqlLogStatus, purgedGtids } from './server-gtids.ts';
 import type { SourceOptions, StartFrom } from './source.ts';
 
 /** Where a connection starts reading, and the state the positions it yields carry. */
@@ -175,8 +175,7 @@ export class ServerCandidates {
     if (reading?.openGtid) read.add(reading.openGtid);
     const lacking = read.missingFrom(await executedGtids(control, flavor));
     if (lacking !== undefined) {
-      const replica = await replicating(control, flavor);
-      if (replica !== false) {
+      if ((await mayCatchUp(control, flavor, parseGtidState(flavor, lacking))) !== false) {
         throw Object.assign(new Error(`${where} lacks transactions the task has read (${lacking}) and still replicates: waiting for it to catch up`), {
           code: SERVER_BEHIND,
         });
@@ -222,7 +221,9 @@ export class ServerCandidates {
     if (retryable) {
       const e = retryable.error as { code?: string };
       const what = failures.length === 1 ? text : `no source server can be read now (${text})`;
-      return Object.assign(new Error(what, { cause: retryable.error }), { code: e.code });
+      // the candidates that cannot be used whatever happens: the reason to give when attempts run out
+      const refusals = failures.map((f) => f.error).filter((error): error is TunnelError => error instanceof TunnelError);
+      return Object.assign(new Error(what, { cause: retryable.error }), { code: e.code, refusals });
     }
     const first = failures[0]!.error as TunnelError;
     const Kind = first.constructor as new (message: string, detail: Record<string, unknown>, options: { cause: unknown }) => TunnelError;

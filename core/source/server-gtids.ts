@@ -101,19 +101,25 @@ export async function mysqlLogStatus(conn: Connection): Promise<{ file: string; 
 }
 
 /**
- * Whether the server replicates from another one (a replication thread running or connecting): a
- * replica that lacks transactions may still receive them. Undefined when it cannot be asked.
+ * Whether a server that lacks the transactions `lacking` may still get them by replication: a
+ * replication channel's receiver runs (or is connecting), or its applier runs and has received them
+ * already. False when it replicates from nowhere (a primary, a promoted replica); undefined when it
+ * cannot be asked (MariaDB needs REPLICA MONITOR, MySQL REPLICATION CLIENT).
  */
-export async function replicating(conn: Connection, flavor: GtidFlavor): Promise<boolean | undefined> {
+export async function mayCatchUp(conn: Connection, flavor: GtidFlavor, lacking: GtidState): Promise<boolean | undefined> {
   const running = (value: unknown) => /^(yes|connecting|preparing)$/i.test(String(value ?? ''));
+  let rows: RowDataPacket[];
   try {
-    if (flavor === 'mariadb') {
-      const [rows] = await conn.query<RowDataPacket[]>('SHOW ALL SLAVES STATUS');
-      return rows.some((r) => running(r.Slave_IO_Running) || running(r.Slave_SQL_Running));
-    }
-    const [rows] = await conn.query<RowDataPacket[]>('SHOW REPLICA STATUS');
-    return rows.some((r) => running(r.Replica_IO_Running) || running(r.Replica_SQL_Running));
+    [rows] = await conn.query<RowDataPacket[]>(flavor === 'mariadb' ? 'SHOW ALL SLAVES STATUS' : 'SHOW REPLICA STATUS');
   } catch {
     return undefined;
   }
+  for (const row of rows) {
+    const receiving = flavor === 'mariadb' ? row.Slave_IO_Running : row.Replica_IO_Running;
+    const applying = flavor === 'mariadb' ? row.Slave_SQL_Running : row.Replica_SQL_Running;
+    if (running(receiving)) return true;
+    const received = String((flavor === 'mariadb' ? row.Gtid_IO_Pos : row.Retrieved_Gtid_Set) ?? '');
+    if (running(applying) && lacking.missingFrom(parseGtidState(flavor, received, 'the received GTIDs')) === undefined) return true;
+  }
+  return false;
 }
