@@ -11,7 +11,7 @@
  * - A generation written in the position (JSON `{"file", "offset", "generation"}`) is taken as given.
  */
 import { ConfigError } from '../errors/index.ts';
-import { MAX_GENERATION, formatPosition, positionVersion, type BinlogPosition } from '../event/index.ts';
+import { MAX_GENERATION, formatPosition, nextGeneration, positionVersion, type BinlogPosition } from '../event/index.ts';
 
 export interface ResetChoice {
   /** The position is of another history (another server, a RESET MASTER): the next generation. */
@@ -26,8 +26,8 @@ export function resetTarget(stored: BinlogPosition | undefined, requested: Binlo
   if (requested.generation !== undefined) return requested;
   const current = stored?.generation ?? 0;
   if (choice.newHistory) {
-    if (current + 1 > MAX_GENERATION) throw new ConfigError(`the task is at generation ${current}, the last a position version holds`);
-    return { ...requested, generation: current + 1 };
+    if (current >= MAX_GENERATION) throw new ConfigError(`the task is at generation ${current}, the last a position version holds`);
+    return { ...requested, generation: nextGeneration(current) };
   }
   const target: BinlogPosition = current ? { ...requested, generation: current } : { ...requested };
   if (stored && !choice.rewind && isBefore(target, stored)) {

@@ -25,6 +25,19 @@ export const MAX_GENERATION = 2 ** 10 - 1;
 export const MAX_FILE_SEQUENCE = 2 ** 21 - 1;
 const MAX_OFFSET = 2 ** 32 - 1;
 
+/**
+ * The generation that follows `current`: where a task's next source history starts, whether it is
+ * another server reached by failover (core/source/candidates.ts) or a position given with
+ * `tunnel reset-position --new-history`. PositionFormatError beyond MAX_GENERATION.
+ */
+export function nextGeneration(current: number | undefined): number {
+  const next = (current ?? 0) + 1;
+  if (next > MAX_GENERATION) {
+    throw new PositionFormatError(`the task is at generation ${current}, the last a position version holds`, { generation: current });
+  }
+  return next;
+}
+
 /** The numeric suffix of a binlog file name (`binlog.000123` → 123); undefined when it has none. */
 export function binlogFileSequence(file: string): number | undefined {
   const match = /\.(\d{1,10})$/.exec(file);

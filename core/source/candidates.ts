@@ -10,10 +10,11 @@
  * checking that the server has every transaction the task has read (else the sinks would hold
  * changes the database lost: SourceDivergedError, or a wait while that server still replicates) and
  * has purged none the task has not read (PositionUnavailableError). Each move starts a new source
- * generation, the first part of a position's order (core/event/position.ts).
+ * generation, the first part of a position's order and of the version sinks compare
+ * (core/event/position-version.ts).
  */
 import type { BinlogPosition } from '../event/index.ts';
-import { formatPosition } from '../event/index.ts';
+import { formatPosition, nextGeneration } from '../event/index.ts';
 import { PositionUnavailableError, SourceDivergedError, SourceError, TunnelError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { gtidFlavorOf, parseGtidState, type GtidState } from './gtid-set.ts';
@@ -197,7 +198,9 @@ export class ServerCandidates {
       );
     }
     const current = reading?.identity === info.identity ? reading.generation : undefined;
-    const generation = current ?? Math.max(reading?.generation ?? 0, position.generation ?? 0) + 1;
+    // the next history, as `tunnel reset-position --new-history` starts it: every position read
+    // here orders after every one read before (the versions the sinks compare)
+    const generation = current ?? nextGeneration(Math.max(reading?.generation ?? 0, position.generation ?? 0));
     this.logger.warn(
       { server: server.where, identity: info.identity, from: position.server, gtidSet: state.toString(), generation },
       'continuing on another server of the topology from the GTID set',
