@@ -1,20 +1,34 @@
 // Chaos: database failover by GTID, on each source server with its replica from scripts/services.
 // A task reads the primary with `source.hosts` listing the primary and the replica, into Redis
-// (value 'json') and a webhook receiver. The primary is killed (kill -9) and the replica promoted,
+// (value 'json'), a webhook receiver and Elasticsearch (external versions: a write of the promoted
+// server lands only because the move starts a new source generation, whose versions order after
+// every earlier one). The primary is killed (kill -9) and the replica promoted,
 // the way a failover tool does it (the replica applies what it received, then stops replicating);
 // the writes go on against the promoted replica. Tunnel must continue there from the GTID set: every
 // sink equals the promoted server's table, duplicates counted. A promoted replica that lacks
 // transactions the task already delivered must be refused with a SourceDivergedError instead.
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { createTestDatabase, runForGtid, runServices, serverGtids, sourceConnection, sourceServers, waitFor, type SourceServer } from '../helpers/servers.ts';
+import {
+  createTestDatabase,
+  esClient,
+  runForGtid,
+  runServices,
+  serverGtids,
+  servers,
+  sourceConnection,
+  sourceServers,
+  waitFor,
+  type SourceServer,
+} from '../helpers/servers.ts';
 import { RowWriter } from '../helpers/row-writer.ts';
 import { tableRows } from '../helpers/compare-rows.ts';
-import { ChaosReceiver } from '../helpers/chaos-receiver.ts';
-import { PrivateRedis, RedisSetCounter } from '../helpers/chaos-servers.ts';
+import { WebhookReceiver } from '../helpers/webhook-receiver.ts';
+import { EsCountingProxy, PrivateRedis, RedisSetCounter } from '../helpers/chaos-servers.ts';
 import { executedOn, replicaOf, replicationSql, waitApplied, waitReceived, type ReplicaOf } from '../helpers/replication.ts';
 import {
   apiStatus,
+  esRows,
   masterPosition,
   redisRows,
   removeDir,
@@ -29,6 +43,8 @@ import {
 } from '../helpers/chaos-harness.ts';
 
 const SECRET = 'chaos-failover-webhook-secret-01';
+/** Statements per transaction of the write load. */
+const TRANSACTION_STATEMENTS = 4;
 
 /** A pool for RowWriter that writes to whichever server is the primary now, waiting (up to 60 s) while there is none. */
 class PrimaryPool {
@@ -54,7 +70,9 @@ class PrimaryPool {
 describe.each(sourceServers)('chaos: database failover by GTID ($label)', (server: SourceServer) => {
   const pair: ReplicaOf = replicaOf(server);
   const dir = taskDir(`failover-${server.name}`);
-  const receiver = new ChaosReceiver(SECRET);
+  const receiver = new WebhookReceiver(SECRET, { keepEvents: false });
+  const es = esClient();
+  const proxy = new EsCountingProxy(servers.elasticsearch.url, `failover_${server.flavor}`);
   const redisServer = new PrivateRedis(`${dir}/redis`);
   let redisCounter: RedisSetCounter;
   let primaryPool: mysql.Pool;
@@ -65,11 +83,13 @@ describe.each(sourceServers)('chaos: database failover by GTID ($label)', (serve
   const counters = {
     webhook: { duplicates: () => receiver.duplicates, writes: () => receiver.eventsReceived },
     redis: { duplicates: () => redisCounter.duplicates, writes: () => redisCounter.sets },
+    elasticsearch: { duplicates: () => proxy.duplicates, writes: () => proxy.acknowledged },
   };
 
   /** A database on the primary (replicated), and a tunnel start reading it with both servers as candidates. */
   async function begin(db: string, reconnect = ''): Promise<{ tunnel: RunningTunnel; primary: mysql.Connection; replica: mysql.Connection }> {
     await createTestDatabase(db, server);
+    await es.indices.delete({ index: `${db}_*`, ignore_unavailable: true, allow_no_indices: true });
     const primary = await sourceConnection(server);
     await primary.query(RowWriter.createTableSql(`${db}.orders`));
     const replica = await sourceConnection(pair.replica);
@@ -86,7 +106,7 @@ describe.each(sourceServers)('chaos: database failover by GTID ($label)', (serve
             db,
             serverId: id,
             source: `{ hosts: [${hosts}], user: '${server.connection.user}', password: '${server.connection.password}', serverId: ${id}, include: ['${db}.*'], startFrom: ${JSON.stringify(start)}${reconnect} }`,
-            plugins: [sinkText.redis(redisServer.port, `${db}:{table}:{id}`), sinkText.webhook(receiver.url, SECRET)],
+            plugins: [sinkText.redis(redisServer.port, `${db}:{table}:{id}`), sinkText.webhook(receiver.url, SECRET), sinkText.elasticsearch(proxy.url)],
           },
         ],
       },
@@ -96,7 +116,12 @@ describe.each(sourceServers)('chaos: database failover by GTID ($label)', (serve
     const started = tunnel;
     onTestFailed(() => {
       const lines = started.proc.logs().filter((l) => l.msg !== 'sink write will be retried');
-      console.log(`tunnel log (last lines, without sink retries):\n${lines.slice(-40).map((l) => JSON.stringify(l).slice(0, 800)).join('\n')}`);
+      console.log(
+        `tunnel log (last lines, without sink retries):\n${lines
+          .slice(-40)
+          .map((l) => JSON.stringify(l).slice(0, 800))
+          .join('\n')}`,
+      );
     });
     return { tunnel, primary, replica };
   }
@@ -118,6 +143,7 @@ describe.each(sourceServers)('chaos: database failover by GTID ($label)', (serve
     redisCounter = new RedisSetCounter(redisServer, 'failover_');
     await redisCounter.start();
     await receiver.start();
+    await proxy.start();
     primaryPool = mysql.createPool({ ...server.connection, connectionLimit: 4 });
     replicaPool = mysql.createPool({ ...pair.replica.connection, connectionLimit: 4 });
   });
@@ -128,6 +154,8 @@ describe.each(sourceServers)('chaos: database failover by GTID ($label)', (serve
     redisCounter?.stop();
     await redisServer.stop();
     await receiver.close();
+    await proxy.close();
+    await es.close();
     await primaryPool?.end().catch(() => undefined);
     await replicaPool?.end().catch(() => undefined);
     // the primary again for the tests after this one; the replica (promoted) stops
@@ -144,7 +172,7 @@ describe.each(sourceServers)('chaos: database failover by GTID ($label)', (serve
     let replicaGtids = { executed: '', identity: '' };
     const result = await runFault({
       name: `${server.label}: primary killed (kill -9) under writes, replica promoted`,
-      load: () => new RowWriter(writes.asPool(), `${db}.orders`, { keys: 400, batch: 4, pauseMs: 4 }),
+      load: () => new RowWriter(writes.asPool(), `${db}.orders`, { keys: 400, batch: TRANSACTION_STATEMENTS, pauseMs: 4 }),
       inject: async () => {
         // the webhook refuses everything until Tunnel reads the promoted server: no position is
         // committed over the move (the source resumes after what it read, not what was committed)
@@ -157,7 +185,13 @@ describe.each(sourceServers)('chaos: database failover by GTID ($label)', (serve
         // catch-up step; a transaction no replica received would be lost by the database itself)
         await primary.query('FLUSH TABLES WITH READ LOCK');
         const executed = await executedOn(server, primary);
-        await waitReceived(server, replica, executed);
+        try {
+          await waitReceived(server, replica, executed);
+        } catch (error) {
+          // the writes blocked by the lock must end for the test to report
+          await primary.query('UNLOCK TABLES');
+          throw error;
+        }
         extra.killMs = await killPrimary();
         await running.proc.waitForLog(
           (l) => l.msg === 'binlog connection lost; reconnecting' && String(l.error).includes('waiting for it to catch up'),
@@ -167,12 +201,16 @@ describe.each(sourceServers)('chaos: database failover by GTID ($label)', (serve
         await replica.query(replicationSql.startApplying(server));
         await waitApplied(server, replica, executed);
         await promote(replica);
+        extra.promotedAt = Date.now();
         writes.target = replicaPool;
       },
       holdMs: 0,
       heal: async () => {
         const moved = await running.proc.waitForLog((l) => l.msg === 'binlog connection re-established' && l.moved === true, 60_000);
         extra.generation = moved.generation;
+        // from the promotion to Tunnel reading the promoted server
+        extra.resumedMs = Number(moved.time) - Number(extra.promotedAt);
+        delete extra.promotedAt;
         receiver.failing = false;
         // writes go on against the promoted server for a while
         await sleep(3000);
@@ -184,7 +222,11 @@ describe.each(sourceServers)('chaos: database failover by GTID ($label)', (serve
       sinks: () => {
         const redis = redisServer.client();
         return {
-          readers: { redis: () => redisRows(redis, `${db}:orders:`), webhook: async () => receiver.rows(`${db}.orders`) },
+          readers: {
+            redis: () => redisRows(redis, `${db}:orders:`),
+            webhook: async () => receiver.rows(`${db}.orders`),
+            elasticsearch: () => esRows(es, `${db}_orders`),
+          },
           close: () => redis.disconnect(),
         };
       },
@@ -194,6 +236,12 @@ describe.each(sourceServers)('chaos: database failover by GTID ($label)', (serve
     expect(result.statements).toBeGreaterThan(300);
     expect(result.comparison.lost).toBe(0);
     expect(extra.generation).toBe(1);
+    // the source resumes after what it read, not after the committed position: at most the
+    // transaction open when the connection dropped is read again whole, one write per statement
+    expect(Object.keys(result.outcome.duplicatesBySink ?? {}).sort()).toEqual(['elasticsearch', 'redis', 'webhook']);
+    for (const [sink, duplicates] of Object.entries(result.outcome.duplicatesBySink!)) {
+      expect(duplicates, `${sink} duplicates`).toBeLessThanOrEqual(TRANSACTION_STATEMENTS);
+    }
     // the committed position is the promoted server's: its identity, its GTIDs, generation 1
     const status = await waitFor(
       async () => {
@@ -235,7 +283,10 @@ describe.each(sourceServers)('chaos: database failover by GTID ($label)', (serve
     });
     const redis = redisServer.client();
     try {
-      await waitFor(async () => ((await redisRows(redis, `${db}:orders:`)).size === 6 ? true : undefined), { timeoutMs: 10_000, what: 'the six rows in Redis' });
+      await waitFor(async () => ((await redisRows(redis, `${db}:orders:`)).size === 6 ? true : undefined), {
+        timeoutMs: 10_000,
+        what: 'the six rows in Redis',
+      });
     } finally {
       redis.disconnect();
     }
@@ -244,7 +295,10 @@ describe.each(sourceServers)('chaos: database failover by GTID ($label)', (serve
     const [[{ n }]] = (await replica.query(`SELECT COUNT(*) AS n FROM ${db}.orders`)) as unknown as [[{ n: number }]];
     expect(Number(n)).toBe(1);
     // while the primary might come back, Tunnel says why the replica cannot be used, and waits
-    const refused = await running.proc.waitForLog((l) => l.msg === 'binlog connection lost; reconnecting' && String(l.error).includes('TUNNEL_ERR_SOURCE_DIVERGED'), 30_000);
+    const refused = await running.proc.waitForLog(
+      (l) => l.msg === 'binlog connection lost; reconnecting' && String(l.error).includes('TUNNEL_ERR_SOURCE_DIVERGED'),
+      30_000,
+    );
     expect(String(refused.error)).toContain(`(${lacking})`);
     const failed = await running.proc.waitForLog((l) => l.msg === 'task failed and stops', 60_000);
     const err = failed.err as { type: string; code: string; message: string };

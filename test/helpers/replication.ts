@@ -49,9 +49,11 @@ export async function waitReceived(server: SourceServer, replica: mysql.Connecti
   for (;;) {
     const [rows] = await replica.query<mysql.RowDataPacket[]>(mariadb(server) ? 'SHOW ALL SLAVES STATUS' : 'SHOW REPLICA STATUS');
     const received = String((mariadb(server) ? rows[0]?.Gtid_IO_Pos : rows[0]?.Retrieved_Gtid_Set) ?? '').replace(/\s+/g, '');
-    const [[check]] = (await replica.query(mariadb(server) ? 'SELECT ? = ? AS done' : 'SELECT GTID_SUBSET(?, ?) AS done', [executed, received])) as unknown as [
-      [{ done: number }],
-    ];
+    // MySQL: what the receiver got since it started, with what the replica had before (gtid_purged)
+    const [[check]] = (await replica.query(
+      mariadb(server) ? 'SELECT ? = ? AS done' : "SELECT GTID_SUBSET(?, CONCAT_WS(',', NULLIF(?, ''), NULLIF(@@GLOBAL.gtid_executed, ''))) AS done",
+      [executed, received],
+    )) as unknown as [[{ done: number }]];
     if (Number(check.done) === 1) return;
     if (Date.now() > deadline) throw new Error(`the replica did not receive ${executed} within ${timeoutS} s (it has ${received})`);
     await new Promise((r) => setTimeout(r, 100));

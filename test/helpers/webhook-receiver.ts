@@ -34,7 +34,11 @@ export class WebhookReceiver {
   keepEvents: boolean;
   /** Row events received (every one, kept or not). */
   eventsReceived = 0;
-  /** Row events received again: same table, action, rows event (file + end offset) and rows. */
+  /**
+   * Row events received again: same table, action, transaction (its GTID; file and end offset
+   * without one) and rows. By GTID, a transaction read again on another server after a failover,
+   * from other files and offsets, counts as what it is: a duplicate.
+   */
   duplicates = 0;
   badSignatures = 0;
   requests = 0;
@@ -115,10 +119,8 @@ export class WebhookReceiver {
     }
     this.eventsReceived++;
     if (this.keepEvents) this.events.push(item);
-    const id = createHash('sha1')
-      .update(`${item.schema}.${item.table}:${item.action}:${item.position.file}:${item.position.offset}:`)
-      .update(JSON.stringify(item.rows))
-      .digest('base64');
+    const where = item.position.gtid ?? `${item.position.file}:${item.position.offset}`;
+    const id = createHash('sha1').update(`${item.schema}.${item.table}:${item.action}:${where}:`).update(JSON.stringify(item.rows)).digest('base64');
     if (this.seen.has(id)) this.duplicates++;
     else this.seen.add(id);
   }
