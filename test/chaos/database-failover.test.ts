@@ -193,6 +193,7 @@ describe.each(sourceServers)('chaos: database failover by GTID ($label)', (serve
           throw error;
         }
         extra.killMs = await killPrimary();
+        const killedAt = Date.now();
         await running.proc.waitForLog(
           (l) => l.msg === 'binlog connection lost; reconnecting' && String(l.error).includes('waiting for it to catch up'),
           30_000,
@@ -200,17 +201,21 @@ describe.each(sourceServers)('chaos: database failover by GTID ($label)', (serve
         extra.waitedForReplica = true;
         await replica.query(replicationSql.startApplying(server));
         await waitApplied(server, replica, executed);
+        extra.appliedAt = Date.now();
+        extra.killedAt = killedAt;
         await promote(replica);
-        extra.promotedAt = Date.now();
         writes.target = replicaPool;
       },
       holdMs: 0,
       heal: async () => {
         const moved = await running.proc.waitForLog((l) => l.msg === 'binlog connection re-established' && l.moved === true, 60_000);
         extra.generation = moved.generation;
-        // from the promotion to Tunnel reading the promoted server
-        extra.resumedMs = Number(moved.time) - Number(extra.promotedAt);
-        delete extra.promotedAt;
+        // from the kill to Tunnel reading the replica (includes the replica's held-back applier), and
+        // from the replica having applied all Tunnel read (a failover tool's promotion point) to it
+        extra.movedAfterKillMs = Number(moved.time) - Number(extra.killedAt);
+        extra.movedAfterAppliedMs = Number(moved.time) - Number(extra.appliedAt);
+        delete extra.killedAt;
+        delete extra.appliedAt;
         receiver.failing = false;
         // writes go on against the promoted server for a while
         await sleep(3000);
