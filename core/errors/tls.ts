@@ -18,16 +18,33 @@ const UNTRUSTED = new Set([
   'CERT_REJECTED',
 ]);
 
+/**
+ * Node's messages for the verification failures, for clients that replace the error's code with
+ * their own (mysql2 gives every failed handshake the code HANDSHAKE_SSL_ERROR and Node's message).
+ */
+const CODE_OF_MESSAGE: Array<[RegExp, string]> = [
+  [/self[- ]signed certificate in certificate chain/i, 'SELF_SIGNED_CERT_IN_CHAIN'],
+  [/self[- ]signed certificate/i, 'DEPTH_ZERO_SELF_SIGNED_CERT'],
+  [/unable to verify the first certificate/i, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
+  [/unable to get (local )?issuer certificate/i, 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'],
+  [/certificate signature failure/i, 'CERT_SIGNATURE_FAILURE'],
+  [/certificate has expired/i, 'CERT_HAS_EXPIRED'],
+  [/certificate is not yet valid/i, 'CERT_NOT_YET_VALID'],
+  [/does not match certificate's altnames/i, 'ERR_TLS_CERT_ALTNAME_INVALID'],
+];
+
 /** Why TLS failed, in words, or undefined when `error` is not a TLS failure. */
 export function tlsFailureReason(error: unknown): string | undefined {
   const e = error as { code?: unknown; message?: unknown } | undefined;
-  const code = typeof e?.code === 'string' ? e.code : '';
   const message = typeof e?.message === 'string' ? e.message : '';
+  const given = typeof e?.code === 'string' ? e.code : '';
+  const code = given === 'HANDSHAKE_SSL_ERROR' ? (CODE_OF_MESSAGE.find(([pattern]) => pattern.test(message))?.[1] ?? given) : given;
   const detail = `${message}${code && !message.includes(code) ? ` (${code})` : ''}`;
   if (UNTRUSTED.has(code)) return `its certificate is not signed by a trusted CA: ${detail}; check the \`ca\` option`;
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `its certificate is not valid now: ${detail}`;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `its certificate is for another host name: ${detail}; connect by a name it lists, or set \`servername\``;
   if (code === 'HANDSHAKE_NO_SSL_SUPPORT') return `the server does not support TLS: ${detail}`;
+  if (code === 'HANDSHAKE_SSL_ERROR') return `the TLS handshake failed: ${detail}`;
   if (code.startsWith('ERR_SSL_') || /wrong version number|ssl3_get_record|packet length too long/i.test(message)) {
     return `the TLS handshake failed (is TLS enabled on this port?): ${detail}`;
   }
