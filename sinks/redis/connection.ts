@@ -56,6 +56,24 @@ export function createRedisClient(connection: string | ResolvedRedisConnection):
   return new Redis({ ...base, host: c.host ?? '127.0.0.1', port: c.port ?? 6379, ...(c.db !== undefined ? { db: c.db } : {}) });
 }
 
+/** Where a connection leads, for messages: host:port, the URL's host and port, or the seed nodes; never credentials. */
+export function redisWhere(connection: string | ResolvedRedisConnection): string {
+  const fromUrl = (url: string) => {
+    try {
+      const u = new URL(url);
+      return `${u.hostname}:${u.port || 6379}`;
+    } catch {
+      return 'the configured URL';
+    }
+  };
+  if (typeof connection === 'string') return fromUrl(connection);
+  const c = connection;
+  if (c.cluster) return `cluster ${c.cluster.map((n) => `${n.host}:${n.port}`).join(', ')}`;
+  if (c.sentinels) return `master "${c.name}" of sentinels ${c.sentinels.map((n) => `${n.host}:${n.port}`).join(', ')}`;
+  if (c.url) return fromUrl(c.url);
+  return `${c.host ?? '127.0.0.1'}:${c.port ?? 6379}`;
+}
+
 /** Connect a lazy client (no-op when already connecting or connected). */
 export async function connectRedis(client: RedisClient): Promise<void> {
   if (client.status === 'wait' || client.status === 'end') await client.connect();

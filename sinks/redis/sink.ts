@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import { AbortedError, FencedError, SinkError } from '../../core/errors/index.ts';
+import { AbortedError, FencedError, SinkError, tlsError, type TlsError } from '../../core/errors/index.ts';
 import {
   compileTemplate,
   documentId,
@@ -15,7 +15,7 @@ import type { BatchLimits, DeliveryResult, SchemaChangeContext, Sink, SinkBatch,
 import type { SchemaChangeEvent } from '../../core/event/index.ts';
 import { moveTableKeys, removeTableKeys, tablesOf, type TableKeys } from './table-changes.ts';
 import type { Logger } from '../../core/log/index.ts';
-import { closeRedisClient, connectRedis, createRedisClient, redisErrorText, type RedisClient } from './connection.ts';
+import { closeRedisClient, connectRedis, createRedisClient, redisErrorText, redisWhere, type RedisClient } from './connection.ts';
 import type { ResolvedRedisOptions } from './options.ts';
 
 import type { Command } from './commands.ts';
@@ -63,6 +63,8 @@ export class RedisSink implements Sink {
   #fenced: FencedWriter | undefined;
   #logger: Logger | undefined;
   #lastError = { text: '', at: 0 };
+  /** The last connection attempt failed TLS verification: why, naming the server (a start fails with it). */
+  #tlsRefusal: TlsError | undefined;
 
   constructor(options: ResolvedRedisOptions) {
     this.#options = options;
@@ -79,6 +81,7 @@ export class RedisSink implements Sink {
       // ioredis reports connection trouble as events; the batch results carry it to the runtime,
       // the log gets it once per distinct message and minute.
       this.#client.on('error', (error: unknown) => {
+        this.#tlsRefusal = tlsError(`Redis ${redisWhere(this.#options.connection)}`, error);
         const text = redisErrorText(error);
         const now = Date.now();
         if (text === this.#lastError.text && now - this.#lastError.at < 60_000) return;
@@ -98,6 +101,12 @@ export class RedisSink implements Sink {
     try {
       await connectRedis(this.client);
     } catch (error) {
+      // a certificate that does not verify will not verify on the next attempt either
+      const refusal = this.#tlsRefusal;
+      if (refusal) {
+        this.#client?.disconnect();
+        throw refusal;
+      }
       throw new SinkError(`redis: cannot connect: ${redisErrorText(error)}`);
     }
   }
