@@ -22,15 +22,32 @@ export class PrivateRedis {
 
   constructor(
     readonly dir: string,
-    readonly options: { password?: string } = {},
+    /** `tls`: TLS only (no plain port), with the certificates of makeCertificates(); clients verify them with its CA. */
+    readonly options: { password?: string; tls?: TestCertificates } = {},
   ) {}
 
   async start(): Promise<number> {
     if (!this.port) this.port = await freePort();
     mkdirSync(this.dir, { recursive: true });
+    const tls = this.options.tls;
+    const listen = tls
+      ? [
+          '--port',
+          '0',
+          '--tls-port',
+          String(this.port),
+          '--tls-auth-clients',
+          'no',
+          '--tls-cert-file',
+          tls.certFile,
+          '--tls-key-file',
+          tls.keyFile,
+          '--tls-ca-cert-file',
+          tls.caFile,
+        ]
+      : ['--port', String(this.port)];
     const args = [
-      '--port',
-      String(this.port),
+      ...listen,
       '--bind',
       '127.0.0.1',
       '--dir',
@@ -85,6 +102,7 @@ export class PrivateRedis {
       port: this.port,
       maxRetriesPerRequest: 3,
       ...(this.options.password ? { password: this.options.password } : {}),
+      ...(this.options.tls ? { tls: { ca: this.options.tls.ca } } : {}),
       ...options,
     });
   }
@@ -281,6 +299,10 @@ export interface TestCertificates {
   ca: string;
   cert: string;
   key: string;
+  /** The same, as files (for servers that read them). */
+  caFile: string;
+  certFile: string;
+  keyFile: string;
 }
 
 /** A throwaway CA and a server certificate for 127.0.0.1, made with the openssl CLI. */
@@ -295,6 +317,9 @@ export function makeCertificates(dir: string): TestCertificates {
     ca: readFileSync(join(dir, 'ca.pem'), 'utf8'),
     cert: readFileSync(join(dir, 'server.pem'), 'utf8'),
     key: readFileSync(join(dir, 'server.key'), 'utf8'),
+    caFile: join(dir, 'ca.pem'),
+    certFile: join(dir, 'server.pem'),
+    keyFile: join(dir, 'server.key'),
   };
 }
 
