@@ -13,15 +13,21 @@
  * After a dropped connection it reconnects with backoff from the last commit it delivered and skips
  * the rows events of the interrupted transaction that the handler already has, so the handler sees
  * each event exactly once. Which server it reads, and whether by file and offset or by GTID (another
- * server of `source.hosts`), candidates.ts decides.
+ * server of `source.hosts`), candidates.ts decides; what a connection failure means,
+ * connection-failure.ts.
+ *
+ * Over 500 lines on purpose: what is left here is one job, the life of the replication connection
+ * (connect, packets to handlers, pause, reconnect, stop), whose steps share its state; the rules it
+ * applies live in the files named above and in transactions.ts, table-plans.ts and rows.ts.
  */
 import ZongJi from '@vlasky/zongji';
 import { schemaMatcher, tableMatcher, type BinlogPosition, type RowEvent, type TableMatcher } from '../event/index.ts';
-import { AbortedError, DecodeError, PositionUnavailableError, SourceDivergedError, SourceError, TunnelError, tlsError } from '../errors/index.ts';
+import { AbortedError, DecodeError, SourceError, TunnelError } from '../errors/index.ts';
+import { fatalConnectionError, reconnectsExhausted } from './connection-failure.ts';
 import type { Logger } from '../log/index.ts';
 import { Cursor } from './decode.ts';
 import { FlowControl } from './flow-control.ts';
-import { describeError, isConnectionLost, mysqlConnectionOptions, type MysqlError } from './mysql-connection.ts';
+import { describeError, mysqlConnectionOptions } from './mysql-connection.ts';
 import { EventType, ROWS_EVENTS, bitmapIsFull, decodeChangeRows, decodeValueRows, lengthEncoded } from './rows.ts';
 import { ReconnectSchedule, Watchdog } from './reconnect.ts';
 import { ServerCandidates, type ReadPlan } from './candidates.ts';
@@ -44,9 +50,10 @@ class ZongjiBinlogSource implements BinlogSource {
   private handler: SourceHandler | undefined;
   private readonly candidates: ServerCandidates;
 
-  // the current zongji instance; events of older generations are ignored
+  // the current zongji instance and its number: events of an older instance are ignored (a count of
+  // connections, not the source generation of the positions)
   private zongji: ZongJiInternal | undefined;
-  private generation = 0;
+  private instance = 0;
   /** Rejects the connect() in progress, if any (stop() or a failure while connecting). */
   private abortConnect: ((error: Error) => void) | undefined;
 
@@ -140,7 +147,7 @@ class ZongjiBinlogSource implements BinlogSource {
   // the replication connection
 
   private connect(plan: ReadPlan): Promise<void> {
-    const generation = ++this.generation;
+    const instance = ++this.instance;
     this.reconnects.connecting();
     const { start } = plan;
     this.tracker.startAt(start.kind === 'file' ? start : undefined, {
@@ -167,10 +174,10 @@ class ZongjiBinlogSource implements BinlogSource {
         reject(error);
       };
       zongji.on('ready', () => {
-        if (generation !== this.generation || ready) return;
+        if (instance !== this.instance || ready) return;
         this.abortConnect = undefined;
         try {
-          this.hookZongji(zongji, generation, start.kind === 'gtid');
+          this.hookZongji(zongji, instance, start.kind === 'gtid');
         } catch (error) {
           ready = true;
           reject(error);
@@ -183,7 +190,7 @@ class ZongjiBinlogSource implements BinlogSource {
         resolve();
       });
       zongji.on('binlog', (event: ZEvent) => {
-        if (generation !== this.generation) return;
+        if (instance !== this.instance) return;
         try {
           this.onZongjiEvent(event);
         } catch (error) {
@@ -191,7 +198,7 @@ class ZongjiBinlogSource implements BinlogSource {
         }
       });
       zongji.on('error', (error: Error) => {
-        if (generation !== this.generation) return;
+        if (instance !== this.instance) return;
         if (!ready) {
           ready = true;
           this.abortConnect = undefined;
@@ -209,7 +216,7 @@ class ZongjiBinlogSource implements BinlogSource {
   }
 
   /** Runs on 'ready', right before zongji sends the dump request on its binlog connection. */
-  private hookZongji(zongji: ZongJiInternal, generation: number, byGtid: boolean): void {
+  private hookZongji(zongji: ZongJiInternal, instance: number, byGtid: boolean): void {
     const connection = zongji.connection;
     const Binlog = zongji.BinlogClass;
     if (!connection || !Binlog) throw new SourceError('zongji internals changed: no binlog connection/command at ready');
@@ -227,7 +234,7 @@ class ZongjiBinlogSource implements BinlogSource {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const source = this;
     proto.binlogData = function binlogData(this: unknown, packet: ZPacket, conn: unknown): unknown {
-      if (generation !== source.generation) return original.call(this, packet, conn);
+      if (instance !== source.instance) return original.call(this, packet, conn);
       return source.onPacket(this, original, packet, conn, zongji);
     };
   }
@@ -391,11 +398,11 @@ class ZongjiBinlogSource implements BinlogSource {
     }
     // First sight of the table (or first after a DDL), or of a character set: read what the table
     // map lacks, with the stream paused; the packets behind this one wait in mysql2's queue.
-    const generation = this.generation;
+    const instance = this.instance;
     this.flow.hold();
     reading.then(
       () => {
-        if (generation !== this.generation) return;
+        if (instance !== this.instance) return;
         try {
           this.tables.add(event, entry);
         } catch (error) {
@@ -405,7 +412,7 @@ class ZongjiBinlogSource implements BinlogSource {
         this.flow.release();
       },
       (error: unknown) => {
-        if (generation !== this.generation) return;
+        if (instance !== this.instance) return;
         this.server.drop();
         this.onConnectionError(error);
       },
@@ -417,38 +424,9 @@ class ZongjiBinlogSource implements BinlogSource {
 
   private onConnectionError(error: unknown): void {
     if (this.state !== 'running') return;
-    const refused = tlsError(`the source database ${this.server.where}`, error);
-    if (refused) {
-      this.fail(refused);
-      return;
-    }
-    if (!isConnectionLost(error)) {
-      const e = error as MysqlError;
-      const at = this.tracker.lastCommit ?? this.startPosition;
-      if (e.errno === 1236 && /could not find|purged|first log file/i.test(e.message)) {
-        this.fail(
-          new PositionUnavailableError(
-            `${this.server.where} no longer has the binlog at ${at?.file}:${at?.offset}: ${e.message}`,
-            { requested: at },
-            { cause: error },
-          ),
-        );
-        return;
-      }
-      if (e.errno === 1236 && /GTID/i.test(e.message)) {
-        this.fail(
-          new SourceDivergedError(
-            `${this.server.where} cannot continue after the GTID set ${at?.gtidSet ?? '(none)'}: ${e.message}`,
-            { requested: at },
-            { cause: error },
-          ),
-        );
-        return;
-      }
-      this.fail(error);
-      return;
-    }
-    this.scheduleReconnect(error);
+    const fatal = fatalConnectionError(error, this.server.where, this.tracker.lastCommit ?? this.startPosition);
+    if (fatal === undefined) this.scheduleReconnect(error);
+    else this.fail(fatal);
   }
 
   private scheduleReconnect(error: unknown): void {
@@ -457,22 +435,7 @@ class ZongjiBinlogSource implements BinlogSource {
     // The interrupted transaction is read again from its start; skip what the handler already has.
     this.tracker.interrupted();
     if (delay === undefined) {
-      // a candidate that answered but cannot be used (diverged, purged) says more than the ones that did not answer
-      const refusal = (error as { refusals?: TunnelError[] }).refusals?.[0];
-      if (refusal) {
-        const Kind = refusal.constructor as new (message: string, detail: Record<string, unknown>, options: { cause: unknown }) => TunnelError;
-        this.fail(new Kind(`${refusal.message} (no other server could be read in ${this.reconnects.attempts} attempts)`, refusal.detail, { cause: error }));
-        return;
-      }
-      this.fail(
-        new SourceError(
-          `lost the binlog connection to ${this.server.where} and could not reconnect after ${this.reconnects.attempts} attempts: ${describeError(error)}`,
-          {
-            lastCommit: this.tracker.lastCommit,
-          },
-          { cause: error },
-        ),
-      );
+      this.fail(reconnectsExhausted(error, this.server.where, this.reconnects.attempts, this.tracker.lastCommit));
       return;
     }
     const from = this.tracker.lastCommit ?? this.startPosition;
@@ -533,7 +496,7 @@ class ZongjiBinlogSource implements BinlogSource {
     const abort = this.abortConnect;
     this.abortConnect = undefined;
     abort?.(new AbortedError('the binlog connection was closed while it was being established'));
-    this.generation += 1; // events still buffered in the old instance are ignored
+    this.instance += 1; // events still buffered in the old instance are ignored
     this.flow.detach();
     if (!zongji) return Promise.resolve();
     return new Promise<void>((resolve) => {

@@ -18,6 +18,7 @@ import { formatPosition, nextGeneration } from '../event/index.ts';
 import { PositionUnavailableError, SourceDivergedError, SourceError, TunnelError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { gtidFlavorOf, parseGtidState, type GtidState } from './gtid-set.ts';
+import { retold } from './connection-failure.ts';
 import { describeError } from './mysql-connection.ts';
 import { SourceServer } from './server.ts';
 import { executedGtids, gtidStateAt, mayCatchUp, mysqlLogStatus, purgedGtids } from './server-gtids.ts';
@@ -229,8 +230,7 @@ export class ServerCandidates {
       return Object.assign(new Error(what, { cause: retryable.error }), { code: e.code, refusals });
     }
     const first = failures[0]!.error as TunnelError;
-    const Kind = first.constructor as new (message: string, detail: Record<string, unknown>, options: { cause: unknown }) => TunnelError;
-    return new Kind(`no source server can be read: ${text}`, first.detail, { cause: first });
+    return retold(first, `no source server can be read: ${text}`, first);
   }
 
   async close(): Promise<void> {
