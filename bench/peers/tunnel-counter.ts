@@ -2,6 +2,7 @@
 // of the prepared range, counted until the commit at its end. See protocol.ts.
 //
 //   node --import tsx bench/peers/tunnel-counter.ts '<CounterArgs JSON>'
+import { rowCount } from '../../core/event/index.ts';
 import { silentLogger } from '../../core/log/index.ts';
 import { createBinlogSource } from '../../core/source/index.ts';
 import { reached } from '../lib/dataset.ts';
@@ -24,8 +25,10 @@ source
     { kind: 'position', position: args.from },
     {
       onEvent: (event) => {
-        rows += event.rows.length;
-        ops[event.action] += event.rows.length;
+        // the rows as decoded values: their {column, value} cells are built only when a plugin reads them
+        const count = rowCount(event);
+        rows += count;
+        ops[event.action] += count;
         rowsEvents++;
       },
       onCommit: (position) => {

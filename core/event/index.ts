@@ -7,3 +7,4 @@ export * from './table-pattern.ts';
 export * from './value-rules.ts';
 export * from './schema-change.ts';
 export * from './column-types.ts';
+export * from './row-values.ts';

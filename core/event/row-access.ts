@@ -1,7 +1,19 @@
 import type { ChangeCell, ColumnValue, RowEvent, ValueCell } from './event.ts';
+import { keyColumnNames, rowValuesOf, type RowValues } from './row-values.ts';
+
+/** An image of a row of decoded values as a plain object (the same object the cells give). */
+function imageFromValues(store: RowValues, values: readonly ColumnValue[], rowIndex: number): Record<string, ColumnValue> {
+  const out: Record<string, ColumnValue> = {};
+  const { columns } = store.shape;
+  const width = columns.length;
+  for (let i = 0, o = rowIndex * width; i < width; i++) out[columns[i]!] = values[o + i] as ColumnValue;
+  return out;
+}
 
 /** The row's current image as a plain object: `after` for updates, `value` otherwise. */
 export function rowImage(event: RowEvent, rowIndex: number): Record<string, ColumnValue> {
+  const store = rowValuesOf(event);
+  if (store) return imageFromValues(store, store.values, rowIndex);
   const out: Record<string, ColumnValue> = {};
   if (event.action === 'update') {
     for (const cell of event.rows[rowIndex] as ChangeCell[]) out[cell.column] = cell.after;
@@ -13,6 +25,8 @@ export function rowImage(event: RowEvent, rowIndex: number): Record<string, Colu
 
 /** The row's image before the change: `before` for updates, `value` for inserts and deletes. */
 export function rowBeforeImage(event: RowEvent, rowIndex: number): Record<string, ColumnValue> {
+  const store = rowValuesOf(event);
+  if (store) return imageFromValues(store, event.action === 'update' ? (store.before ?? store.values) : store.values, rowIndex);
   const out: Record<string, ColumnValue> = {};
   if (event.action === 'update') {
     for (const cell of event.rows[rowIndex] as ChangeCell[]) out[cell.column] = cell.before;
@@ -27,9 +41,7 @@ export function rowBeforeImage(event: RowEvent, rowIndex: number): Record<string
  * (stated rule, README "Tables without a primary key"): the source warns once per such table.
  */
 export function keyColumnsOf(event: RowEvent): string[] {
-  if (event.primaryKey.length > 0) return event.primaryKey;
-  const first = event.rows[0];
-  return first ? first.map((cell) => cell.column) : [];
+  return [...keyColumnNames(event)];
 }
 
 /**
@@ -37,8 +49,18 @@ export function keyColumnsOf(event: RowEvent): string[] {
  * so sinks that key by primary key must delete the old id and write the new one.
  */
 export function keyValues(event: RowEvent, rowIndex: number, image: 'after' | 'before' = 'after'): ColumnValue[] {
+  const store = rowValuesOf(event);
+  if (store) {
+    const { columns } = store.shape;
+    const values = image === 'before' && event.action === 'update' ? (store.before ?? store.values) : store.values;
+    const o = rowIndex * columns.length;
+    return keyColumnNames(event).map((column) => {
+      const i = columns.lastIndexOf(column);
+      return i < 0 ? null : ((values[o + i] as ColumnValue | undefined) ?? null);
+    });
+  }
   const row = image === 'after' ? rowImage(event, rowIndex) : rowBeforeImage(event, rowIndex);
-  return keyColumnsOf(event).map((column) => row[column] ?? null);
+  return keyColumnNames(event).map((column) => row[column] ?? null);
 }
 
 /**

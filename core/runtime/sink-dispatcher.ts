@@ -14,6 +14,8 @@ export interface Delivery {
   event: RowEvent;
   segment: Segment;
   bytes: number;
+  /** The event's row changes (what `maxRows` and back-pressure count). */
+  rows: number;
 }
 
 /** A schema change on its way to one sink, between the row deliveries before and after it. */
@@ -100,7 +102,7 @@ export class SinkDispatcher {
   enqueue(delivery: Delivery): void {
     this.queue.push(delivery);
     this.queuedBytes += delivery.bytes;
-    this.queuedRows += delivery.event.rows.length;
+    this.queuedRows += delivery.rows;
     if (this.writing) return;
     const { limits } = this.options;
     if (this.queuedRows >= limits.maxRows || this.queuedBytes >= limits.maxBytes) this.flush();
@@ -148,9 +150,9 @@ export class SinkDispatcher {
     while (count < this.queue.length) {
       const next = this.queue[count]!;
       if (isSchema(next)) break;
-      if (count > 0 && (bytes + next.bytes > maxBytes || rows + next.event.rows.length > maxRows)) break;
+      if (count > 0 && (bytes + next.bytes > maxBytes || rows + next.rows > maxRows)) break;
       bytes += next.bytes;
-      rows += next.event.rows.length;
+      rows += next.rows;
       count++;
     }
     const batch = this.queue.splice(0, count) as Delivery[];

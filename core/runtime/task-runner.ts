@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ResolvedTask } from '../config/index.ts';
-import { formatPosition, samePosition, type BinlogPosition, type RowEvent, type TableName } from '../event/index.ts';
+import { formatPosition, rowCount, samePosition, type BinlogPosition, type RowEvent, type TableName } from '../event/index.ts';
 import { CommitTracker, type PositionStore, type SchemaChangeProgress, type StoredPosition } from '../checkpoint/index.ts';
 import { applyPlugins, type AppliedPipeline } from '../pipeline/index.ts';
 import { FileDeadLetterStore, type DeadLetterStore } from '../dead-letter/index.ts';
@@ -355,7 +355,8 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
   }
 
   private dispatch(event: RowEvent, sinks: readonly string[], segment: ReturnType<CommitTracker['current']>): void {
-    if (event.rows.length === 0) return;
+    const rows = rowCount(event);
+    if (rows === 0) return;
     const bytes = estimateEventBytes(event);
     for (const name of sinks) {
       const dispatcher = this.dispatchers.get(name);
@@ -369,14 +370,14 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       }
       segment.pending++;
       this.stats.inFlight++;
-      this.inFlightRows += event.rows.length;
-      dispatcher.enqueue({ event, segment, bytes });
+      this.inFlightRows += rows;
+      dispatcher.enqueue({ event, segment, bytes, rows });
     }
   }
 
   private settle(delivery: Delivery): void {
     this.stats.inFlight--;
-    this.inFlightRows -= delivery.event.rows.length;
+    this.inFlightRows -= delivery.rows;
     this.tracker.acknowledge(delivery.segment);
     if (this.stats.sourcePaused && this.inFlightRows <= this.config.maxInFlightRows / 2) {
       this.stats.sourcePaused = false;
@@ -393,8 +394,9 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
       // Counted as a delivery so the position waits until the dead letter is stored.
       segment.pending++;
       this.stats.inFlight++;
-      this.inFlightRows += event.rows.length;
-      const delivery: Delivery = { event, segment, bytes: 0 };
+      const rows = rowCount(event);
+      this.inFlightRows += rows;
+      const delivery: Delivery = { event, segment, bytes: 0, rows };
       this.deadLetters
         .put([{ task: this.name, origin: `plugin:${wrapped.plugin}`, reason: wrapped.message, at: new Date().toISOString(), event }])
         .then(() => this.settle(delivery))

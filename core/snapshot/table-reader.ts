@@ -4,7 +4,7 @@
  */
 import type { Connection as CoreConnection } from 'mysql2';
 import type { Connection, FieldPacket } from 'mysql2/promise';
-import type { BinlogPosition, ColumnValue, InsertEvent, ValueCell } from '../event/index.ts';
+import { createRowEvent, rowShape, type BinlogPosition, type ColumnValue, type RowShape } from '../event/index.ts';
 import { AbortedError } from '../errors/index.ts';
 import type { TaskRunner } from '../runtime/task-runner.ts';
 import { ChunkSegment } from './chunk-window.ts';
@@ -26,6 +26,7 @@ export class TableReader {
   private readonly select: string;
   private readonly typeCast: (field: { name: string; string(): string | null; buffer(): Buffer | null }, next: () => unknown) => unknown;
   private readonly keyIndexes: number[];
+  private shape: RowShape | undefined;
 
   constructor(
     private readonly info: TableInfo,
@@ -106,10 +107,15 @@ export class TableReader {
     const now = Date.now();
     const segment = new ChunkSegment(now);
     const { columns, schema, table, primaryKey, columnTypes } = this.info;
+    this.shape ??= rowShape(columns.map((c) => c.name));
+    const width = columns.length;
     for (const row of rows) {
-      const cells: ValueCell[] = new Array(columns.length);
-      for (let i = 0; i < columns.length; i++) cells[i] = { column: columns[i]!.name, value: row[i] ?? null };
-      const event: InsertEvent = { schema, table, action: 'insert', rows: [cells], position: this.position, timestamp: now, primaryKey, columnTypes };
+      const values: ColumnValue[] = new Array<ColumnValue>(width);
+      for (let i = 0; i < width; i++) values[i] = row[i] ?? null;
+      const event = createRowEvent(
+        { schema, table, action: 'insert', position: this.position, timestamp: now, primaryKey, columnTypes },
+        { shape: this.shape, count: 1, values, before: undefined },
+      );
       runner.accept(event, segment);
     }
     segment.close();

@@ -21,7 +21,7 @@
  * applies live in the files named above and in transactions.ts, table-plans.ts and rows.ts.
  */
 import ZongJi from '@vlasky/zongji';
-import { schemaMatcher, tableMatcher, type BinlogPosition, type RowEvent, type TableMatcher } from '../event/index.ts';
+import { createRowEvent, schemaMatcher, tableMatcher, type BinlogPosition, type TableMatcher } from '../event/index.ts';
 import { AbortedError, DecodeError, SourceError, TunnelError } from '../errors/index.ts';
 import { fatalConnectionError, reconnectsExhausted } from './connection-failure.ts';
 import type { Logger } from '../log/index.ts';
@@ -345,16 +345,18 @@ class ZongjiBinlogSource implements BinlogSource {
         { cause: error },
       );
     }
-    const event = {
-      schema: plan.schema,
-      table: plan.table,
-      action,
-      rows,
-      position: this.tracker.rowsEventPosition(nextPosition),
-      timestamp,
-      primaryKey: plan.primaryKey,
-      columnTypes: plan.columnTypes,
-    } as RowEvent;
+    const event = createRowEvent(
+      {
+        schema: plan.schema,
+        table: plan.table,
+        action,
+        position: this.tracker.rowsEventPosition(nextPosition),
+        timestamp,
+        primaryKey: plan.primaryKey,
+        columnTypes: plan.columnTypes,
+      },
+      { shape: plan.shape, count: rows.count, values: rows.values, before: rows.before },
+    );
     this.tracker.rowsEventDelivered();
     this.handler!.onEvent(event);
   }

@@ -2,7 +2,7 @@
  * Table plans (the per-table decoders built once per table map) and the decoding of a rows event's
  * row images into canonical rows.
  */
-import type { ChangeCell, ColumnTypes, ColumnValue, ValueCell } from '../event/index.ts';
+import type { ColumnTypes, ColumnValue, RowShape } from '../event/index.ts';
 import { DecodeError } from '../errors/index.ts';
 import { Cursor, type Decoder } from './decode.ts';
 
@@ -11,6 +11,8 @@ export interface TablePlan {
   table: string;
   /** Column names in table order, as the binlog (or INFORMATION_SCHEMA) gives them. */
   names: string[];
+  /** The names as the events' decoded rows carry them. */
+  shape: RowShape;
   decoders: Decoder[];
   primaryKey: string[];
   /** The columns' SQL types, shared by every event of the table map. */
@@ -87,48 +89,54 @@ export function bitmapIsFull(buf: Buffer, pos: number, count: number): boolean {
   return (buf[pos + whole]! & mask) === mask;
 }
 
-/** Insert/delete row images from c.pos up to `end`: one ValueCell[] per row, columns in table order. */
-export function decodeValueRows(plan: TablePlan, c: Cursor, end: number): ValueCell[][] {
-  const { names, decoders } = plan;
+/** Decoded row images of a rows event: `width` values per row, columns in table order. */
+export interface DecodedRows {
+  count: number;
+  values: ColumnValue[];
+  /** Updates: the before images, laid out as `values`. */
+  before: ColumnValue[] | undefined;
+}
+
+/** Insert/delete row images from c.pos up to `end`, one after the other in one flat array. */
+export function decodeValueRows(plan: TablePlan, c: Cursor, end: number): DecodedRows {
+  const { decoders } = plan;
   const n = decoders.length;
   const nullBytes = (n + 7) >>> 3;
-  const rows: ValueCell[][] = [];
+  const values: ColumnValue[] = [];
+  let count = 0;
   while (c.pos < end) {
     const buf = c.buf;
     const nulls = c.pos;
     c.pos += nullBytes;
-    const row: ValueCell[] = new Array<ValueCell>(n);
     for (let i = 0; i < n; i++) {
-      const value = (buf[nulls + (i >>> 3)]! & (1 << (i & 7))) !== 0 ? null : decoders[i]!(c);
-      row[i] = { column: names[i]!, value };
+      values.push((buf[nulls + (i >>> 3)]! & (1 << (i & 7))) !== 0 ? null : decoders[i]!(c));
     }
-    rows.push(row);
+    count++;
   }
-  return rows;
+  return { count, values, before: undefined };
 }
 
-/** Update row image pairs (before, after) from c.pos up to `end`: one ChangeCell[] per row. */
-export function decodeChangeRows(plan: TablePlan, c: Cursor, end: number): ChangeCell[][] {
-  const { names, decoders } = plan;
+/** Update row image pairs (before, after) from c.pos up to `end`: the after images and the before images. */
+export function decodeChangeRows(plan: TablePlan, c: Cursor, end: number): DecodedRows {
+  const { decoders } = plan;
   const n = decoders.length;
   const nullBytes = (n + 7) >>> 3;
-  const rows: ChangeCell[][] = [];
-  const before: ColumnValue[] = new Array<ColumnValue>(n);
+  const values: ColumnValue[] = [];
+  const before: ColumnValue[] = [];
+  let count = 0;
   while (c.pos < end) {
     const buf = c.buf;
     let nulls = c.pos;
     c.pos += nullBytes;
     for (let i = 0; i < n; i++) {
-      before[i] = (buf[nulls + (i >>> 3)]! & (1 << (i & 7))) !== 0 ? null : decoders[i]!(c);
+      before.push((buf[nulls + (i >>> 3)]! & (1 << (i & 7))) !== 0 ? null : decoders[i]!(c));
     }
     nulls = c.pos;
     c.pos += nullBytes;
-    const row: ChangeCell[] = new Array<ChangeCell>(n);
     for (let i = 0; i < n; i++) {
-      const after = (buf[nulls + (i >>> 3)]! & (1 << (i & 7))) !== 0 ? null : decoders[i]!(c);
-      row[i] = { column: names[i]!, before: before[i] as ColumnValue, after };
+      values.push((buf[nulls + (i >>> 3)]! & (1 << (i & 7))) !== 0 ? null : decoders[i]!(c));
     }
-    rows.push(row);
+    count++;
   }
-  return rows;
+  return { count, values, before };
 }

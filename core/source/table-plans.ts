@@ -15,6 +15,7 @@ import type { Logger } from '../log/index.ts';
 import { ServerCharsets } from './charset-tables.ts';
 import { ColumnType, columnDecoder, type ColumnSpec, type DecodeSupport } from './decode.ts';
 import { parseEnumSetDefinition } from './value-text.ts';
+import { rowShape } from '../event/index.ts';
 import type { TablePlan } from './rows.ts';
 import type { SourceServer } from './server.ts';
 import { readTableExtras, type TableExtras } from './table-metadata.ts';
@@ -245,6 +246,7 @@ export class TablePlans {
       schema: event.schemaName,
       table: event.tableName,
       names,
+      shape: rowShape(names),
       decoders,
       primaryKey: Object.freeze(primaryKey) as string[],
       columnTypes: Object.freeze(columnTypes),

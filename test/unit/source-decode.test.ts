@@ -11,6 +11,7 @@ import {
   type DecodeSupport,
 } from '../../core/source/decode.ts';
 import { unicodeReader } from '../../core/source/charset-decoders.ts';
+import { rowShape } from '../../core/event/index.ts';
 import { bitmapIsFull, decodeChangeRows, decodeValueRows, lengthEncoded, type TablePlan } from '../../core/source/rows.ts';
 import { formatTimestamp, readDate, readDatetime2, readTime2, readTimestamp2 } from '../../core/source/temporal.ts';
 import { parseEnumSetDefinition, parseJsonExact } from '../../core/source/value-text.ts';
@@ -311,6 +312,7 @@ describe('rows', () => {
     table: 't',
     columnTypes: {},
     names: ['id', 'note'],
+    shape: rowShape(['id', 'note']),
     decoders: [
       columnDecoder({ name: 'id', type: ColumnType.LONG, metadata: {}, unsigned: false, charset: null }, support),
       columnDecoder({ name: 'note', type: ColumnType.VARCHAR, metadata: { max_length: 20 }, unsigned: false, charset: 'utf8mb4' }, support),
@@ -321,26 +323,12 @@ describe('rows', () => {
   it('decodes insert/delete row images with NULLs', () => {
     // row 1: id=1 note='a'; row 2: id=2 note=NULL (null bitmap bit 1)
     const bytes = hex('00 01000000 0161   02 02000000');
-    expect(decodeValueRows(plan, new Cursor(bytes, 0), bytes.length)).toEqual([
-      [
-        { column: 'id', value: 1 },
-        { column: 'note', value: 'a' },
-      ],
-      [
-        { column: 'id', value: 2 },
-        { column: 'note', value: null },
-      ],
-    ]);
+    expect(decodeValueRows(plan, new Cursor(bytes, 0), bytes.length)).toEqual({ count: 2, values: [1, 'a', 2, null], before: undefined });
   });
 
   it('decodes update before/after pairs', () => {
     const bytes = hex('00 01000000 0161  00 01000000 0162');
-    expect(decodeChangeRows(plan, new Cursor(bytes, 0), bytes.length)).toEqual([
-      [
-        { column: 'id', before: 1, after: 1 },
-        { column: 'note', before: 'a', after: 'b' },
-      ],
-    ]);
+    expect(decodeChangeRows(plan, new Cursor(bytes, 0), bytes.length)).toEqual({ count: 1, values: [1, 'b'], before: [1, 'a'] });
   });
 
   it('bitmaps and length-encoded integers', () => {
