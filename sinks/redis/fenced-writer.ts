@@ -51,8 +51,23 @@ return out
 `;
 
 const SCRIPT = 'tunnelFencedWrite';
-/** Lua's unpack takes a few thousand values at most: longer commands are split first (splitLongCommand). */
-const MAX_COMMAND_ARGS = 4000;
+/** Lua's unpack takes a few thousand values at most: longer commands are split first (splitLongCommands). */
+export const MAX_COMMAND_ARGS = 4000;
+
+/** The key holding a task's epoch (standalone and Sentinel; a cluster has one per slot beside it). */
+export function epochKey(keyPrefix: string, task: string): string {
+  return `${keyPrefix}${task}`;
+}
+
+/** The error of a write the script refused: Redis holds `stored`, a newer epoch of the task. */
+export function fencedError(fence: WriteFence, stored: string, key: string): FencedError {
+  return new FencedError(
+    `redis refused the write of task "${fence.task}": it holds epoch ${stored} (key ${key}), ` +
+      `newer than this worker's ${fence.epoch}: another worker owns the task now. If no other worker runs it (the ZooKeeper registry was recreated, ` +
+      `or the task moved from a cluster to a standalone worker), delete that key`,
+    { task: fence.task, epoch: fence.epoch, stored: Number(stored) },
+  );
+}
 
 type ScriptCall = (key: string, epoch: number, ...args: Array<string | number | Buffer>) => Promise<unknown>;
 type ScriptClient = RedisClient & { [SCRIPT]: ScriptCall };
@@ -81,7 +96,7 @@ export class FencedWriter {
 
   /** The key holding the task's epoch (standalone and Sentinel). */
   epochKey(task: string): string {
-    return `${this.#keyPrefix}${task}`;
+    return epochKey(this.#keyPrefix, task);
   }
 
   /**
@@ -163,12 +178,7 @@ export class FencedWriter {
       }
     });
     if (refused !== undefined) {
-      throw new FencedError(
-        `redis refused the write of task "${fence.task}": it holds epoch ${refused} (key ${this.epochKey(fence.task)}${this.#client instanceof Cluster ? ':{…} per slot' : ''}), ` +
-          `newer than this worker's ${fence.epoch}: another worker owns the task now. If no other worker runs it (the ZooKeeper registry was recreated, ` +
-          `or the task moved from a cluster to a standalone worker), delete that key`,
-        { task: fence.task, epoch: fence.epoch, stored: Number(refused) },
-      );
+      throw fencedError(fence, refused, `${this.epochKey(fence.task)}${cluster ? ':{…} per slot' : ''}`);
     }
     return errors;
   }

@@ -1,16 +1,6 @@
 import { Cluster } from 'ioredis';
 import { AbortedError, FencedError, SinkError, tlsError, type TlsError } from '../../core/errors/index.ts';
-import {
-  compileTemplate,
-  documentId,
-  keyChanged,
-  keyValues,
-  rowBeforeImage,
-  rowImage,
-  type ColumnValue,
-  type CompiledTemplate,
-  type RowEvent,
-} from '../../core/event/index.ts';
+import { compileTemplate, documentId, keyValues, type ColumnValue, type CompiledTemplate, type RowEvent } from '../../core/event/index.ts';
 import type { BatchLimits, DeliveryResult, SchemaChangeContext, Sink, SinkBatch, WriteFence } from '../../core/sink/index.ts';
 import type { SchemaChangeEvent } from '../../core/event/index.ts';
 import { moveTableKeys, removeTableKeys, tablesOf, type TableKeys } from './table-changes.ts';
@@ -20,37 +10,16 @@ import type { ResolvedRedisOptions } from './options.ts';
 
 import type { Command } from './commands.ts';
 import { RegistryChanges, TableRegistry } from './table-registry.ts';
-import { FencedWriter, splitLongCommands, UndeliveredError, type CommandError } from './fenced-writer.ts';
+import { RespConnection, respEndpoint } from './resp-connection.ts';
+import { RespEncoder, type RespArg } from './resp.ts';
+import { RespBatch, ScriptMissingError, loadFencedScript, type BatchOutcome } from './resp-batch.ts';
+import { FencedWriter, UndeliveredError, epochKey, splitLongCommands, type CommandError } from './fenced-writer.ts';
+import { RowCommands, type IndexPlan, type IndexRow } from './row-commands.ts';
 
-/** Commands per pipeline write or fenced script (a batch of 2,000 rows is ~4 writes). */
+export { redisText } from './row-commands.ts';
+
+/** Commands per ioredis pipeline write or fenced script (Sentinel, Cluster; a batch of 2,000 rows is ~4 writes). */
 const PIPELINE_CHUNK = 500;
-
-/**
- * A column value as Redis text: strings as they are (so a BLOB stays its base64 text and a DECIMAL
- * its digits), everything else as JSON (numbers, booleans, JSON documents). NULL has no text: a
- * hash has no field for it, a set index has no member for it.
- */
-export function redisText(value: ColumnValue | undefined): string | undefined {
-  if (value === null || value === undefined) return undefined;
-  return typeof value === 'string' ? value : JSON.stringify(value);
-}
-
-/** A sorted-set score from a column value; undefined when it has none (NULL, not a number). */
-function scoreOf(value: ColumnValue | undefined): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  if (typeof value === 'string' && value.trim() !== '') {
-    const n = Number(value);
-    return Number.isFinite(n) ? n : undefined;
-  }
-  if (typeof value === 'boolean') return value ? 1 : 0;
-  return undefined;
-}
-
-interface IndexPlan {
-  type: 'set' | 'zset';
-  column: string;
-  key: CompiledTemplate;
-}
 
 export class RedisSink implements Sink {
   readonly batchLimits: Partial<BatchLimits>;
@@ -58,9 +27,15 @@ export class RedisSink implements Sink {
   readonly #key: CompiledTemplate;
   readonly #indexes: IndexPlan[];
   readonly #registry: TableRegistry | undefined;
+  readonly #rows: RowCommands;
   #client: RedisClient | undefined;
-  /** The fenced writes through the client (fenced-writer.ts); undefined with `fence: false`. */
+  /** The writer of row batches on a standalone server (undefined for Sentinel, Cluster and `transaction`). */
+  #writer: RespConnection | undefined;
+  /** The fenced-write script loaded on the writer's server (resp-batch.ts); reset when Redis lost it. */
+  #scriptLoaded: Promise<void> | undefined;
+  /** The fenced writes through the ioredis client (fenced-writer.ts); undefined with `fence: false`. */
   #fenced: FencedWriter | undefined;
+  readonly #encoder = new RespEncoder();
   #logger: Logger | undefined;
   #lastError = { text: '', at: 0 };
   /** The last connection attempt failed TLS verification: why, naming the server (a start fails with it). */
@@ -70,8 +45,18 @@ export class RedisSink implements Sink {
     this.#options = options;
     this.#key = compileTemplate(options.key, ['schema', 'table', 'id']);
     this.#indexes = options.indexes.map((index) => ({ type: index.type, column: index.column, key: compileTemplate(index.key) }));
+    this.#rows = new RowCommands(options, this.#key, this.#indexes);
     this.batchLimits = { maxRows: 1000, ...options.batch };
     this.#registry = options.registry === false ? undefined : new TableRegistry(options.registry.prefix);
+  }
+
+  /** The writer, made on first use on a standalone server without `transaction`. */
+  get #respWriter(): RespConnection | undefined {
+    // WAIT (waitForReplicas) and MULTI (transaction) stay with the ioredis client
+    if (this.#writer || this.#options.transaction || this.#options.waitForReplicas) return this.#writer;
+    const endpoint = respEndpoint(this.#options.connection);
+    if (endpoint) this.#writer = new RespConnection(endpoint);
+    return this.#writer;
   }
 
   /** The ioredis client (created on first use); for tests and tools that read what was written. */
@@ -100,6 +85,7 @@ export class RedisSink implements Sink {
   async start(): Promise<void> {
     try {
       await connectRedis(this.client);
+      await this.#respWriter?.connect();
     } catch (error) {
       // a certificate that does not verify will not verify on the next attempt either
       const refusal = this.#tlsRefusal;
@@ -113,7 +99,7 @@ export class RedisSink implements Sink {
 
   /** The key of a row's current (or, for 'before', previous) image. */
   keyOf(event: RowEvent, rowIndex: number, image: 'after' | 'before' = 'after'): string {
-    return this.#key.render({ schema: event.schema, table: event.table, id: documentId(keyValues(event, rowIndex, image)) });
+    return this.#rows.rowKey(event.schema, event.table, documentId(keyValues(event, rowIndex, image)));
   }
 
   /**
@@ -121,185 +107,61 @@ export class RedisSink implements Sink {
    * `registry` collects which ids and index keys the table now has.
    */
   commandsFor(event: RowEvent, registry?: RegistryChanges): Command[] {
-    const o = this.#options;
     const out: Command[] = [];
-    const { schema, table } = event;
-    for (let row = 0; row < event.rows.length; row++) {
-      const id = documentId(keyValues(event, row));
-      const key = this.#key.render({ schema, table, id });
-      const after = rowImage(event, row);
-      if (event.action === 'delete') {
-        out.push(['del', key]);
-        registry?.removed(schema, table, id);
-        this.#indexCommands(event, out, registry, { id, values: after }, undefined);
-        continue;
-      }
-      let old: { id: string; values: Record<string, ColumnValue> } | undefined;
-      if (event.action === 'update') {
-        const before = rowBeforeImage(event, row);
-        if (keyChanged(event, row)) {
-          const oldId = documentId(keyValues(event, row, 'before'));
-          out.push(['del', this.#key.render({ schema, table, id: oldId })]);
-          registry?.removed(schema, table, oldId);
-          old = { id: oldId, values: before };
-        } else {
-          old = { id, values: before };
-        }
-      }
-      this.#valueCommands(event, row, key, after, out);
-      if (o.ttlSeconds !== undefined && o.value !== 'json') out.push(['expire', key, o.ttlSeconds]);
-      registry?.written(schema, table, id);
-      this.#indexCommands(event, out, registry, undefined, { id, values: after }, old);
-    }
+    this.#rows.emit(event, (args) => out.push(args.slice() as Command), registry);
     return out;
-  }
-
-  #valueCommands(event: RowEvent, row: number, key: string, image: Record<string, ColumnValue>, out: Command[]): void {
-    const o = this.#options;
-    let value: string | Record<string, string | null | undefined>;
-    if (o.value === 'hash') {
-      // The hot path (the default): HSET/HDEL arguments straight from the image, no copies.
-      const hset: Command = ['hset', key];
-      let hdel: Command | undefined;
-      for (const column in image) {
-        const text = redisText(image[column]);
-        if (text === undefined) (hdel ??= ['hdel', key]).push(column);
-        else hset.push(column, text);
-      }
-      if (hset.length > 2) out.push(hset);
-      // NULL columns have no field: remove the ones an earlier image had.
-      if (hdel) out.push(hdel);
-      return;
-    }
-    if (o.value === 'json') value = JSON.stringify(image);
-    else value = o.value(event, row);
-
-    if (typeof value === 'string') {
-      out.push(o.ttlSeconds !== undefined && o.value === 'json' ? ['set', key, value, 'EX', o.ttlSeconds] : ['set', key, value]);
-      return;
-    }
-    const set: (string | number)[] = [];
-    const absent: string[] = [];
-    for (const [field, text] of Object.entries(value)) {
-      if (text === null || text === undefined) absent.push(field);
-      else set.push(field, text);
-    }
-    if (set.length > 0) out.push(['hset', key, ...set]);
-    // NULL columns have no field: remove the ones an earlier image had.
-    if (absent.length > 0) out.push(['hdel', key, ...absent]);
-  }
-
-  /**
-   * Index maintenance. `removed`: a row that is gone (delete). `current`: the row as it is now;
-   * `old`: its previous image (update), whose entries are removed where they differ.
-   */
-  #indexCommands(
-    event: { schema: string; table: string },
-    out: Command[],
-    registry: RegistryChanges | undefined,
-    removed: { id: string; values: Record<string, ColumnValue> } | undefined,
-    current?: { id: string; values: Record<string, ColumnValue> },
-    old?: { id: string; values: Record<string, ColumnValue> },
-  ): void {
-    for (const index of this.#indexes) {
-      const vars = { schema: event.schema, table: event.table, column: index.column };
-      if (index.type === 'zset') {
-        const key = index.key.render(vars);
-        registry?.indexKey(event.schema, event.table, key);
-        if (removed) out.push(['zrem', key, removed.id]);
-        if (old && current && old.id !== current.id) out.push(['zrem', key, old.id]);
-        if (current) {
-          const score = scoreOf(current.values[index.column]);
-          out.push(score === undefined ? ['zrem', key, current.id] : ['zadd', key, score, current.id]);
-        }
-        continue;
-      }
-      const setKey = (value: ColumnValue | undefined) => {
-        const text = redisText(value);
-        return text === undefined ? undefined : index.key.render({ ...vars, value: text });
-      };
-      if (removed) {
-        const key = setKey(removed.values[index.column]);
-        if (key) out.push(['srem', key, removed.id]);
-      }
-      if (current) {
-        const newKey = setKey(current.values[index.column]);
-        if (old) {
-          const oldKey = setKey(old.values[index.column]);
-          if (oldKey && (oldKey !== newKey || old.id !== current.id)) out.push(['srem', oldKey, old.id]);
-        }
-        if (newKey) {
-          out.push(['sadd', newKey, current.id]);
-          registry?.indexKey(event.schema, event.table, newKey);
-        }
-      }
-    }
   }
 
   async write(batch: SinkBatch): Promise<DeliveryResult[]> {
     const { events, signal } = batch;
     const fence: WriteFence = { task: batch.task, epoch: batch.epoch };
     if (signal.aborted) throw new AbortedError('redis: write aborted');
-    const commands: Command[] = [];
-    const owner: number[] = [];
-    const registry = this.#registry ? new RegistryChanges(this.#registry) : undefined;
-    events.forEach((event, e) => {
-      for (const command of this.commandsFor(event, registry)) {
-        commands.push(command);
-        owner.push(e);
-      }
-    });
-    // the registry after the rows: a reply error on it fails the whole batch (owner -1)
-    for (const command of registry?.commands() ?? []) {
-      commands.push(command);
-      owner.push(-1);
-    }
-    if (commands.length === 0) return events.map(() => ({ status: 'ok' }));
-
-    let replies: CommandError[];
+    const writer = this.#respWriter;
+    let outcome: BatchOutcome | undefined;
     try {
-      await connectRedis(this.client);
-      replies = await this.#run(commands, fence);
+      if (!writer) outcome = await this.#writeClient(events, fence);
+      else {
+        try {
+          outcome = await this.#writeResp(writer, events, fence);
+        } catch (error) {
+          if (!(error instanceof ScriptMissingError)) throw error;
+          // Redis lost the script (restarted, SCRIPT FLUSH): nothing of the refused parts ran; the
+          // whole batch again, in order, converges whatever parts did run
+          this.#scriptLoaded = undefined;
+          outcome = await this.#writeResp(writer, events, fence);
+        }
+      }
     } catch (error) {
       if (error instanceof FencedError) throw error;
       if (signal.aborted) throw new AbortedError('redis: write aborted');
       const reason = `redis: ${redisErrorText(error)}`;
       return events.map(() => ({ status: 'retry', reason }));
     }
-
+    const { owner, errors, readOnly, undelivered } = outcome;
     // A replica answers READONLY to each write: connected to one (a primary demoted while the
     // connection stayed open, or an address that is not the primary), nothing of the batch is the
     // events' fault. Never dead-letter for it; connect again (Sentinel: to the primary it names).
-    const readOnly = replies.find((error) => error && /^READONLY\b/.test(error.message));
-    if (readOnly) {
-      if (!(this.client instanceof Cluster)) this.client.disconnect(true);
-      const reason = `redis: ${redisErrorText(readOnly)} (connected to a replica: connecting again; the batch is sent again)`;
+    if (readOnly !== undefined) {
+      this.#writer?.drop();
+      if (this.#client && !(this.#client instanceof Cluster)) this.#client.disconnect(true);
+      const reason = `redis: ${readOnly} (connected to a replica: connecting again; the batch is sent again)`;
       return events.map(() => ({ status: 'retry', reason }));
     }
-    // Redis Cluster: the slot groups of some events did not land (a node down) while others did
-    const undelivered = new Map<number, string>();
+    if (errors.size === 0 && !undelivered) return events.map(() => ({ status: 'ok' }));
+    // the first error of each event (or of the registry, owner -1)
     const failed = new Map<number, string>();
-    replies.forEach((error, i) => {
-      if (error instanceof UndeliveredError) {
-        if (!undelivered.has(owner[i] as number)) undelivered.set(owner[i] as number, `redis: ${error.message}`);
-        return;
-      }
-      if (error && !failed.has(owner[i] as number)) {
-        failed.set(
-          owner[i] as number,
-          `redis reply error on ${(commands[i] as Command)[0].toUpperCase()} ${(commands[i] as Command)[1]}: ${redisErrorText(error)}`,
-        );
-      }
-    });
-    if (undelivered.size > 0) {
-      const reason = [...undelivered.values()][0] as string;
+    for (const [i, message] of errors) if (!failed.has(owner[i]!)) failed.set(owner[i]!, message);
+    if (undelivered) {
+      // Redis Cluster: the slot groups of some events did not land (a node down) while others did
+      const byEvent = new Map<number, string>();
+      for (const [i, message] of undelivered) if (!byEvent.has(owner[i]!)) byEvent.set(owner[i]!, message);
+      const reason = [...byEvent.values()][0]!;
       // The runtime sends the batch again from the first event that did not land: the ones before it
       // are done, not written twice. With the registry's commands missing, or reply errors beside,
       // the whole batch goes again (the registry must not lag the rows it names).
-      if (undelivered.has(-1) || failed.size > 0) return events.map(() => ({ status: 'retry', reason }));
-      return events.map((_, e) => (undelivered.has(e) ? { status: 'retry', reason: undelivered.get(e)! } : { status: 'ok' }));
+      if (byEvent.has(-1) || failed.size > 0) return events.map(() => ({ status: 'retry', reason }));
+      return events.map((_, e) => (byEvent.has(e) ? { status: 'retry', reason: byEvent.get(e)! } : { status: 'ok' }));
     }
-    if (failed.size === 0) return events.map(() => ({ status: 'ok' }));
     const registryError = failed.get(-1);
     if (registryError !== undefined) {
       // the table registry is Tunnel's own bookkeeping: never a row's fault, always worth a retry
@@ -315,6 +177,67 @@ export class RedisSink implements Sink {
     const [first, firstReason] = [...failed.entries()][0] as [number, string];
     const reason = `${firstReason} (event ${first + 1} of ${events.length}${failed.size > 1 ? `, ${failed.size} events with errors` : ''}; the batch is retried)`;
     return events.map(() => ({ status: 'retry', reason }));
+  }
+
+  /**
+   * A batch on the RESP writer (resp-batch.ts): encoded straight into buffers, written in parts as
+   * they fill, each part one call of the fenced-write script unless `fence: false`.
+   */
+  async #writeResp(writer: RespConnection, events: readonly RowEvent[], fence: WriteFence): Promise<BatchOutcome> {
+    await writer.connect();
+    const fenceOption = this.#options.fence;
+    if (fenceOption !== false) {
+      this.#scriptLoaded ??= loadFencedScript(writer).catch((error: unknown) => {
+        this.#scriptLoaded = undefined;
+        throw error;
+      });
+      await this.#scriptLoaded;
+    }
+    // from here to finish() without an await: the encoder is the sink's one
+    const batch = new RespBatch(writer, this.#encoder, fenceOption === false ? undefined : { fence, epochKey: epochKey(fenceOption.keyPrefix, fence.task) });
+    let e = 0;
+    const out = (args: RespArg[]) => batch.add(args, e);
+    const registry = this.#registry ? new RegistryChanges(this.#registry) : undefined;
+    for (; e < events.length; e++) this.#rows.emit(events[e]!, out, registry);
+    // the registry after the rows: a reply error on it fails the whole batch (owner -1)
+    e = -1;
+    for (const command of registry?.commands() ?? []) out(command as RespArg[]);
+    return batch.finish();
+  }
+
+  /** A batch through ioredis (Sentinel, Cluster, `transaction`). */
+  async #writeClient(events: readonly RowEvent[], fence: WriteFence): Promise<BatchOutcome> {
+    const commands: Command[] = [];
+    const owner: number[] = [];
+    const registry = this.#registry ? new RegistryChanges(this.#registry) : undefined;
+    events.forEach((event, e) => {
+      this.#rows.emit(
+        event,
+        (args) => {
+          commands.push(args.slice() as Command);
+          owner.push(e);
+        },
+        registry,
+      );
+    });
+    // the registry after the rows: a reply error on it fails the whole batch (owner -1)
+    for (const command of registry?.commands() ?? []) {
+      commands.push(command);
+      owner.push(-1);
+    }
+    const errors = new Map<number, string>();
+    if (commands.length === 0) return { owner, errors };
+    await connectRedis(this.client);
+    const replies = await this.#run(commands, fence);
+    let readOnly: string | undefined;
+    let undelivered: Map<number, string> | undefined;
+    replies.forEach((error, i) => {
+      if (!error) return;
+      if (error instanceof UndeliveredError) (undelivered ??= new Map()).set(i, `redis: ${error.message}`);
+      else if (/^READONLY\b/.test(error.message)) readOnly ??= redisErrorText(error);
+      else errors.set(i, `redis reply error on ${(commands[i] as Command)[0].toUpperCase()} ${(commands[i] as Command)[1]}: ${redisErrorText(error)}`);
+    });
+    return { owner, errors, ...(readOnly !== undefined ? { readOnly } : {}), ...(undelivered ? { undelivered } : {}) };
   }
 
   /**
@@ -365,7 +288,7 @@ export class RedisSink implements Sink {
         }
       },
       registry,
-      rowKey: (schema, table, id) => this.#key.render({ schema, table, id }),
+      rowKey: (schema, table, id) => this.#rows.rowKey(schema, table, id),
       newChanges: () => new RegistryChanges(registry),
     };
     if (this.#indexes.length > 0) keys.rebuildIndexes = (schema, table, ids, changes) => this.#rebuildIndexes(schema, table, ids, changes);
@@ -384,7 +307,7 @@ export class RedisSink implements Sink {
     // one page of reads at once: ioredis writes them back to back on the connection
     const rows = await Promise.all(
       ids.map(async (id): Promise<[string, Record<string, ColumnValue>] | undefined> => {
-        const key = this.#key.render({ schema, table, id });
+        const key = this.#rows.rowKey(schema, table, id);
         if (o.value === 'hash') {
           const found = await client.hmget(key, ...columns);
           return [id, Object.fromEntries(columns.map((column, i) => [column, found[i] ?? null]))];
@@ -394,12 +317,21 @@ export class RedisSink implements Sink {
       }),
     );
     const out: Command[] = [];
-    for (const row of rows) if (row) this.#indexCommands({ schema, table }, out, changes, undefined, { id: row[0], values: row[1] });
+    const read = this.#indexes.map((index) => (row: IndexRow) => (row.values as Record<string, ColumnValue>)[index.column]);
+    for (const row of rows) {
+      if (row)
+        this.#rows.indexCommands({ schema, table }, read, (args) => out.push(args.slice() as Command), changes, undefined, {
+          id: row[0],
+          values: row[1],
+          offset: 0,
+        });
+    }
     return out;
   }
 
   /**
-   * One error (or null) per command; FencedError when Redis holds a newer epoch of the task. With
+   * Commands through the ioredis client (Sentinel, Cluster, `transaction`, `waitForReplicas`, table
+   * operations): one error (or null) per command; FencedError when Redis holds a newer epoch of the task. With
    * `waitForReplicas`, a SinkError (the batch is retried) unless enough replicas have the writes.
    */
   async #run(commands: Command[], fence: WriteFence): Promise<CommandError[]> {
@@ -456,9 +388,12 @@ export class RedisSink implements Sink {
 
   async close(): Promise<void> {
     const client = this.#client;
+    const writer = this.#writer;
     this.#client = undefined;
+    this.#writer = undefined;
     this.#fenced = undefined;
-    await closeRedisClient(client);
+    this.#scriptLoaded = undefined;
+    await Promise.all([closeRedisClient(client), writer?.close()]);
   }
 }
 

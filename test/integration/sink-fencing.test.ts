@@ -240,6 +240,34 @@ describe('redis: the epoch check runs in the script that writes', () => {
     expect(other).toEqual([{ status: 'ok' }]);
   });
 
+  // a task of their own: the epochs here are not the other tests' epochs
+  const ownTask = (events: RowEvent[], epoch: number): SinkBatch => ({ ...batch(events, epoch), task: `${TASK}-resp` });
+
+  it('writes again, still fenced, after Redis lost the script (SCRIPT FLUSH)', async () => {
+    const s = sink();
+    expect(await s.write(ownTask([event('insert', 'f', pos('b.000003', 10), [{ id: 1, v: 'before flush' }])], 7))).toEqual([{ status: 'ok' }]);
+    await admin.call('SCRIPT', 'FLUSH');
+    expect(await s.write(ownTask([event('insert', 'f', pos('b.000003', 20), [{ id: 1, v: 'after flush' }])], 7))).toEqual([{ status: 'ok' }]);
+    expect(JSON.parse((await admin.get(`${RUN}:f:1`))!)).toEqual({ id: 1, v: 'after flush' });
+    await admin.call('SCRIPT', 'FLUSH');
+    const refused = await s.write(ownTask([event('insert', 'f', pos('b.000003', 30), [{ id: 1, v: 'stale' }])], 6)).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(FencedError);
+    expect(JSON.parse((await admin.get(`${RUN}:f:1`))!)).toEqual({ id: 1, v: 'after flush' });
+  });
+
+  it('a hash of more fields than the script unpacks at once is written whole, in parts of the same command', async () => {
+    const s = redis({ connection: servers.redis.url, key: `${RUN}:{table}:{id}`, registry: false, fence: { keyPrefix: `${RUN}:epoch:` } }).sink;
+    sinks.push(s);
+    const row: Record<string, string | number> = { id: 1 };
+    for (let c = 0; c < 2500; c++) row[`c${c}`] = `v${c}`;
+    expect(await s.write(ownTask([event('insert', 'wide', pos('b.000004', 10), [row])], 7))).toEqual([{ status: 'ok' }]);
+    const hash = await admin.hgetall(`${RUN}:wide:1`);
+    expect(Object.keys(hash)).toHaveLength(2501);
+    expect(hash['id']).toBe('1');
+    expect(hash['c0']).toBe('v0');
+    expect(hash['c2499']).toBe('v2499');
+  });
+
   it('a schema change of an older owner changes nothing', async () => {
     const s = sink();
     await s.write(batch([event('insert', 'w', pos('b.000002', 10), [{ id: 1, v: 'kept' }])], 6));
