@@ -13,6 +13,8 @@ import { freshTable } from './orders.ts';
 import { taskConfigExpression } from './catchup.ts';
 import { resetSink, sinkPlugin } from './sinks.ts';
 import { writeConfig } from './tunnel-child.ts';
+import { tunnelUnderTest } from './tunnel-under-test.ts';
+import { WORKER_NODE_FLAGS } from '../../test/helpers/node-flags.ts';
 import { PacedWriter } from './writer.ts';
 import type { ProbeMessage } from './probe.ts';
 
@@ -47,10 +49,11 @@ class Node {
     configFile: string,
     mode: FailoverRun['mode'],
   ) {
-    const script = mode === 'tunnel start' ? resolve(benchRoot, '../bin/tunnel.js') : resolve(benchRoot, 'cluster-node.ts');
+    const script = mode === 'tunnel start' ? tunnelUnderTest.bin : resolve(benchRoot, 'cluster-node.ts');
     const args = mode === 'tunnel start' ? ['start', '-c', configFile] : [configFile];
     this.proc = fork(script, args, {
-      execArgv: mode === 'tunnel start' ? [] : ['--import', 'tsx'],
+      // a worker either way: the worker's Node flags (bin/tunnel.ts's shebang)
+      execArgv: mode === 'tunnel start' ? [...WORKER_NODE_FLAGS] : [...WORKER_NODE_FLAGS, '--import', 'tsx'],
       env: { ...process.env, BENCH_NODE: id, TUNNEL_LOG_FORMAT: 'json' },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });

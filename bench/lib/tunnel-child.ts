@@ -1,10 +1,11 @@
 // A real `tunnel start -c <config>` child process (bin/tunnel.js: the pid is the worker itself), with
 // an IPC channel for the bench probe's messages and a sampler of its resident set.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BinlogPosition } from '../../core/event/index.ts';
 import { repoRoot, rssOf, tmpRoot } from './common.ts';
+import { tunnelUnderTest } from './tunnel-under-test.ts';
 import type { ProbeMessage } from './probe.ts';
 import { WORKER_NODE_FLAGS } from '../../test/helpers/node-flags.ts';
 
@@ -20,16 +21,26 @@ export interface ChildOptions {
   env?: Record<string, string>;
 }
 
+/** The import specifier of a source entry ('core/index.ts', 'sinks/redis/index.ts') for the config. */
+function entrySpecifier(path: string): string {
+  if (tunnelUnderTest.fromSource) return resolve(tunnelUnderTest.root, path);
+  const entry = path.replace(/\/index\.ts$/, '');
+  return entry === 'core' ? 'tunnel' : `tunnel/${entry}`;
+}
+
 /** Writes bench/.tmp/<name>/tunnel.config.ts and returns its path and folder. */
 export function writeConfig(name: string, imports: string[], configExpression: string): { file: string; dir: string } {
+  if (!existsSync(tunnelUnderTest.bin)) {
+    throw new Error(`${tunnelUnderTest.bin} does not exist: build Tunnel first (npm run build), or set BENCH_FROM_SOURCE=1`);
+  }
   const dir = join(tmpRoot, name);
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'tunnel.config.ts');
   const rel = (p: string) => resolve(repoRoot, p);
   const lines = [
-    `import { defineConfig } from ${JSON.stringify(rel('core/index.ts'))};`,
+    `import { defineConfig } from ${JSON.stringify(entrySpecifier('core/index.ts'))};`,
     `import { benchProbe } from ${JSON.stringify(rel('bench/lib/probe.ts'))};`,
-    ...imports.map((line) => line.replace(/from '([^']+)'/, (_, p: string) => `from ${JSON.stringify(rel(p))}`)),
+    ...imports.map((line) => line.replace(/from '([^']+)'/, (_, p: string) => `from ${JSON.stringify(entrySpecifier(p))}`)),
     `export default defineConfig(${configExpression});`,
     '',
   ];
@@ -48,7 +59,7 @@ export class TunnelChild {
   readonly spawnedAt = Date.now();
 
   constructor(configFile: string, options: { nodeFlags?: string[]; env?: Record<string, string>; cwd?: string } = {}) {
-    this.proc = spawn(process.execPath, [...WORKER_NODE_FLAGS, ...(options.nodeFlags ?? []), resolve(repoRoot, 'bin/tunnel.js'), 'start', '-c', configFile], {
+    this.proc = spawn(process.execPath, [...WORKER_NODE_FLAGS, ...(options.nodeFlags ?? []), tunnelUnderTest.bin, 'start', '-c', configFile], {
       cwd: options.cwd ?? repoRoot,
       env: { ...process.env, TUNNEL_LOG_FORMAT: 'json', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -2,12 +2,19 @@
 // of the prepared range, counted until the commit at its end. See protocol.ts.
 //
 //   node --import tsx bench/peers/tunnel-counter.ts '<CounterArgs JSON>'
-import { rowCount } from '../../core/event/index.ts';
-import { silentLogger } from '../../core/log/index.ts';
-import { createBinlogSource } from '../../core/source/index.ts';
+//
+// The counter itself runs under tsx; the source it measures is the package build (dist/), what a
+// team runs, unless BENCH_FROM_SOURCE=1.
+import type { RowEvent } from '../../core/index.ts';
 import { reached } from '../lib/dataset.ts';
+import { tunnelApiUrl } from '../lib/tunnel-under-test.ts';
 import { counterArgs, fail, sayDoneAndWait, sayStart, type CounterOps } from './protocol.ts';
 
+// the Tunnel under test: its package build unless BENCH_FROM_SOURCE=1 (bench/lib/tunnel-under-test.ts)
+const api = (await import(tunnelApiUrl())) as typeof import('../../core/index.ts');
+const { createBinlogSource, silentLogger } = api;
+// a build from before events carried decoded values counts the cells
+const rowCount = api.rowCount ?? ((event: RowEvent) => event.rows.length);
 const args = counterArgs();
 const { host, port, user, password } = args.server;
 const source = createBinlogSource(
