@@ -8,3 +8,4 @@ export * from './value-rules.ts';
 export * from './schema-change.ts';
 export * from './column-types.ts';
 export * from './row-values.ts';
+export * from './json-text.ts';

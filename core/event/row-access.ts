@@ -1,12 +1,13 @@
 import type { ChangeCell, ColumnValue, RowEvent, ValueCell } from './event.ts';
+import { valueOf, type StoredValue } from './json-text.ts';
 import { keyColumnNames, rowValuesOf, type RowValues } from './row-values.ts';
 
 /** An image of a row of decoded values as a plain object (the same object the cells give). */
-function imageFromValues(store: RowValues, values: readonly ColumnValue[], rowIndex: number): Record<string, ColumnValue> {
+function imageFromValues(store: RowValues, values: readonly StoredValue[], rowIndex: number): Record<string, ColumnValue> {
   const out: Record<string, ColumnValue> = {};
   const { columns } = store.shape;
   const width = columns.length;
-  for (let i = 0, o = rowIndex * width; i < width; i++) out[columns[i]!] = values[o + i] as ColumnValue;
+  for (let i = 0, o = rowIndex * width; i < width; i++) out[columns[i]!] = valueOf(values[o + i]) as ColumnValue;
   return out;
 }
 
@@ -56,7 +57,7 @@ export function keyValues(event: RowEvent, rowIndex: number, image: 'after' | 'b
     const o = rowIndex * columns.length;
     return keyColumnNames(event).map((column) => {
       const i = columns.lastIndexOf(column);
-      return i < 0 ? null : ((values[o + i] as ColumnValue | undefined) ?? null);
+      return i < 0 ? null : (valueOf(values[o + i]) ?? null);
     });
   }
   const row = image === 'after' ? rowImage(event, rowIndex) : rowBeforeImage(event, rowIndex);

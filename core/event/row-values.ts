@@ -11,6 +11,7 @@
  * so the values are dropped. What a plugin sees is the canonical event either way.
  */
 import type { Action, ChangeCell, ColumnValue, RowEvent, ValueCell } from './event.ts';
+import { JsonText, valueOf, type StoredValue } from './json-text.ts';
 
 /** The columns of a table as the source decodes its rows: shared by every event of a table map. */
 export interface RowShape {
@@ -26,26 +27,31 @@ export interface RowShape {
 export interface RowValues {
   readonly shape: RowShape;
   readonly count: number;
-  /** The row images (an update's after image), row r at [r * width, (r + 1) * width). */
-  readonly values: ColumnValue[];
+  /**
+   * The row images (an update's after image), row r at [r * width, (r + 1) * width). A MariaDB JSON
+   * document is a JsonText until something needs its value (json-text.ts).
+   */
+  readonly values: StoredValue[];
   /** An update's before images, laid out as `values`; undefined for inserts and deletes. */
-  readonly before: ColumnValue[] | undefined;
+  readonly before: StoredValue[] | undefined;
+  /** Set once no JsonText is left in the arrays (rowBlocks put their values in place). */
+  resolved?: boolean;
 }
 
 /**
  * Consecutive rows of one event that have the same columns, as flat arrays: what the built-in
  * sinks encode from. A source event whose rows nobody read is one block over the source's own arrays.
  */
-export interface RowBlock {
+export interface RowBlock<V = ColumnValue> {
   readonly columns: readonly string[];
   readonly imageOrder: readonly number[];
   /** The event's row index of the block's first row. */
   readonly first: number;
   readonly count: number;
   /** Row images (after image of an update), `columns.length` values per row. */
-  readonly values: readonly ColumnValue[];
+  readonly values: readonly V[];
   /** An update's before images; undefined for inserts and deletes. */
-  readonly before: readonly ColumnValue[] | undefined;
+  readonly before: readonly V[] | undefined;
   /**
    * Where each of the event's key columns (keyColumnsOf) is in `columns`, -1 where a row lacks it
    * (its value is then null, as in keyValues).
@@ -85,7 +91,8 @@ function cellsOf(store: RowValues, action: Action): ValueCell[][] | ChangeCell[]
     const rows: ChangeCell[][] = new Array<ChangeCell[]>(count);
     for (let r = 0, o = 0; r < count; r++, o += width) {
       const row: ChangeCell[] = new Array<ChangeCell>(width);
-      for (let i = 0; i < width; i++) row[i] = { column: columns[i]!, before: before[o + i] as ColumnValue, after: values[o + i] as ColumnValue };
+      for (let i = 0; i < width; i++)
+        row[i] = { column: columns[i]!, before: valueOf(before[o + i]) as ColumnValue, after: valueOf(values[o + i]) as ColumnValue };
       rows[r] = row;
     }
     return rows;
@@ -93,7 +100,7 @@ function cellsOf(store: RowValues, action: Action): ValueCell[][] | ChangeCell[]
   const rows: ValueCell[][] = new Array<ValueCell[]>(count);
   for (let r = 0, o = 0; r < count; r++, o += width) {
     const row: ValueCell[] = new Array<ValueCell>(width);
-    for (let i = 0; i < width; i++) row[i] = { column: columns[i]!, value: values[o + i] as ColumnValue };
+    for (let i = 0; i < width; i++) row[i] = { column: columns[i]!, value: valueOf(values[o + i]) as ColumnValue };
     rows[r] = row;
   }
   return rows;
@@ -169,14 +176,37 @@ function sameNames(row: readonly (ValueCell | ChangeCell)[], columns: readonly s
   return true;
 }
 
+/** Puts the value of every JsonText of the arrays in its place. */
+function resolveJson(store: RowValues): void {
+  for (const values of [store.values, store.before]) {
+    if (!values) continue;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (v instanceof JsonText) values[i] = v.value;
+    }
+  }
+  store.resolved = true;
+}
+
+export interface RowBlockOptions {
+  /**
+   * 'text' leaves MariaDB JSON documents as JsonText (json-text.ts), for a sink that encodes them
+   * itself; by default every value is the parsed value.
+   */
+  json?: 'value' | 'text';
+}
+
 /**
  * The event's rows as blocks of flat values: the source's own arrays when nobody read `rows`, else
  * the cells copied into blocks of consecutive rows with the same columns.
  */
-export function rowBlocks(event: RowEvent): RowBlock[] {
+export function rowBlocks(event: RowEvent): RowBlock[];
+export function rowBlocks(event: RowEvent, options: RowBlockOptions): RowBlock<StoredValue>[];
+export function rowBlocks(event: RowEvent, options: RowBlockOptions = {}): RowBlock<StoredValue>[] {
   const keys = keyColumnNames(event);
   const store = (event as RowEvent & Stored)[STORE];
   if (store) {
+    if (options.json !== 'text' && !store.resolved) resolveJson(store);
     const { columns, imageOrder } = store.shape;
     const update = event.action === 'update';
     return [

@@ -1,4 +1,4 @@
-import { rowBlocks, type RowEvent } from '../event/index.ts';
+import { JsonText, rowBlocks, type RowEvent } from '../event/index.ts';
 import { estimateJsonBytes } from '../serialize/index.ts';
 
 /**
@@ -7,7 +7,7 @@ import { estimateJsonBytes } from '../serialize/index.ts';
  */
 export function estimateEventBytes(event: RowEvent): number {
   let bytes = 64 + event.schema.length + event.table.length;
-  for (const block of rowBlocks(event)) {
+  for (const block of rowBlocks(event, { json: 'text' })) {
     let names = 0;
     for (const column of block.columns) names += column.length + 16;
     bytes += names * block.count;
@@ -23,6 +23,7 @@ function valuesBytes(values: readonly unknown[]): number {
     const value = values[i];
     if (typeof value === 'string') bytes += value.length + 2;
     else if (value === null || typeof value !== 'object') bytes += 8;
+    else if (value instanceof JsonText) bytes += value.text.length;
     else bytes += estimateJsonBytes(value);
   }
   return bytes;

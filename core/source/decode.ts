@@ -6,7 +6,7 @@
  * is stated once, in core/event/value-rules.ts (VALUE_RULES: per type the JSON type and form, with
  * examples that test/integration/value-rules.test.ts checks against the server).
  */
-import type { ColumnValue } from '../event/index.ts';
+import { JsonText, type ColumnValue, type StoredValue } from '../event/index.ts';
 import { DecodeError } from '../errors/index.ts';
 import { inflateRawSync, inflateSync } from 'node:zlib';
 import type { TextReader } from './charset-decoders.ts';
@@ -63,7 +63,8 @@ export class Cursor {
   ) {}
 }
 
-export type Decoder = (c: Cursor) => ColumnValue;
+/** A column's decoder: its value, or for a JSON column kept as text (MariaDB) a JsonText parsed when needed. */
+export type Decoder = (c: Cursor) => StoredValue;
 
 /** Column type metadata from the table map (per type: precision/decimals, max_length, length_size, bits, size). */
 export interface ColumnMetadata {
@@ -342,7 +343,7 @@ export function columnDecoder(spec: ColumnSpec, support: DecodeSupport): Decoder
         const start = c.pos + prefix;
         c.pos = start + len;
         const text = read(c.buf, start, start + len);
-        return json ? json(text) : text;
+        return json ? new JsonText(text, json) : text;
       };
     }
     case ColumnType.BLOB:
@@ -367,7 +368,7 @@ export function columnDecoder(spec: ColumnSpec, support: DecodeSupport): Decoder
         const start = c.pos + lengthSize;
         c.pos = start + len;
         const text = read(c.buf, start, start + len);
-        return json ? json(text) : text;
+        return json ? new JsonText(text, json) : text;
       };
     }
     case ColumnType.JSON: {
@@ -394,7 +395,7 @@ export function columnDecoder(spec: ColumnSpec, support: DecodeSupport): Decoder
         const bytes = uncompressColumn(c.buf.subarray(start, start + len), spec);
         if (!read) return bytes.toString('base64');
         const text = read(bytes, 0, bytes.length);
-        return json ? json(text) : text;
+        return json ? new JsonText(text, json) : text;
       };
     }
     default:

@@ -2,7 +2,7 @@
  * Table plans (the per-table decoders built once per table map) and the decoding of a rows event's
  * row images into canonical rows.
  */
-import type { ColumnTypes, ColumnValue, RowShape } from '../event/index.ts';
+import type { ColumnTypes, RowShape, StoredValue } from '../event/index.ts';
 import { DecodeError } from '../errors/index.ts';
 import { Cursor, type Decoder } from './decode.ts';
 
@@ -92,9 +92,9 @@ export function bitmapIsFull(buf: Buffer, pos: number, count: number): boolean {
 /** Decoded row images of a rows event: `width` values per row, columns in table order. */
 export interface DecodedRows {
   count: number;
-  values: ColumnValue[];
+  values: StoredValue[];
   /** Updates: the before images, laid out as `values`. */
-  before: ColumnValue[] | undefined;
+  before: StoredValue[] | undefined;
 }
 
 /** Insert/delete row images from c.pos up to `end`, one after the other in one flat array. */
@@ -102,7 +102,7 @@ export function decodeValueRows(plan: TablePlan, c: Cursor, end: number): Decode
   const { decoders } = plan;
   const n = decoders.length;
   const nullBytes = (n + 7) >>> 3;
-  const values: ColumnValue[] = [];
+  const values: StoredValue[] = [];
   let count = 0;
   while (c.pos < end) {
     const buf = c.buf;
@@ -121,8 +121,8 @@ export function decodeChangeRows(plan: TablePlan, c: Cursor, end: number): Decod
   const { decoders } = plan;
   const n = decoders.length;
   const nullBytes = (n + 7) >>> 3;
-  const values: ColumnValue[] = [];
-  const before: ColumnValue[] = [];
+  const values: StoredValue[] = [];
+  const before: StoredValue[] = [];
   let count = 0;
   while (c.pos < end) {
     const buf = c.buf;

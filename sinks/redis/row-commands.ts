@@ -6,7 +6,16 @@
  * Each command is handed to `out` in an argument array that is used again for the next command: the
  * writer encodes it at once (resp.ts), or copies it (the ioredis path for Sentinel and Cluster).
  */
-import { rowBlocks, type ColumnValue, type CompiledTemplate, type RowBlock, type RowEvent } from '../../core/event/index.ts';
+import {
+  JsonText,
+  rowBlocks,
+  valueOf,
+  type ColumnValue,
+  type CompiledTemplate,
+  type RowBlock,
+  type RowEvent,
+  type StoredValue,
+} from '../../core/event/index.ts';
 import type { RespArg } from './resp.ts';
 import type { RegistryChanges } from './table-registry.ts';
 import type { ResolvedRedisOptions } from './options.ts';
@@ -18,10 +27,11 @@ export type CommandOut = (args: RespArg[]) => void;
  * its digits), everything else as JSON (numbers, booleans, JSON documents). NULL has no text: a
  * hash has no field for it, a set index has no member for it.
  */
-export function redisText(value: ColumnValue | undefined): string | undefined {
+export function redisText(value: StoredValue | undefined): string | undefined {
   if (value === null || value === undefined) return undefined;
   if (typeof value === 'string') return value;
   if (typeof value === 'number') return Number.isFinite(value) ? `${value}` : 'null';
+  if (value instanceof JsonText) return redisText(value.value);
   return JSON.stringify(value);
 }
 
@@ -45,22 +55,22 @@ export interface IndexPlan {
 /** A row as an index sees it: its id, and its values (an image: a flat array and the row's offset). */
 interface IndexRow {
   id: string;
-  values: readonly ColumnValue[] | Record<string, ColumnValue>;
+  values: readonly StoredValue[] | Record<string, ColumnValue>;
   offset: number;
 }
 
 /** The documentId (core/event/row-access.ts) of a row's key values, read from a block. */
-function idOf(block: RowBlock, values: readonly ColumnValue[], offset: number): string {
+function idOf(block: RowBlock<StoredValue>, values: readonly StoredValue[], offset: number): string {
   const keys = block.keyIndexes;
   if (keys.length === 1) {
     const i = keys[0]!;
-    const value = i < 0 ? null : ((values[offset + i] as ColumnValue | undefined) ?? null);
+    const value = i < 0 ? null : (valueOf(values[offset + i]) ?? null);
     return typeof value === 'string' ? value : JSON.stringify(value);
   }
   const key: ColumnValue[] = new Array<ColumnValue>(keys.length);
   for (let k = 0; k < keys.length; k++) {
     const i = keys[k]!;
-    key[k] = i < 0 ? null : ((values[offset + i] as ColumnValue | undefined) ?? null);
+    key[k] = i < 0 ? null : (valueOf(values[offset + i]) ?? null);
   }
   return JSON.stringify(key);
 }
@@ -109,7 +119,7 @@ export class RowCommands {
     const keyOf = this.#keyFunction(schema, table);
     const o = this.#options;
     const args = this.#args;
-    for (const block of rowBlocks(event)) {
+    for (const block of rowBlocks(event, { json: 'text' })) {
       const { values, before } = block;
       const width = block.columns.length;
       const indexColumns = this.#indexes.length > 0 ? this.#indexes.map((index) => block.columns.lastIndexOf(index.column)) : undefined;
@@ -148,7 +158,7 @@ export class RowCommands {
     }
   }
 
-  #valueCommands(event: RowEvent, block: RowBlock, r: number, key: string, out: CommandOut): void {
+  #valueCommands(event: RowEvent, block: RowBlock<StoredValue>, r: number, key: string, out: CommandOut): void {
     const o = this.#options;
     const { columns, values } = block;
     const offset = r * columns.length;
@@ -161,7 +171,7 @@ export class RowCommands {
       hdel.length = 0;
       hset.push('hset', key);
       for (const i of block.imageOrder) {
-        const text = redisText(values[offset + i] as ColumnValue | undefined);
+        const text = redisText(values[offset + i]);
         if (text === undefined) {
           if (hdel.length === 0) hdel.push('hdel', key);
           hdel.push(columns[i]!);
@@ -175,7 +185,7 @@ export class RowCommands {
     args.length = 0;
     if (o.value === 'json') {
       const image: Record<string, ColumnValue> = {};
-      for (let i = 0; i < columns.length; i++) image[columns[i]!] = values[offset + i] as ColumnValue;
+      for (let i = 0; i < columns.length; i++) image[columns[i]!] = valueOf(values[offset + i]) as ColumnValue;
       args.push('set', key, JSON.stringify(image));
       if (o.ttlSeconds !== undefined) args.push('EX', o.ttlSeconds);
       out(args);

@@ -3,6 +3,7 @@
 // cells, also after a plugin changed them.
 import { describe, expect, it } from 'vitest';
 import {
+  JsonText,
   createRowEvent,
   imageOrderOf,
   keyChanged,
@@ -162,5 +163,25 @@ describe('events over decoded values', () => {
     const image: Record<string, number> = {};
     ['b', '2', 'a', '1', 'b'].forEach((name, i) => (image[name] = i));
     expect(Object.values(image)).toEqual([3, 1, 4, 2]);
+  });
+
+  it('a JSON document kept as text is parsed for whatever reads its value, once', () => {
+    const parses: string[] = [];
+    const parse = (text: string) => (parses.push(text), JSON.parse(text) as never);
+    const doc = new JsonText('{"k": [1, 2]}', parse);
+    const event = () =>
+      createRowEvent(
+        { schema: 's', table: 't', action: 'insert', position, timestamp: 0, primaryKey: [] },
+        { shape: rowShape(['j']), count: 2, values: [doc, new JsonText('"a string"', parse)], before: undefined },
+      );
+    expect(rowBlocks(event(), { json: 'text' })[0]!.values[0]).toBe(doc);
+    expect(parses).toEqual([]);
+    expect(keyValues(event(), 1)).toEqual(['a string']);
+    expect(rowImage(event(), 0)).toEqual({ j: { k: [1, 2] } });
+    expect(JSON.stringify(event().rows)).toBe('[[{"column":"j","value":{"k":[1,2]}}],[{"column":"j","value":"a string"}]]');
+    const blocks = rowBlocks(event());
+    expect(blocks[0]!.values).toEqual([{ k: [1, 2] }, 'a string']);
+    // the shared document once; the string document of each of the four events once
+    expect(parses).toEqual(['"a string"', '{"k": [1, 2]}', '"a string"', '"a string"']);
   });
 });
