@@ -11,8 +11,9 @@
 // BENCH_RUNS (3), BENCH_SERVERS (mariadb,mysql: MySQL when it answers), BENCH_PEERS=0 (decode with
 // Tunnel's source and zongji only), BENCH_LATENCY_SECONDS (60 per sink), BENCH_LATENCY_RATE (2000
 // rows/s), BENCH_SINKS (comma list of sinks for catch-up, memory and latency: elasticsearch, redis,
-// webhook), BENCH_ONLY (comma list of phases: decode, catchup, memory, baselines, latency, serialize,
-// failover), BENCH_PROFILE=1 (node --cpu-prof for the catch-up workers, summarised into the JSON;
+// webhook), BENCH_ONLY (comma list of phases: decode, catchup, memory, semispace, baselines, latency,
+// serialize, failover), BENCH_SEMI_SPACE_MB (64: the semi-space phase's other young-generation size,
+// beside the worker's own flags), BENCH_PROFILE=1 (node --cpu-prof for the catch-up workers, summarised into the JSON;
 // files in bench/.tmp/prof).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -28,7 +29,8 @@ import { decodePhase, type DecodeFigures } from './lib/decode.ts';
 import { jdkHome } from './lib/peers.ts';
 import { runFailover, type FailoverRun } from './lib/failover.ts';
 import { runLatency, type LatencyResult } from './lib/latency.ts';
-import { OLD_SPACE_MB, tableRows, type BaselineFigures, type CatchupFigures } from './lib/figures.ts';
+import { OLD_SPACE_MB, tableRows, type BaselineFigures, type CatchupFigures, type SemiSpaceFigures } from './lib/figures.ts';
+import { semiSpacePhase } from './lib/semi-space.ts';
 import { printTable } from './lib/report.ts';
 import { Receiver, SINKS, type SinkKind } from './lib/sinks.ts';
 import { connectTo, isUp, serverVersion, SOURCES, type SourceName } from './lib/source-servers.ts';
@@ -329,11 +331,12 @@ async function main() {
   const catchup: Partial<Record<SourceName, Record<SinkKind, CatchupFigures>>> = {};
   let baselines: BaselineFigures | undefined;
   let memoryCap: Partial<Record<SinkKind, CatchupRun>> | undefined;
+  let semiSpace: SemiSpaceFigures | undefined;
   const latency: Partial<Record<SinkKind, LatencyResult>> = {};
   let serialize: SerializeCase[] | undefined;
   let failover: FailoverRun[] | undefined;
   try {
-    if (wants('decode') || wants('catchup') || wants('memory') || wants('baselines')) {
+    if (wants('decode') || wants('catchup') || wants('memory') || wants('semispace') || wants('baselines')) {
       for (const s of sources) await phase('prepare', () => dataset(s));
     }
     if (wants('decode')) {
@@ -344,6 +347,17 @@ async function main() {
     }
     if (wants('catchup')) for (const s of sources) catchup[s] = await phase('catchup', () => catchupPhase(s, receiver));
     if (wants('memory')) memoryCap = await phase('memory', () => memoryCapPhase(receiver));
+    if (wants('semispace')) {
+      semiSpace = await phase('semispace', () =>
+        semiSpacePhase(RUNS, (label, what, nodeFlags) =>
+          resilient(
+            what,
+            () => withDataset('mariadb', 'catch-up redis', (d) => runCatchup('redis', d, label, { nodeFlags })),
+            (x) => catchupProblem(x, datasets.get('mariadb')!),
+          ),
+        ),
+      );
+    }
     if (wants('baselines')) baselines = await phase('baselines', () => baselinesPhase(receiver));
     if (wants('latency')) {
       await phase('latency', async () => {
@@ -386,6 +400,7 @@ async function main() {
     decode,
     catchup,
     memoryCap,
+    semiSpace,
     baselines,
     latency,
     latencyRate: LATENCY_RATE,
@@ -425,6 +440,7 @@ async function main() {
       decode,
       catchup,
       memoryCap: memoryCap && { oldSpaceMB: OLD_SPACE_MB, ...memoryCap },
+      semiSpace,
       baselines,
       ratios: ratiosOf(decode, catchup, baselines),
       latency,

@@ -17,6 +17,8 @@ import { SOURCES, type SourceName } from './source-servers.ts';
 import type { topFunctions } from '../profile-top.ts';
 
 export const OLD_SPACE_MB = 128;
+/** The young-generation half the semi-space phase sets beside the worker's own flags: Node 24's default. */
+export const SEMI_SPACE_MB = process.env.BENCH_SEMI_SPACE_MB ? Number(process.env.BENCH_SEMI_SPACE_MB) : 64;
 
 /** Issue 16's goals on this machine. */
 export const TARGETS = {
@@ -67,6 +69,26 @@ export interface BaselineFigures {
   rawResp?: number;
 }
 
+/** One side of the semi-space phase: Redis catch-ups on MariaDB with one set of worker flags. */
+export interface SemiSpaceSide {
+  /** The Node flags the worker ran with. */
+  flags: string[];
+  rowsPerSec: Spread;
+  peakRssMB: Spread;
+  cpuPer100k: Spread;
+}
+
+/** The worker's young-generation flag against Node's default, run i of each side paired. */
+export interface SemiSpaceFigures {
+  semiSpaceMB: number;
+  worker: SemiSpaceSide;
+  nodeDefault: SemiSpaceSide;
+  /** rows/s with the worker's flags / rows/s with Node's default, per pair. */
+  rateRatio: Spread;
+  /** Peak RSS with Node's default − with the worker's flags, MB, per pair. */
+  rssSavedMB: Spread;
+}
+
 export interface Figures {
   shape: DatasetShape;
   runs: number;
@@ -74,6 +96,7 @@ export interface Figures {
   decode: Partial<Record<SourceName, DecodeFigures>>;
   catchup: Partial<Record<SourceName, Record<SinkKind, CatchupFigures>>>;
   memoryCap?: Partial<Record<SinkKind, CatchupRun>>;
+  semiSpace?: SemiSpaceFigures;
   baselines?: BaselineFigures;
   latency: Partial<Record<SinkKind, LatencyResult>>;
   latencyRate: number;
@@ -197,6 +220,20 @@ export function tableRows(f: Figures): Row[] {
       rows.push(single(`  ${SINK_NAME[kind]}: peak RSS`, c.peakRssMB, 'MB', '1 run', c.peakRssMB <= TARGETS.peakRssMB));
       rows.push(single(`  ${SINK_NAME[kind]}: catch-up`, c.rowsPerSec, 'rows/s'));
     }
+  }
+  if (f.semiSpace) {
+    const s = f.semiSpace;
+    rows.push(heading(`semi-space, MariaDB -> Redis: worker flags (${s.worker.flags.join(' ')}) vs ${s.semiSpaceMB} MB (Node's default)`));
+    for (const [label, side] of [
+      ['worker flags', s.worker],
+      [`semi-space ${s.semiSpaceMB} MB`, s.nodeDefault],
+    ] as const) {
+      rows.push(row(`  ${label}: catch-up`, side.rowsPerSec, 'rows/s'));
+      rows.push(row(`  ${label}: peak RSS`, side.peakRssMB, 'MB', `<= ${TARGETS.peakRssMB}`, side.peakRssMB.max <= TARGETS.peakRssMB));
+      rows.push(row(`  ${label}: CPU per 100k row changes`, side.cpuPer100k, 's', '', undefined, fmtSeconds));
+    }
+    rows.push(row(`  worker flags / semi-space ${s.semiSpaceMB} MB: rows/s`, s.rateRatio, 'x', '', undefined, fmtRatio));
+    rows.push(row(`  peak RSS saved by the worker flags`, s.rssSavedMB, 'MB'));
   }
   for (const kind of SINKS) {
     const l = f.latency[kind];
