@@ -1,11 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ResolvedTask } from '../config/index.ts';
 import { formatPosition, rowCount, samePosition, type BinlogPosition, type RowEvent, type TableName } from '../event/index.ts';
 import { CommitTracker, type PositionStore, type SchemaChangeProgress, type StoredPosition } from '../checkpoint/index.ts';
 import { applyPlugins, type AppliedPipeline } from '../pipeline/index.ts';
-import { FileDeadLetterStore, type DeadLetterStore } from '../dead-letter/index.ts';
+import type { DeadLetterStore } from '../dead-letter/index.ts';
 import type { BinlogSource, SourceOptions, SourceServerInfo, StartFrom } from '../source/source.ts';
 import type { SnapshotStatus } from '../snapshot/status.ts';
 import { ConfigError, FencedError, PluginError, TunnelError, SinkError } from '../errors/index.ts';
@@ -14,8 +13,9 @@ import { estimateEventBytes } from './event-size.ts';
 import { batchLimitsFor } from './batch-limits.ts';
 import { SchemaChanges, type SchemaChangeStats } from './schema-changes.ts';
 import { WriteGate } from './write-gate.ts';
+import { deadLetterStoreFor } from './dead-letter-choice.ts';
 import { writePauseFromEnv } from './write-pause.ts';
-import { STANDALONE_EPOCH, type Sink } from '../sink/index.ts';
+import { STANDALONE_EPOCH } from '../sink/index.ts';
 
 export type TaskState = 'idle' | 'starting' | 'snapshotting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -152,7 +152,11 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     const { config, deps } = this;
     this.stats.startedAt = Date.now();
     this.setState('starting');
-    this.deadLetters = this.resolveDeadLetters();
+    this.deadLetters = deadLetterStoreFor(this.config, this.pipeline, {
+      dir: this.deps.deadLetterDir,
+      sinkNames: this.allSinkNames,
+      fence: { task: this.name, epoch: this.epoch },
+    });
     const beforeWrite = writePauseFromEnv();
     for (const [name, sink] of this.pipeline.sinks) {
       await sink.start?.(this.abort.signal);
@@ -294,27 +298,6 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
         if (this.commitTimer) void this.commit();
       },
     });
-  }
-
-  private resolveDeadLetters(): DeadLetterStore {
-    const choice = this.config.deadLetter;
-    if (choice?.type === 'plugin' || (!choice && this.pipeline.deadLetterStore)) {
-      if (!this.pipeline.deadLetterStore) {
-        throw new ConfigError(`task "${this.name}": deadLetter.type is "plugin" but no plugin registered a dead-letter store`);
-      }
-      return this.pipeline.deadLetterStore;
-    }
-    if (choice?.type === 'sink') {
-      const sink = this.pipeline.sinks.get(choice.sink);
-      if (!sink) throw new ConfigError(`task "${this.name}": deadLetter.sink names "${choice.sink}", but the sinks are ${this.allSinkNames.join(', ')}`);
-      return sinkDeadLetterStore(
-        choice.sink,
-        sink,
-        { task: this.name, epoch: this.epoch },
-        new FileDeadLetterStore(join(this.deps.deadLetterDir, `${this.name}.jsonl`)),
-      );
-    }
-    return new FileDeadLetterStore(choice?.type === 'file' ? choice.path : join(this.deps.deadLetterDir, `${this.name}.jsonl`));
   }
 
   /**
@@ -507,23 +490,4 @@ export class TaskRunner extends EventEmitter<TaskRunnerEvents> {
     })();
     return this.stopping;
   }
-}
-
-/**
- * Dead letters written to another sink of the task (e.g. an index of rejects), each event carrying
- * `deadLetter: {origin, reason, at}` beside its canonical fields; a record of them also goes to the
- * task's file so `tunnel dead-letters` lists them.
- */
-function sinkDeadLetterStore(name: string, sink: Sink, fence: { task: string; epoch: number }, record: DeadLetterStore): DeadLetterStore {
-  return {
-    async put(letters) {
-      const events: RowEvent[] = letters.map((l) => Object.assign({}, l.event, { deadLetter: { origin: l.origin, reason: l.reason, at: l.at } }));
-      const results = await sink.write({ events, attempt: 1, signal: new AbortController().signal, ...fence });
-      const failed = results.find((r) => r.status !== 'ok');
-      if (failed) throw new SinkError(`dead-letter sink "${name}" refused: ${(failed as { reason: string }).reason}`);
-      await record.put(letters);
-    },
-    list: (task, limit) => record.list(task, limit),
-    close: () => record.close(),
-  };
 }
