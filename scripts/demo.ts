@@ -39,6 +39,10 @@ if (stale.length > 0) await redis.del(...stale);
 say('starting Tunnel: node bin/tunnel.js start -c tunnel.config.ts');
 const tunnel = spawn('node', ['bin/tunnel.js', 'start', '-c', 'tunnel.config.ts'], { stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
 const exited = new Promise<number | null>((resolve) => tunnel.on('exit', (code) => resolve(code)));
+// a demo that fails midway stops its Tunnel too, instead of leaving it holding the status port
+process.on('exit', () => {
+  if (tunnel.exitCode === null && tunnel.signalCode === null) tunnel.kill('SIGTERM');
+});
 
 const counts = async () => {
   const [[row]] = (await db.query('SELECT COUNT(*) AS n FROM shop.orders')) as unknown as [[{ n: number }]];
@@ -82,7 +86,8 @@ for (let i = 0; i < 60 && (c.docs !== c.orders || c.keys !== c.orders); i++) {
 say(`orders in MariaDB ${c.orders}, documents in Elasticsearch ${c.docs}, order keys in Redis ${c.keys}`);
 const sample = await es.search({ index: 'shop_orders', size: 1, sort: [{ id: 'desc' }] });
 say(`newest order in Elasticsearch: ${JSON.stringify(sample.hits.hits[0]?._source)}`);
-const [sampleKey] = await redis.keys('shop:customers:*');
+// a row's key (`shop:customers:<id>`), not one of the index keys beside it (`shop:customers:by:status:…`)
+const [sampleKey] = await redis.keys('shop:customers:[0-9]*');
 if (sampleKey) say(`a customer in Redis (${sampleKey}): ${JSON.stringify(await redis.hgetall(sampleKey))}`);
 say(`ids of paid orders (Redis set shop:orders:by:status:paid): ${await redis.scard('shop:orders:by:status:paid')} members`);
 
